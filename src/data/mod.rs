@@ -1,0 +1,44 @@
+//! Datasets. Every source is deterministic: batch `step` of a source with a
+//! given seed is the same whatever ran before it, so training can resume
+//! mid-run and reproduce the uninterrupted numbers.
+
+pub mod toy2d;
+
+pub use toy2d::{Toy2d, Toy2dKind};
+
+use crate::energy::ConceptSchema;
+use crate::sample::InitNoise;
+use tch::Tensor;
+
+pub struct Batch {
+    pub x: Tensor,
+    /// Codes of the positives, `[B, C]`, for conditional sources.
+    pub code: Option<Tensor>,
+}
+
+pub trait DataSource {
+    /// Batch number `step` (deterministic in the source's seed and `step`).
+    fn batch(&self, step: u64, batch_size: usize) -> Batch;
+    /// Shape of one example, without the batch dimension.
+    fn example_shape(&self) -> Vec<i64>;
+    /// The concept the codes describe (None: unconditional).
+    fn concept(&self) -> Option<ConceptSchema> {
+        None
+    }
+    /// Where fresh negative chains start.
+    fn init_noise(&self) -> InitNoise;
+    /// Name and parameters, for the model card.
+    fn describe(&self) -> serde_json::Value;
+    /// Codes for fresh chains: by default those of the positives.
+    fn negative_codes(&self, batch: &Batch) -> Option<Tensor> {
+        batch.code.as_ref().map(|c| c.shallow_clone())
+    }
+}
+
+/// A ChaCha stream for (seed, stream, index): independent and reproducible.
+pub fn stream_rng(seed: u64, stream: u64, index: u64) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.set_stream(index);
+    rng
+}

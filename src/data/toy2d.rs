@@ -1,0 +1,137 @@
+//! `toy2d`: 2-D densities for sampler and training checks (spec §4).
+
+use super::{stream_rng, Batch, DataSource};
+use crate::sample::InitNoise;
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+use std::f64::consts::PI;
+use tch::Tensor;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Toy2dKind {
+    EightGaussians,
+    TwoMoons,
+    Rings,
+    Checkerboard,
+    Spirals,
+}
+
+impl Toy2dKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Toy2dKind::EightGaussians => "eight-gaussians",
+            Toy2dKind::TwoMoons => "two-moons",
+            Toy2dKind::Rings => "rings",
+            Toy2dKind::Checkerboard => "checkerboard",
+            Toy2dKind::Spirals => "spirals",
+        }
+    }
+}
+
+/// Standard deviation of each eight-gaussians component.
+pub const EIGHT_GAUSSIANS_STD: f64 = 0.1;
+/// Radius of the circle the eight means lie on.
+pub const EIGHT_GAUSSIANS_RADIUS: f64 = 2.0;
+
+/// The eight means, the first at angle 0.
+pub fn eight_gaussian_modes() -> Vec<(f64, f64)> {
+    (0..8)
+        .map(|k| {
+            let a = 2.0 * PI * k as f64 / 8.0;
+            (EIGHT_GAUSSIANS_RADIUS * a.cos(), EIGHT_GAUSSIANS_RADIUS * a.sin())
+        })
+        .collect()
+}
+
+pub struct Toy2d {
+    pub kind: Toy2dKind,
+    pub seed: u64,
+}
+
+impl Toy2d {
+    pub fn new(kind: Toy2dKind, seed: u64) -> Self {
+        Self { kind, seed }
+    }
+
+    /// `n` points from stream `index`, as a `[n, 2]` float tensor.
+    pub fn points(&self, index: u64, n: usize) -> Tensor {
+        let mut rng = stream_rng(self.seed, 1, index);
+        let mut out = Vec::with_capacity(2 * n);
+        for _ in 0..n {
+            let (x, y) = self.point(&mut rng);
+            out.push(x as f32);
+            out.push(y as f32);
+        }
+        Tensor::from_slice(&out).reshape([n as i64, 2])
+    }
+
+    fn point(&self, rng: &mut impl Rng) -> (f64, f64) {
+        let normal = Normal::new(0.0, 1.0).expect("unit normal");
+        // Two unit normals per point, drawn first so every kind uses the stream alike.
+        let (nx, ny): (f64, f64) = (normal.sample(rng), normal.sample(rng));
+        match self.kind {
+            Toy2dKind::EightGaussians => {
+                let modes = eight_gaussian_modes();
+                let (mx, my) = modes[rng.random_range(0..8)];
+                (mx + nx * EIGHT_GAUSSIANS_STD, my + ny * EIGHT_GAUSSIANS_STD)
+            }
+            Toy2dKind::TwoMoons => {
+                // The two interleaved half circles of scikit-learn's make_moons,
+                // centred and scaled ×1.5 to span about [−2.3, 2.3].
+                let t = rng.random_range(0.0..PI);
+                let (x, y) = if rng.random_bool(0.5) {
+                    (t.cos(), t.sin())
+                } else {
+                    (1.0 - t.cos(), 0.5 - t.sin())
+                };
+                ((x - 0.5) * 1.5 + nx * 0.05, (y - 0.25) * 1.5 + ny * 0.05)
+            }
+            Toy2dKind::Rings => {
+                // Points per ring proportional to its radius (uniform along arc length).
+                let u = rng.random_range(0.0..6.0);
+                let r = if u < 1.0 {
+                    1.0
+                } else if u < 3.0 {
+                    2.0
+                } else {
+                    3.0
+                };
+                let a = rng.random_range(0.0..2.0 * PI);
+                (r * a.cos() + nx * 0.05, r * a.sin() + ny * 0.05)
+            }
+            Toy2dKind::Checkerboard => loop {
+                let x: f64 = rng.random_range(-2.0..2.0);
+                let y: f64 = rng.random_range(-2.0..2.0);
+                if ((x + 2.0).floor() as i64 + (y + 2.0).floor() as i64) % 2 == 0 {
+                    break (x, y);
+                }
+            },
+            Toy2dKind::Spirals => {
+                // Two arms r = θ/π·…, θ ∈ [0.5π, 3.5π], the second rotated by π.
+                let t = rng.random_range(0.0f64..1.0).sqrt() * 3.0 * PI + 0.5 * PI;
+                let r = t / (3.5 * PI) * 2.8;
+                let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+                (sign * r * t.cos() + nx * 0.05, sign * r * t.sin() + ny * 0.05)
+            }
+        }
+    }
+}
+
+impl DataSource for Toy2d {
+    fn batch(&self, step: u64, batch_size: usize) -> Batch {
+        Batch {
+            x: self.points(step, batch_size),
+            code: None,
+        }
+    }
+    fn example_shape(&self) -> Vec<i64> {
+        vec![2]
+    }
+    fn init_noise(&self) -> InitNoise {
+        InitNoise { lo: -4.0, hi: 4.0 }
+    }
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "dataset": "toy2d", "name": self.kind.name(), "seed": self.seed })
+    }
+}

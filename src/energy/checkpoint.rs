@@ -1,0 +1,151 @@
+//! Checkpoints: one safetensors file holding the weights (spectral-norm
+//! buffers included) and, in its metadata, the JSON model card that says how to
+//! rebuild, condition and sample the model. One file, so writing it
+//! atomically (temp + rename) makes the whole checkpoint atomic.
+//!
+//! Loading validates everything and names the file and the problem.
+
+use super::network::{named_variables, Architecture, Network};
+use crate::io::{read_tensor_file, write_tensor_file};
+use crate::sample::SamplerDefaults;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tch::Device;
+
+pub const FORMAT_VERSION: u32 = 1;
+const CARD_KIND: &str = "ebm-energy";
+
+/// What a model's code means, so expressions can name concepts and values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConceptSchema {
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: ConceptKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ConceptKind {
+    /// One-hot code over named categories.
+    Categorical { categories: Vec<String> },
+    /// A real vector; `components` names each entry, `range` gives the values
+    /// seen in training.
+    Continuous { components: Vec<String>, range: (f64, f64) },
+}
+
+impl ConceptSchema {
+    pub fn code_dim(&self) -> i64 {
+        match &self.kind {
+            ConceptKind::Categorical { categories } => categories.len() as i64,
+            ConceptKind::Continuous { components, .. } => components.len() as i64,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub kind: String,
+    pub format_version: u32,
+    /// Version of ebm that wrote the file.
+    pub written_by: String,
+    pub architecture: Architecture,
+    /// None: an unconditional energy.
+    pub concept: Option<ConceptSchema>,
+    /// What the model was trained on (dataset name and parameters).
+    pub data: serde_json::Value,
+    pub sampler: SamplerDefaults,
+    /// The training configuration, as given.
+    pub training: serde_json::Value,
+    /// Final training metrics, and any evaluation results.
+    pub metrics: serde_json::Value,
+}
+
+impl ModelCard {
+    pub fn new(architecture: Architecture, concept: Option<ConceptSchema>, data: serde_json::Value, sampler: SamplerDefaults) -> Self {
+        Self {
+            kind: CARD_KIND.into(),
+            format_version: FORMAT_VERSION,
+            written_by: format!("ebm {}", env!("CARGO_PKG_VERSION")),
+            architecture,
+            concept,
+            data,
+            sampler,
+            training: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        }
+    }
+
+    /// Checks the card is internally consistent.
+    pub fn validate(&self) -> Result<()> {
+        if self.kind != CARD_KIND {
+            bail!("its model card is of kind '{}', not '{CARD_KIND}'", self.kind);
+        }
+        if self.format_version != FORMAT_VERSION {
+            bail!("it has format version {}, and this ebm reads version {FORMAT_VERSION}; retrain it, or load it with the ebm that wrote it ({})", self.format_version, self.written_by);
+        }
+        self.architecture
+            .validate()
+            .map_err(|e| anyhow::anyhow!("its architecture is invalid: {e}"))?;
+        let code_dim = self.architecture.code_dim();
+        let concept_dim = self.concept.as_ref().map_or(0, |c| c.code_dim());
+        if code_dim != concept_dim {
+            bail!("its network takes a code of width {code_dim} but its concept schema describes {concept_dim} entries");
+        }
+        Ok(())
+    }
+}
+
+pub struct LoadedModel {
+    pub card: ModelCard,
+    pub network: Box<dyn Network>,
+}
+
+/// Writes `network` and `card` atomically to `path`.
+pub fn save_checkpoint(path: &Path, network: &dyn Network, card: &ModelCard) -> Result<()> {
+    if network.architecture() != card.architecture {
+        bail!("internal error: the card's architecture differs from the network's");
+    }
+    let tensors = named_variables(network.var_store());
+    let meta = serde_json::to_value(card)?;
+    write_tensor_file(path, &tensors, &meta).with_context(|| format!("saving checkpoint {}", path.display()))
+}
+
+/// Reads, validates and rebuilds a checkpoint.
+pub fn load_checkpoint(path: &Path) -> Result<LoadedModel> {
+    let context = || format!("checkpoint {} is unusable", path.display());
+    let file = read_tensor_file(path).with_context(context)?;
+    let card: ModelCard = serde_json::from_value(file.metadata)
+        .map_err(|e| anyhow::anyhow!("its model card is malformed: {e}"))
+        .with_context(context)?;
+    card.validate().with_context(context)?;
+    let network = card.architecture.build(Device::Cpu);
+    let expected = named_variables(network.var_store());
+    let mut problems = Vec::new();
+    for (name, var) in &expected {
+        match file.tensors.get(name) {
+            None => problems.push(format!("tensor '{name}' is missing")),
+            Some(t) if t.size() != var.size() => problems.push(format!(
+                "tensor '{name}' has shape {:?}, the architecture needs {:?}",
+                t.size(),
+                var.size()
+            )),
+            Some(t) if t.isfinite().all().int64_value(&[]) == 0 => problems.push(format!("tensor '{name}' holds non-finite values")),
+            Some(_) => {}
+        }
+    }
+    for name in file.tensors.keys() {
+        if !expected.iter().any(|(n, _)| n == name) {
+            problems.push(format!("unexpected tensor '{name}'"));
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{}: {}", context(), problems.join("; "));
+    }
+    tch::no_grad(|| {
+        for (name, mut var) in expected {
+            var.copy_(&file.tensors[&name].to_kind(var.kind()));
+        }
+    });
+    Ok(LoadedModel { card, network })
+}

@@ -1,0 +1,182 @@
+//! `ConvEnergy`: the residual convolutional energy of IGEBM.
+//!
+//! input conv3×3 → per width: residual block then 2×2 average pool → act →
+//! sum (or mean) over space → dense → 1. A block is conv3×3 → FiLM → act →
+//! conv3×3, scaled by a learnable residual gain, plus the input (through a
+//! 3×3 conv only when the width changes), then act. No normalisation layers:
+//! they couple the samples of a batch and hurt sampling.
+//!
+//! Design: the reference initialises each block's second conv near zero so a
+//! block starts as the identity. Under spectral norm a weight's scale cancels
+//! (W/σ), so that init alone would do nothing; the block's learnable residual
+//! gain, initialised at 0, gives the same start with spectral norm on or off.
+
+use super::layers::{require_code, Activation, Conv3, Dense, Film};
+use super::network::{Architecture, Network};
+use super::Energy;
+use serde::{Deserialize, Serialize};
+use tch::{nn::Init, nn::Path, nn::VarStore, Device, Tensor};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpatialPool {
+    Sum,
+    Mean,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConvConfig {
+    pub channels: i64,
+    /// Height = width of the input.
+    pub size: i64,
+    /// One residual block (followed by 2×2 average pooling) per width.
+    pub widths: Vec<i64>,
+    #[serde(default)]
+    pub code_dim: i64,
+    pub activation: Activation,
+    pub spectral_norm: bool,
+    pub pool: SpatialPool,
+}
+
+impl ConvConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.channels < 1 || self.size < 1 {
+            return Err(format!("channels and size must be ≥ 1, got {} and {}", self.channels, self.size));
+        }
+        if self.widths.is_empty() || self.widths.iter().any(|&w| w < 1) {
+            return Err(format!(
+                "widths must be a non-empty list of positive numbers, got {:?}",
+                self.widths
+            ));
+        }
+        if self.size >> self.widths.len() < 1 {
+            return Err(format!(
+                "{} downsamplings leave nothing of a {}×{} input; use fewer widths or larger images",
+                self.widths.len(),
+                self.size,
+                self.size
+            ));
+        }
+        if self.code_dim < 0 {
+            return Err(format!("code_dim must be ≥ 0, got {}", self.code_dim));
+        }
+        Ok(())
+    }
+}
+
+pub struct ResBlock {
+    conv1: Conv3,
+    conv2: Conv3,
+    film: Option<Film>,
+    skip: Option<Conv3>,
+    residual_gain: Tensor,
+}
+
+impl ResBlock {
+    pub fn new(path: &Path, inputs: i64, outputs: i64, code_dim: i64, spectral: bool) -> Self {
+        Self {
+            conv1: Conv3::new(&(path / "conv1"), inputs, outputs, spectral, 1.0),
+            conv2: Conv3::new(&(path / "conv2"), outputs, outputs, spectral, 1e-3),
+            film: (code_dim > 0).then(|| Film::new(&(path / "film"), code_dim, outputs, spectral)),
+            skip: (inputs != outputs).then(|| Conv3::new(&(path / "skip"), inputs, outputs, spectral, 1.0)),
+            residual_gain: path.var("residual_gain", &[1], Init::Const(0.0)),
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor, code: Option<&Tensor>, act: Activation) -> Tensor {
+        let mut h = self.conv1.forward(x);
+        if let (Some(film), Some(code)) = (&self.film, code) {
+            h = film.forward(&h, code);
+        }
+        let h = self.conv2.forward(&act.apply(&h)) * &self.residual_gain;
+        let skip = match &self.skip {
+            Some(conv) => conv.forward(x),
+            None => x.shallow_clone(),
+        };
+        act.apply(&(h + skip))
+    }
+
+    fn power_iteration(&self) {
+        self.conv1.weight.power_iteration();
+        self.conv2.weight.power_iteration();
+        if let Some(skip) = &self.skip {
+            skip.weight.power_iteration();
+        }
+        if let Some(film) = &self.film {
+            film.power_iteration();
+        }
+    }
+}
+
+pub struct ConvEnergy {
+    config: ConvConfig,
+    vs: VarStore,
+    input: Conv3,
+    blocks: Vec<ResBlock>,
+    head: Dense,
+}
+
+impl ConvEnergy {
+    pub fn new(config: ConvConfig, device: Device) -> Self {
+        let vs = VarStore::new(device);
+        let root = vs.root();
+        let input = Conv3::new(&(&root / "input"), config.channels, config.widths[0], config.spectral_norm, 1.0);
+        let mut blocks = Vec::new();
+        let mut width = config.widths[0];
+        for (i, &w) in config.widths.iter().enumerate() {
+            blocks.push(ResBlock::new(
+                &(&root / format!("block{i}")),
+                width,
+                w,
+                config.code_dim,
+                config.spectral_norm,
+            ));
+            width = w;
+        }
+        let head = Dense::new(&(&root / "head"), width, 1, false, 1.0);
+        Self {
+            config,
+            vs,
+            input,
+            blocks,
+            head,
+        }
+    }
+}
+
+impl Energy for ConvEnergy {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let kind = self.head.bias.kind();
+        let code = require_code(code, self.config.code_dim).map(|c| c.to_kind(kind));
+        let act = self.config.activation;
+        let mut h = self.input.forward(&x.to_kind(kind));
+        for block in &self.blocks {
+            h = block.forward(&h, code.as_ref(), act);
+            h = h.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None);
+        }
+        let h = act.apply(&h);
+        let pooled = match self.config.pool {
+            SpatialPool::Sum => h.sum_dim_intlist([2i64, 3].as_slice(), false, kind),
+            SpatialPool::Mean => h.mean_dim([2i64, 3].as_slice(), false, kind),
+        };
+        self.head.forward(&pooled).squeeze_dim(-1).to_kind(x.kind())
+    }
+}
+
+impl Network for ConvEnergy {
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+    fn architecture(&self) -> Architecture {
+        Architecture::Conv(self.config.clone())
+    }
+    fn power_iteration(&self) {
+        self.input.weight.power_iteration();
+        for block in &self.blocks {
+            block.power_iteration();
+        }
+    }
+}

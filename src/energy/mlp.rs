@@ -1,0 +1,104 @@
+//! `MlpEnergy`: an energy over vectors (2-D toys, trajectories).
+
+use super::layers::{require_code, Activation, Dense, Film};
+use super::network::{Architecture, Network};
+use super::Energy;
+use serde::{Deserialize, Serialize};
+use tch::{nn::VarStore, Device, Tensor};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MlpConfig {
+    pub input_dim: i64,
+    /// Widths of the hidden layers.
+    pub hidden: Vec<i64>,
+    /// Width of the conditioning code; 0 for an unconditional energy.
+    #[serde(default)]
+    pub code_dim: i64,
+    pub activation: Activation,
+    pub spectral_norm: bool,
+}
+
+impl MlpConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.input_dim < 1 {
+            return Err(format!("input_dim must be ≥ 1, got {}", self.input_dim));
+        }
+        if self.hidden.is_empty() || self.hidden.iter().any(|&w| w < 1) {
+            return Err(format!(
+                "hidden widths must be a non-empty list of positive numbers, got {:?}",
+                self.hidden
+            ));
+        }
+        if self.code_dim < 0 {
+            return Err(format!("code_dim must be ≥ 0, got {}", self.code_dim));
+        }
+        Ok(())
+    }
+}
+
+struct Hidden {
+    dense: Dense,
+    film: Option<Film>,
+}
+
+pub struct MlpEnergy {
+    config: MlpConfig,
+    vs: VarStore,
+    hidden: Vec<Hidden>,
+    head: Dense,
+}
+
+impl MlpEnergy {
+    pub fn new(config: MlpConfig, device: Device) -> Self {
+        let vs = VarStore::new(device);
+        let root = vs.root();
+        let mut width = config.input_dim;
+        let mut hidden = Vec::new();
+        for (i, &w) in config.hidden.iter().enumerate() {
+            let path = &root / format!("hidden{i}");
+            let dense = Dense::new(&path, width, w, config.spectral_norm, 1.0);
+            let film = (config.code_dim > 0).then(|| Film::new(&(&path / "film"), config.code_dim, w, config.spectral_norm));
+            hidden.push(Hidden { dense, film });
+            width = w;
+        }
+        // The head stays unnormalised: it sets the energy's overall scale.
+        let head = Dense::new(&(&root / "head"), width, 1, false, 1.0);
+        Self { config, vs, hidden, head }
+    }
+}
+
+impl Energy for MlpEnergy {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let kind = self.head.bias.kind();
+        let code = require_code(code, self.config.code_dim).map(|c| c.to_kind(kind));
+        let mut h = x.to_kind(kind);
+        for layer in &self.hidden {
+            h = layer.dense.forward(&h);
+            if let (Some(film), Some(code)) = (&layer.film, &code) {
+                h = film.forward(&h, code);
+            }
+            h = self.config.activation.apply(&h);
+        }
+        self.head.forward(&h).squeeze_dim(-1).to_kind(x.kind())
+    }
+}
+
+impl Network for MlpEnergy {
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+    fn architecture(&self) -> Architecture {
+        Architecture::Mlp(self.config.clone())
+    }
+    fn power_iteration(&self) {
+        for layer in &self.hidden {
+            layer.dense.weight.power_iteration();
+            if let Some(film) = &layer.film {
+                film.power_iteration();
+            }
+        }
+    }
+}

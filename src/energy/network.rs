@@ -1,0 +1,98 @@
+//! Trainable energies: the [`Network`] trait and the serialisable
+//! [`Architecture`] that rebuilds one from a checkpoint.
+
+use super::{ConvConfig, ConvEnergy, Energy, MlpConfig, MlpEnergy};
+use serde::{Deserialize, Serialize};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+/// An energy with parameters. The parameters live in a `VarStore` owned by the
+/// network, so a network is a plain value: build it from an [`Architecture`],
+/// copy weights in or out by name.
+pub trait Network: Energy {
+    fn var_store(&self) -> &VarStore;
+    fn var_store_mut(&mut self) -> &mut VarStore;
+    fn architecture(&self) -> Architecture;
+    /// One power-iteration step for every spectrally normalised weight. The
+    /// trainer calls it once per step; sampling never does (see `spectral`).
+    fn power_iteration(&self);
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Architecture {
+    Mlp(MlpConfig),
+    Conv(ConvConfig),
+}
+
+impl Architecture {
+    /// Width of the code the network is conditioned on (0: unconditional).
+    pub fn code_dim(&self) -> i64 {
+        match self {
+            Architecture::Mlp(c) => c.code_dim,
+            Architecture::Conv(c) => c.code_dim,
+        }
+    }
+
+    /// Shape of one input, without the batch dimension.
+    pub fn input_shape(&self) -> Vec<i64> {
+        match self {
+            Architecture::Mlp(c) => vec![c.input_dim],
+            Architecture::Conv(c) => vec![c.channels, c.size, c.size],
+        }
+    }
+
+    /// Checks the numbers make a buildable network.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Architecture::Mlp(c) => c.validate(),
+            Architecture::Conv(c) => c.validate(),
+        }
+    }
+
+    /// A freshly initialised network (float32 on the CPU unless moved).
+    pub fn build(&self, device: Device) -> Box<dyn Network> {
+        match self {
+            Architecture::Mlp(c) => Box::new(MlpEnergy::new(c.clone(), device)),
+            Architecture::Conv(c) => Box::new(ConvEnergy::new(c.clone(), device)),
+        }
+    }
+}
+
+/// All variables of a network (trainable and buffers) sorted by name, so that
+/// every iteration over parameters has one fixed order.
+pub fn named_variables(vs: &VarStore) -> Vec<(String, Tensor)> {
+    let mut vars: Vec<_> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
+/// Trainable variables only, sorted by name.
+pub fn named_parameters(vs: &VarStore) -> Vec<(String, Tensor)> {
+    named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
+}
+
+/// Copies every variable of `from` into `to` (same architecture).
+pub fn copy_weights(from: &VarStore, to: &VarStore) {
+    let source: std::collections::HashMap<_, _> = from.variables().into_iter().collect();
+    tch::no_grad(|| {
+        for (name, mut dst) in named_variables(to) {
+            let src = &source[&name];
+            dst.copy_(&src.to_kind(dst.kind()));
+        }
+    });
+}
+
+/// Copy of a network with its weights cast to `kind` (e.g. BFloat16 for
+/// sampling). Inputs are cast on the way in and energies cast back, so the
+/// caller's chain state keeps its own precision.
+pub fn cast_network(net: &dyn Network, kind: Kind) -> Box<dyn Network> {
+    let mut copy = net.architecture().build(net.var_store().device());
+    copy_weights(net.var_store(), copy.var_store());
+    copy.var_store_mut().set_kind(kind);
+    copy
+}
+
+/// The floating kind a network's weights are stored in.
+pub fn network_kind(vs: &VarStore) -> Kind {
+    named_variables(vs).first().map(|(_, t)| t.kind()).unwrap_or(Kind::Float)
+}

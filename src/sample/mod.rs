@@ -1,0 +1,8 @@
+//! Sampling from energies: Langevin dynamics and the replay buffer that
+//! persists chains across training steps.
+
+pub mod langevin;
+pub mod replay_buffer;
+
+pub use langevin::{langevin, InitNoise, LangevinConfig, LangevinOptions, Sampled, SamplerDefaults};
+pub use replay_buffer::{BufferMode, ReplayBuffer, ReplayConfig};

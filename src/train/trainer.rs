@@ -1,0 +1,246 @@
+//! The training loop.
+
+use super::{adam::Adam, guard::check_step, metrics::MetricsLog, StepMetrics, TrainConfig};
+use crate::data::DataSource;
+use crate::energy::network::named_parameters;
+use crate::energy::Network;
+use crate::sample::{langevin, LangevinOptions, ReplayBuffer};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+pub struct Trainer<'a> {
+    pub network: Box<dyn Network>,
+    pub config: TrainConfig,
+    pub data: &'a dyn DataSource,
+    pub(super) adam: Adam,
+    pub(super) buffer: ReplayBuffer,
+    pub(super) ema: Option<Vec<Tensor>>,
+    /// Steps completed.
+    pub step: u64,
+    /// Current Langevin step size and learning rate (the guard lowers them).
+    pub step_size: f64,
+    pub lr: f64,
+    /// Divergences recovered from so far.
+    pub divergences: u32,
+    pub(super) snapshot: Option<super::state::TrainState>,
+    pub(super) retries_since_snapshot: u32,
+    pub(super) out_dir: Option<PathBuf>,
+    pub(super) log: Option<MetricsLog>,
+    pub last_metrics: StepMetrics,
+}
+
+pub struct TrainSummary {
+    pub steps: u64,
+    pub divergences: u32,
+    pub last: StepMetrics,
+    pub seconds: f64,
+}
+
+/// The seed of step `step`: every step reseeds libtorch's generator, so a
+/// step's randomness depends only on (seed, step) and a resumed run repeats
+/// the uninterrupted one exactly.
+fn step_seed(seed: u64, step: u64) -> i64 {
+    let mut z = seed.wrapping_add(step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 1) as i64
+}
+
+impl<'a> Trainer<'a> {
+    /// A trainer for a fresh network. With `out_dir`, metrics and checkpoints
+    /// are written there.
+    pub fn new(network: Box<dyn Network>, data: &'a dyn DataSource, config: TrainConfig, out_dir: Option<PathBuf>) -> Result<Self> {
+        if let Err(e) = config.validate() {
+            bail!("invalid training configuration: {e}");
+        }
+        let arch = network.architecture();
+        if arch.input_shape() != data.example_shape() {
+            bail!(
+                "the network takes inputs of shape {:?} but the data has shape {:?}",
+                arch.input_shape(),
+                data.example_shape()
+            );
+        }
+        let concept_dim = data.concept().map_or(0, |c| c.code_dim());
+        if arch.code_dim() != concept_dim {
+            bail!(
+                "the network takes codes of width {} but the data's concept has {concept_dim} entries",
+                arch.code_dim()
+            );
+        }
+        let params: Vec<Tensor> = named_parameters(network.var_store()).into_iter().map(|(_, t)| t).collect();
+        let adam = Adam::new(&params, config.adam_beta1, config.adam_beta2);
+        let ema = config.ema_decay.map(|_| params.iter().map(|p| p.detach().copy()).collect());
+        let log = match &out_dir {
+            Some(dir) => Some(MetricsLog::open(&dir.join("metrics.jsonl"), None)?),
+            None => None,
+        };
+        Ok(Self {
+            buffer: ReplayBuffer::new(config.replay.clone()),
+            step_size: config.langevin.step_size,
+            lr: config.lr,
+            network,
+            data,
+            adam,
+            ema,
+            step: 0,
+            divergences: 0,
+            snapshot: None,
+            retries_since_snapshot: 0,
+            out_dir,
+            log,
+            last_metrics: StepMetrics::default(),
+            config,
+        })
+    }
+
+    /// One contrastive-divergence step; Err(reason) when the guard rejects it
+    /// (nothing is updated then).
+    fn try_step(&mut self) -> Result<StepMetrics, String> {
+        let started = Instant::now();
+        tch::manual_seed(step_seed(self.config.seed, self.step));
+        self.network.power_iteration();
+        let batch = self.data.batch(self.step, self.config.batch_size);
+        let mut shape = vec![self.config.batch_size as i64];
+        shape.extend(self.data.example_shape());
+        let fresh = self.data.init_noise().sample(&shape);
+        let fresh_codes = self.data.negative_codes(&batch);
+        let (x0, neg_codes) = self.buffer.draw(&fresh, fresh_codes.as_ref());
+        let mut sampler = self.config.langevin.clone();
+        sampler.step_size = self.step_size;
+        let negatives = langevin(
+            self.network.as_ref(),
+            &x0,
+            neg_codes.as_ref(),
+            &sampler,
+            &LangevinOptions::default(),
+        )
+        .x;
+
+        let e_pos = self.network.energy(&batch.x, batch.code.as_ref());
+        let e_neg = self.network.energy(&negatives, neg_codes.as_ref());
+        let alpha = self.config.energy_l2;
+        let loss = e_pos.mean(Kind::Float) - e_neg.mean(Kind::Float)
+            + (e_pos.square().mean(Kind::Float) + e_neg.square().mean(Kind::Float)) * alpha;
+        let params: Vec<Tensor> = named_parameters(self.network.var_store()).into_iter().map(|(_, t)| t).collect();
+        let grads = Tensor::run_backward(&[&loss], &params, false, false);
+        let grad_norm = grads
+            .iter()
+            .map(|g| g.square().sum(Kind::Double).double_value(&[]))
+            .sum::<f64>()
+            .sqrt();
+        let mean = |e: &Tensor| e.mean(Kind::Double).double_value(&[]);
+        let (e_pos, e_neg, loss) = (mean(&e_pos), mean(&e_neg), loss.double_value(&[]));
+        if let Some(reason) = check_step(loss, e_pos, e_neg, grad_norm, &self.config.guard) {
+            return Err(reason);
+        }
+        let grads: Vec<Tensor> = match self.config.grad_clip_norm {
+            Some(max) if grad_norm > max => grads.iter().map(|g| g * (max / grad_norm)).collect(),
+            _ => grads,
+        };
+        self.adam.step(&params, &grads, self.lr);
+        if let (Some(ema), Some(decay)) = (&mut self.ema, self.config.ema_decay) {
+            tch::no_grad(|| {
+                for (avg, p) in ema.iter_mut().zip(&params) {
+                    let _ = avg.lerp_(p, 1.0 - decay);
+                }
+            });
+        }
+        self.buffer.push(&negatives, neg_codes.as_ref());
+        self.step += 1;
+        Ok(StepMetrics {
+            step: self.step,
+            e_pos,
+            e_neg,
+            gap: e_neg - e_pos,
+            loss,
+            grad_norm,
+            step_ms: started.elapsed().as_secs_f64() * 1e3,
+            step_size: self.step_size,
+            lr: self.lr,
+        })
+    }
+
+    /// One step, with the divergence guard around it.
+    pub fn step(&mut self) -> Result<StepMetrics> {
+        if self.snapshot.is_none() || (self.step % self.config.guard.snapshot_every == 0 && self.retries_since_snapshot == 0) {
+            self.snapshot = Some(self.state());
+        }
+        match self.try_step() {
+            Ok(metrics) => {
+                self.retries_since_snapshot = 0;
+                if self.step % self.config.log_every == 0 {
+                    if let Some(log) = &self.log {
+                        log.write(&metrics)?;
+                    }
+                }
+                self.last_metrics = metrics.clone();
+                Ok(metrics)
+            }
+            Err(reason) => {
+                self.recover(&reason)?;
+                Ok(self.last_metrics.clone())
+            }
+        }
+    }
+
+    fn recover(&mut self, reason: &str) -> Result<()> {
+        self.divergences += 1;
+        self.retries_since_snapshot += 1;
+        let failed_at = self.step + 1;
+        let guard = self.config.guard.clone();
+        if self.retries_since_snapshot > guard.max_retries {
+            bail!(
+                "training diverged {} times in a row at step {failed_at} ({reason}) even after lowering the Langevin step size to {:.3e} and the learning rate to {:.3e}; \
+                 try a smaller --step-size or --lr, a larger energy_l2, or more Langevin steps",
+                self.retries_since_snapshot,
+                self.step_size,
+                self.lr
+            );
+        }
+        let snapshot = self.snapshot.take().expect("a snapshot is taken before every step");
+        self.restore(&snapshot)
+            .map_err(|e| anyhow::anyhow!("cannot roll back after a divergence: {e}"))?;
+        let (step_size, lr) = (self.step_size * guard.backoff, self.lr * guard.backoff);
+        self.step_size = step_size;
+        self.lr = lr;
+        self.snapshot = Some(snapshot);
+        let event = serde_json::json!({
+            "event": "divergence", "step": self.step, "failed_at": failed_at, "reason": reason,
+            "new_step_size": step_size, "new_lr": lr,
+        });
+        eprintln!("warning: step {failed_at} diverged ({reason}); rolled back to step {} and lowered the step size to {step_size:.3e}, lr to {lr:.3e}", self.step);
+        if let Some(log) = &self.log {
+            log.write(&event)?;
+        }
+        Ok(())
+    }
+
+    /// Trains until `config.steps`, with a progress bar when `progress`.
+    pub fn run(&mut self, progress: bool) -> Result<TrainSummary> {
+        let started = Instant::now();
+        let bar = crate::cli::progress::bar(self.config.steps, "train", progress);
+        bar.set_position(self.step);
+        while self.step < self.config.steps {
+            let m = self.step()?;
+            bar.set_position(self.step);
+            bar.set_message(format!("E+ {:.3} E- {:.3}", m.e_pos, m.e_neg));
+            let every = self.config.checkpoint_every;
+            if every > 0 && self.step % every == 0 && self.step < self.config.steps {
+                self.save()?;
+            }
+        }
+        bar.finish_and_clear();
+        if self.out_dir.is_some() {
+            self.save()?;
+        }
+        Ok(TrainSummary {
+            steps: self.step,
+            divergences: self.divergences,
+            last: self.last_metrics.clone(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
