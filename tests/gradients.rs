@@ -38,6 +38,7 @@ fn check_network(net: &dyn Network, x: &Tensor, code: Option<&Tensor>) {
 
 #[test]
 fn dense_conv_and_film_layers_match_finite_differences() {
+    let _serial = common::serial();
     tch::manual_seed(1);
     for spectral in [false, true] {
         let mut vs = VarStore::new(Device::Cpu);
@@ -72,6 +73,7 @@ fn dense_conv_and_film_layers_match_finite_differences() {
 
 #[test]
 fn residual_block_matches_finite_differences() {
+    let _serial = common::serial();
     tch::manual_seed(2);
     for (spectral, act) in [(true, Activation::Swish), (false, Activation::Swish), (true, Activation::LeakyRelu)] {
         let mut vs = VarStore::new(Device::Cpu);
@@ -98,6 +100,7 @@ fn residual_block_matches_finite_differences() {
 
 #[test]
 fn conv_energy_with_codes_matches_finite_differences() {
+    let _serial = common::serial();
     tch::manual_seed(3);
     for (spectral, pool) in [(true, SpatialPool::Sum), (false, SpatialPool::Mean)] {
         let arch = Architecture::Conv(ConvConfig {
@@ -120,6 +123,7 @@ fn conv_energy_with_codes_matches_finite_differences() {
 
 #[test]
 fn conv_energy_on_odd_sizes_matches_finite_differences() {
+    let _serial = common::serial();
     tch::manual_seed(4);
     let arch = Architecture::Conv(ConvConfig {
         channels: 1,
@@ -137,6 +141,7 @@ fn conv_energy_on_odd_sizes_matches_finite_differences() {
 
 #[test]
 fn mlp_energy_matches_finite_differences() {
+    let _serial = common::serial();
     tch::manual_seed(5);
     for spectral in [true, false] {
         let arch = Architecture::Mlp(MlpConfig {

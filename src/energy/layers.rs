@@ -126,7 +126,7 @@ impl Film {
 /// Brings a code to the network's dtype, or complains if a conditional network
 /// got none (a programming error: user input is validated at the CLI/checkpoint
 /// boundary before it reaches a network).
-pub fn require_code<'a>(code: Option<&'a Tensor>, code_dim: i64) -> Option<&'a Tensor> {
+pub fn require_code(code: Option<&Tensor>, code_dim: i64) -> Option<&Tensor> {
     if code_dim == 0 {
         return None;
     }

@@ -116,3 +116,35 @@ pub fn toy_sampler(kind: Toy2dKind, langevin: &LangevinConfig) -> SamplerDefault
         init: Toy2d::new(kind, 0).init_noise(),
     }
 }
+
+/// Tensor `[N, 2]` to points.
+pub fn to_points(x: &Tensor) -> Vec<(f64, f64)> {
+    let n = x.size()[0] as usize;
+    let mut flat = vec![0f64; 2 * n];
+    x.to_kind(tch::Kind::Double).contiguous().copy_data(&mut flat, 2 * n);
+    flat.chunks(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// Energy of a 2-D model on a grid over [−lim, lim]², in the order
+/// [`crate::viz::EnergyMap`] expects.
+pub fn energy_map(energy: &dyn Energy, lim: f64, resolution: usize) -> crate::viz::EnergyMap {
+    let points = crate::viz::EnergyMap::grid_points((-lim, lim), (-lim, lim), resolution);
+    let flat: Vec<f32> = points.iter().flat_map(|&(x, y)| [x as f32, y as f32]).collect();
+    let grid = Tensor::from_slice(&flat).reshape([points.len() as i64, 2]);
+    let e = tch::no_grad(|| energy.energy(&grid, None)).to_kind(tch::Kind::Double);
+    let mut energies = vec![0f64; points.len()];
+    e.copy_data(&mut energies, points.len());
+    crate::viz::EnergyMap {
+        xs: (-lim, lim),
+        ys: (-lim, lim),
+        resolution,
+        energies,
+    }
+}
+
+/// Samples over the model's energy landscape, with data in grey.
+pub fn plot_toy(path: &std::path::Path, energy: &dyn Energy, samples: &Tensor, data: Option<&Tensor>, title: &str) -> Result<()> {
+    let map = energy_map(energy, 3.5, 200);
+    let reference = data.map(to_points).unwrap_or_default();
+    crate::viz::scatter_with_energy(path, Some(&map), &to_points(samples), &reference, title, 640)
+}

@@ -27,6 +27,9 @@ impl MetricsLog {
     /// Opens `path` for appending; with `keep_until`, first drops lines of
     /// steps after it (a resumed run rewrites what it repeats).
     pub fn open(path: &Path, keep_until: Option<u64>) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+        }
         if let (Some(last), true) = (keep_until, path.exists()) {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             let kept: String = text

@@ -165,13 +165,13 @@ impl<'a> Trainer<'a> {
 
     /// One step, with the divergence guard around it.
     pub fn step(&mut self) -> Result<StepMetrics> {
-        if self.snapshot.is_none() || (self.step % self.config.guard.snapshot_every == 0 && self.retries_since_snapshot == 0) {
+        if self.snapshot.is_none() || (self.step.is_multiple_of(self.config.guard.snapshot_every) && self.retries_since_snapshot == 0) {
             self.snapshot = Some(self.state());
         }
         match self.try_step() {
             Ok(metrics) => {
                 self.retries_since_snapshot = 0;
-                if self.step % self.config.log_every == 0 {
+                if self.step.is_multiple_of(self.config.log_every) {
                     if let Some(log) = &self.log {
                         log.write(&metrics)?;
                     }
@@ -200,12 +200,14 @@ impl<'a> Trainer<'a> {
                 self.lr
             );
         }
+        // The lowered settings and the event count outlive the roll-back.
+        let (step_size, lr, divergences) = (self.step_size * guard.backoff, self.lr * guard.backoff, self.divergences);
         let snapshot = self.snapshot.take().expect("a snapshot is taken before every step");
         self.restore(&snapshot)
             .map_err(|e| anyhow::anyhow!("cannot roll back after a divergence: {e}"))?;
-        let (step_size, lr) = (self.step_size * guard.backoff, self.lr * guard.backoff);
         self.step_size = step_size;
         self.lr = lr;
+        self.divergences = divergences;
         self.snapshot = Some(snapshot);
         let event = serde_json::json!({
             "event": "divergence", "step": self.step, "failed_at": failed_at, "reason": reason,
@@ -228,7 +230,7 @@ impl<'a> Trainer<'a> {
             bar.set_position(self.step);
             bar.set_message(format!("E+ {:.3} E- {:.3}", m.e_pos, m.e_neg));
             let every = self.config.checkpoint_every;
-            if every > 0 && self.step % every == 0 && self.step < self.config.steps {
+            if every > 0 && self.step.is_multiple_of(every) && self.step < self.config.steps {
                 self.save()?;
             }
         }

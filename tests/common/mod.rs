@@ -82,3 +82,11 @@ pub fn check_mixed_second_derivative(f: &ScalarFn, x: &Tensor, code: Option<&Ten
 pub fn randn(shape: &[i64]) -> Tensor {
     Tensor::randn(shape, (Kind::Double, tch::Device::Cpu))
 }
+
+/// libtorch's random generator is global to the process, and the tests of one
+/// binary run on parallel threads: every test that seeds it holds this lock,
+/// so its numbers do not depend on what runs beside it.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
