@@ -13,7 +13,10 @@ import json
 import math
 import sys
 import time
+import warnings
 
+# torch warns at import when NumPy is absent; nothing here uses NumPy.
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -32,7 +32,9 @@ abi=$("$venv/bin/python" -c "import torch; print(int(torch._C._GLIBCXX_USE_CXX11
 if [ "$(readlink "$root/.libtorch" 2>/dev/null)" != "$torch_dir" ]; then
   ln -sfn "$torch_dir" "$root/.libtorch"
 fi
-# The python of this environment also runs the PyTorch reference benchmark.
-if [ "$(readlink "$root/.torch-python" 2>/dev/null)" != "$venv/bin/python" ]; then
-  ln -sfn "$venv/bin/python" "$root/.torch-python"
+# The environment's python also runs the PyTorch reference benchmark; link the
+# whole environment (a linked python alone would not find its pyvenv.cfg).
+if [ "$(readlink "$root/.torch-venv" 2>/dev/null)" != "$venv" ]; then
+  ln -sfn "$venv" "$root/.torch-venv"
 fi
+rm -f "$root/.torch-python"

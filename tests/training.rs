@@ -147,3 +147,28 @@ fn the_guard_gives_up_with_a_clear_message() {
     let error = trainer.run(false).err().expect("must give up").to_string();
     assert!(error.contains("diverged 4 times") && error.contains("--step-size"), "{error}");
 }
+
+#[test]
+fn checkpoints_hold_the_ema_weights_when_ema_is_on() {
+    let _serial = common::serial();
+    let data = Toy2d::new(Toy2dKind::EightGaussians, 6);
+    for (decay, expect_equal) in [(0.0, true), (0.9, false)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = small_config(5);
+        config.ema_decay = Some(decay);
+        tch::manual_seed(6);
+        let mut trainer = Trainer::new(
+            toy_architecture(false).build(tch::Device::Cpu),
+            &data,
+            config,
+            Some(dir.path().to_path_buf()),
+        )
+        .expect("trainer");
+        trainer.run(false).expect("run");
+        let raw = named_variables(trainer.network.var_store());
+        let saved = weights_of(dir.path());
+        let all_equal = raw.iter().zip(&saved).all(|((_, a), (_, b))| a.equal(b));
+        // Decay 0 averages nothing away: the EMA is the last weights. Decay 0.9 lags behind them.
+        assert_eq!(all_equal, expect_equal, "decay {decay}");
+    }
+}

@@ -23,6 +23,59 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Langevin sampling steps per second.
     Langevin(LangevinBenchArgs),
+    /// Procedural data generation, images per second.
+    Data(DataBenchArgs),
+}
+
+#[derive(Args)]
+pub struct DataBenchArgs {
+    #[arg(long, default_value_t = 32)]
+    pub size: usize,
+    /// Images per dataset.
+    #[arg(short, default_value_t = 4096)]
+    pub n: usize,
+}
+
+/// Images/s of each generator, and a training batch's generation time
+/// against one Langevin step of the 3×32×32 bench model.
+fn bench_data(args: DataBenchArgs) -> Result<()> {
+    use crate::data::{shapes::MultiShapes, shapes::Shapes, sprites::Sprites};
+    if args.n == 0 || !(8..=256).contains(&args.size) {
+        bail!("need -n ≥ 1 and --size in 8..=256");
+    }
+    let (config, batch) = architecture("cifar")?;
+    let langevin_step = 1.0 / time_ours(&config, batch, "fp32", 1, 3)?;
+    println!(
+        "data generation at {}px on {} threads; one Langevin step of the 32px model takes {:.0} ms",
+        args.size,
+        rayon::current_num_threads(),
+        langevin_step * 1e3
+    );
+    let timed = |f: &dyn Fn()| {
+        let started = Instant::now();
+        f();
+        args.n as f64 / started.elapsed().as_secs_f64()
+    };
+    let rates = [
+        ("shapes", timed(&|| drop(Shapes::new(args.size, 0).batch(0, args.n)))),
+        ("multi-shapes", timed(&|| drop(MultiShapes::new(args.size, 0).batch(0, args.n)))),
+        ("sprites", timed(&|| drop(Sprites::new(args.size, 0).batch(0, args.n)))),
+    ];
+    println!(
+        "{:<13} {:>10} {:>16} {:>22}",
+        "dataset", "images/s", "ms per 128", "% of a Langevin step"
+    );
+    for (name, rate) in rates {
+        let per_batch = batch as f64 / rate;
+        println!(
+            "{:<13} {:>10.0} {:>16.1} {:>21.2}%",
+            name,
+            rate,
+            per_batch * 1e3,
+            100.0 * per_batch / langevin_step
+        );
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -121,7 +174,7 @@ fn default_python() -> PathBuf {
     if let Ok(p) = std::env::var("EBM_TORCH_PYTHON") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".torch-python")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".torch-venv/bin/python")
 }
 
 /// Runs the reference script; returns (config, precision) → steps/s.
@@ -162,7 +215,10 @@ fn run_reference(args: &LangevinBenchArgs) -> Result<Vec<(String, String, f64)>>
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let BenchWhat::Langevin(args) = args.what;
+    let args = match args.what {
+        BenchWhat::Langevin(args) => args,
+        BenchWhat::Data(args) => return bench_data(args),
+    };
     if args.steps == 0 {
         bail!("--steps must be at least 1");
     }

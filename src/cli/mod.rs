@@ -1,7 +1,9 @@
 //! The `ebm` command line.
 
 pub mod bench;
+pub mod data;
 pub mod demo;
+pub mod judge;
 pub mod progress;
 pub mod sample;
 pub mod train;
@@ -33,6 +35,10 @@ pub enum Command {
     Sample(sample::SampleArgs),
     /// Print a checkpoint's model card.
     Info(sample::InfoArgs),
+    /// Look at the datasets.
+    Data(data::DataArgs),
+    /// Train judges and score samples with them.
+    Judge(judge::JudgeArgs),
     /// Measure speed (beside a PyTorch reference where there is one).
     Bench(bench::BenchArgs),
     /// The main job: train, sample and judge, writing pictures and a report.
@@ -56,6 +62,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(args) => sample::run(args),
         Command::Info(args) => sample::info(args),
         Command::Bench(args) => bench::run(args),
+        Command::Data(args) => data::run(args),
+        Command::Judge(args) => judge::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -2,6 +2,10 @@
 //! given seed is the same whatever ran before it, so training can resume
 //! mid-run and reproduce the uninterrupted numbers.
 
+pub mod mnist;
+pub mod raster;
+pub mod shapes;
+pub mod sprites;
 pub mod toy2d;
 
 pub use toy2d::{Toy2d, Toy2dKind};

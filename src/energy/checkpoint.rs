@@ -78,12 +78,7 @@ impl ModelCard {
 
     /// Checks the card is internally consistent.
     pub fn validate(&self) -> Result<()> {
-        if self.kind != CARD_KIND {
-            bail!("its model card is of kind '{}', not '{CARD_KIND}'", self.kind);
-        }
-        if self.format_version != FORMAT_VERSION {
-            bail!("it has format version {}, and this ebm reads version {FORMAT_VERSION}; retrain it, or load it with the ebm that wrote it ({})", self.format_version, self.written_by);
-        }
+        check_card_header(&self.kind, CARD_KIND, self.format_version, &self.written_by)?;
         self.architecture
             .validate()
             .map_err(|e| anyhow::anyhow!("its architecture is invalid: {e}"))?;
@@ -120,10 +115,18 @@ pub fn load_checkpoint(path: &Path) -> Result<LoadedModel> {
         .with_context(context)?;
     card.validate().with_context(context)?;
     let network = card.architecture.build(Device::Cpu);
-    let expected = named_variables(network.var_store());
+    copy_checked(&file.tensors, network.var_store()).with_context(context)?;
+    Ok(LoadedModel { card, network })
+}
+
+/// Copies a file's tensors into `vs` after checking that every variable is
+/// present with its shape and finite values, and that nothing else is there.
+/// Every kind of checkpoint (energies, judges) loads through this.
+pub fn copy_checked(tensors: &std::collections::BTreeMap<String, tch::Tensor>, vs: &tch::nn::VarStore) -> Result<()> {
+    let expected = named_variables(vs);
     let mut problems = Vec::new();
     for (name, var) in &expected {
-        match file.tensors.get(name) {
+        match tensors.get(name) {
             None => problems.push(format!("tensor '{name}' is missing")),
             Some(t) if t.size() != var.size() => problems.push(format!(
                 "tensor '{name}' has shape {:?}, the architecture needs {:?}",
@@ -134,18 +137,29 @@ pub fn load_checkpoint(path: &Path) -> Result<LoadedModel> {
             Some(_) => {}
         }
     }
-    for name in file.tensors.keys() {
+    for name in tensors.keys() {
         if !expected.iter().any(|(n, _)| n == name) {
             problems.push(format!("unexpected tensor '{name}'"));
         }
     }
     if !problems.is_empty() {
-        bail!("{}: {}", context(), problems.join("; "));
+        bail!("{}", problems.join("; "));
     }
     tch::no_grad(|| {
         for (name, mut var) in expected {
-            var.copy_(&file.tensors[&name].to_kind(var.kind()));
+            var.copy_(&tensors[&name].to_kind(var.kind()));
         }
     });
-    Ok(LoadedModel { card, network })
+    Ok(())
+}
+
+/// Checks the kind and format version every card carries.
+pub fn check_card_header(kind: &str, expected_kind: &str, version: u32, written_by: &str) -> Result<()> {
+    if kind != expected_kind {
+        bail!("its card is of kind '{kind}', not '{expected_kind}'");
+    }
+    if version != FORMAT_VERSION {
+        bail!("it has format version {version}, and this ebm reads version {FORMAT_VERSION}; retrain it, or load it with the ebm that wrote it ({written_by})");
+    }
+    Ok(())
 }

@@ -1,5 +1,12 @@
-//! Judging samples: distribution metrics now; trained judge networks later.
+//! Judging samples: distribution metrics, and judge networks that read
+//! factors off images to score generated samples as the papers do.
 
 pub mod metrics;
+pub mod network;
+pub mod score;
+pub mod tasks;
+pub mod train;
 
 pub use metrics::{mmd2, mode_coverage, ModeCoverage};
+pub use network::{Head, HeadKind, Judge, JudgeConfig};
+pub use score::{score, HeadScore};

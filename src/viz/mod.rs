@@ -18,23 +18,10 @@ use std::path::Path;
 
 /// Writes `img` as a PNG at `path` atomically, creating parent directories.
 pub(crate) fn save_png(path: &Path, img: &RgbImage) -> Result<()> {
-    let name = path
-        .file_name()
-        .with_context(|| format!("output path {} has no file name", path.display()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating directory {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    if let Err(e) = img.save_with_format(&tmp, ImageFormat::Png) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", tmp.display()));
-    }
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("renaming {} to {}", tmp.display(), path.display())
-    })
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, ImageFormat::Png)
+        .with_context(|| format!("encoding {}", path.display()))?;
+    crate::io::write_atomically(path, bytes.get_ref())
 }
 
 /// Half-open pixel rectangle `[x0, x1) × [y0, y1)`.

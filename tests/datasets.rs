@@ -1,0 +1,229 @@
+//! `shapes` and `multi-shapes` against the numbers of ../shared/spec/datasets.md.
+
+use ebm::data::shapes::{Corner, MultiShapes, Object, Scene, Shapes, ShapesFilter, COLOURS, MIN_SEPARATION};
+
+fn pixel(image: &[f32], size: usize, c: usize, i: usize, j: usize) -> f64 {
+    image[c * size * size + j * size + i] as f64
+}
+
+/// Pixels whose whole footprint lies inside the object (all 16 sub-samples).
+fn interior_pixels(o: &Object, size: usize) -> Vec<(usize, usize)> {
+    let s = size as f64;
+    let mut out = Vec::new();
+    for j in 0..size {
+        for i in 0..size {
+            let corners = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)];
+            if corners.iter().all(|(a, b)| o.contains((i as f64 + a) / s, (j as f64 + b) / s)) {
+                out.push((i, j));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn object_pixels_carry_the_spec_colour_within_the_shading_range() {
+    let data = Shapes::new(32, 1);
+    for i in 0..200 {
+        let scene = data.scene(i);
+        let image = scene.render(32);
+        let o = scene.objects.last().unwrap();
+        let rgb = COLOURS[o.colour.unwrap()];
+        let l = scene.light.intensity;
+        for (pi, pj) in interior_pixels(o, 32) {
+            let k: Vec<f64> = (0..3).map(|c| pixel(&image, 32, c, pi, pj) / rgb[c]).collect();
+            // Every channel is the colour times one factor L·(0.75 + 0.25 t) ∈ [0.75 L, L]
+            // (unless the channel can clip at 1 in some sub-samples: colour·L > 1).
+            let unclipped: Vec<f64> = (0..3).filter(|&c| rgb[c] * l < 1.0).map(|c| k[c]).collect();
+            for &kc in &unclipped {
+                assert!(
+                    kc >= 0.75 * l - 1e-3 && kc <= l + 1e-3,
+                    "scene {i}: shading factor {kc} outside [{}, {l}]",
+                    0.75 * l
+                );
+                assert!((kc - unclipped[0]).abs() < 1e-3, "scene {i}: channels shaded unequally {k:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_floor_follows_the_spec_gradient_and_light() {
+    let data = Shapes::new(32, 2);
+    let scene = data.scene(0);
+    let image = scene.render(32);
+    let o = scene.objects.last().unwrap();
+    let (top, bottom) = ([0.40, 0.40, 0.44], [0.62, 0.56, 0.50]);
+    let mut checked = 0;
+    for (i, j) in [(0, 0), (31, 0), (0, 31), (31, 31), (16, 0), (0, 16)] {
+        let (u, v) = ((i as f64 + 0.5) / 32.0, (j as f64 + 0.5) / 32.0);
+        if o.contains(u, v) || (o.x - u).hypot(o.y - v) < o.r * 1.5 + 0.05 {
+            continue;
+        }
+        let light = scene.light.intensity * (1.0 + 0.12 * ((u - 0.5) * scene.light.phi.cos() + (v - 0.5) * scene.light.phi.sin()));
+        for c in 0..3 {
+            let expected = (top[c] + (bottom[c] - top[c]) * v) * light;
+            // The box filter of a product of two linear ramps differs from its centre value by < 1e-4.
+            assert!(
+                (pixel(&image, 32, c, i, j) - expected).abs() < 1e-4,
+                "floor pixel ({i},{j}) channel {c}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3);
+}
+
+#[test]
+fn shapes_cover_the_spec_areas_at_the_labelled_position() {
+    let size = 128;
+    for (shape, area) in [(0usize, 4.0), (1, std::f64::consts::PI), (2, 2.0)] {
+        let mut data = Shapes::new(size, 3);
+        data.filter.shapes = vec![shape];
+        for i in 0..10 {
+            let scene = data.scene(i);
+            let o = scene.objects.last().unwrap();
+            let mask = scene.instance_mask(size);
+            let covered: Vec<(f64, f64)> = (0..size * size)
+                .filter(|&p| mask[p] == 1)
+                .map(|p| (((p % size) as f64 + 0.5) / size as f64, ((p / size) as f64 + 0.5) / size as f64))
+                .collect();
+            let measured = covered.len() as f64 / (size * size) as f64;
+            let expected = area * o.r * o.r;
+            assert!(
+                (measured / expected - 1.0).abs() < 0.05,
+                "shape {shape}: area {measured} vs {expected}"
+            );
+            // (x, y) is the centre of the bounding box for every shape.
+            let (min_u, max_u) = covered.iter().fold((1.0f64, 0.0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));
+            let (min_v, max_v) = covered.iter().fold((1.0f64, 0.0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
+            let px = 1.0 / size as f64;
+            assert!(
+                ((min_u + max_u) / 2.0 - o.x).abs() < px && ((min_v + max_v) / 2.0 - o.y).abs() < px,
+                "shape {shape}: bbox centre"
+            );
+            // Pixel centres sample the edges: the triangle's widest row of centres sits
+            // up to a pixel above its base, where it is a pixel narrower.
+            assert!(
+                (max_u - min_u - 2.0 * o.r).abs() < 3.0 * px,
+                "shape {shape}: width {} vs {}",
+                max_u - min_u,
+                2.0 * o.r
+            );
+        }
+    }
+}
+
+#[test]
+fn the_triangle_points_up() {
+    let o = Object {
+        x: 0.5,
+        y: 0.5,
+        r: 0.1,
+        shape: 2,
+        rgb: [1.0; 3],
+        colour: Some(0),
+    };
+    assert!(o.contains(0.5, 0.41) && !o.contains(0.45, 0.41), "apex at the top (small v)");
+    assert!(o.contains(0.41, 0.59) && o.contains(0.59, 0.59), "base corners at the bottom");
+}
+
+#[test]
+fn a_sample_is_the_same_whatever_the_batch() {
+    let data = Shapes {
+        clutter: (1, 3),
+        ..Shapes::new(32, 4)
+    };
+    let (whole, scenes) = data.batch(0, 10);
+    let (part, part_scenes) = data.batch(5, 3);
+    let n = 3 * 32 * 32;
+    assert_eq!(&whole[5 * n..8 * n], &part[..], "pixels differ by batch");
+    assert_eq!(&scenes[5..8], &part_scenes[..]);
+    assert_eq!(data.scene(7).render(32), whole[7 * n..8 * n].to_vec());
+    assert_ne!(Shapes::new(32, 5).scene(7), data.scene(7), "seeds must differ");
+}
+
+#[test]
+fn filters_only_yield_matching_labels() {
+    let filter = ShapesFilter {
+        colours: vec![7],
+        shapes: vec![0],
+        ..ShapesFilter::default()
+    }
+    .corner(Corner::TopRight, 0.1);
+    filter.validate().unwrap();
+    let side = 0.6 * 0.1f64.sqrt();
+    let data = Shapes {
+        filter,
+        ..Shapes::new(32, 6)
+    };
+    let (mut min_x, mut max_y) = (1.0f64, 0.0f64);
+    for i in 0..500 {
+        let o = data.scene(i).objects.pop().unwrap();
+        assert_eq!((o.colour, o.shape), (Some(7), 0));
+        assert!(
+            o.x >= 0.8 - side - 1e-12 && o.x <= 0.8 && o.y >= 0.2 && o.y <= 0.2 + side + 1e-12,
+            "({}, {})",
+            o.x,
+            o.y
+        );
+        min_x = min_x.min(o.x);
+        max_y = max_y.max(o.y);
+    }
+    // The draws fill the corner, not just part of it.
+    assert!(min_x < 0.8 - 0.9 * side && max_y > 0.2 + 0.9 * side);
+    let bad = ShapesFilter {
+        r: (0.05, 0.1),
+        ..ShapesFilter::default()
+    };
+    assert!(bad.validate().unwrap_err().to_string().contains("size range"));
+    assert!(ShapesFilter {
+        colours: vec![9],
+        ..ShapesFilter::default()
+    }
+    .validate()
+    .is_err());
+}
+
+#[test]
+fn clutter_is_grey_small_and_behind() {
+    let data = Shapes {
+        clutter: (3, 3),
+        ..Shapes::new(32, 7)
+    };
+    for i in 0..50 {
+        let scene: Scene = data.scene(i);
+        assert_eq!(scene.objects.len(), 4);
+        for c in &scene.objects[..3] {
+            assert!(c.colour.is_none() && c.rgb[0] == c.rgb[1] && c.rgb[1] == c.rgb[2] && (0.25..0.75).contains(&c.rgb[0]));
+            assert!((0.05..0.08).contains(&c.r) && (0.1..0.9).contains(&c.x) && (0.1..0.9).contains(&c.y));
+        }
+        assert!(scene.objects[3].colour.is_some(), "the labelled object is drawn last, in front");
+    }
+}
+
+#[test]
+fn multi_shapes_are_separated_and_masked_front_to_back() {
+    let data = MultiShapes::new(64, 8);
+    let mut counts = [0usize; 5];
+    for i in 0..300 {
+        let scene = data.scene(i);
+        let k = scene.objects.len();
+        counts[k] += 1;
+        for (a, oa) in scene.objects.iter().enumerate() {
+            for ob in &scene.objects[..a] {
+                assert!((oa.x - ob.x).hypot(oa.y - ob.y) >= MIN_SEPARATION, "scene {i}: centres too close");
+            }
+        }
+        let mask = scene.instance_mask(64);
+        for (p, &m) in mask.iter().enumerate() {
+            let (u, v) = (((p % 64) as f64 + 0.5) / 64.0, ((p / 64) as f64 + 0.5) / 64.0);
+            let front = scene.objects.iter().rposition(|o| o.contains(u, v)).map_or(0, |m| m + 1);
+            assert_eq!(m as usize, front);
+        }
+    }
+    assert!(
+        counts[2] > 70 && counts[3] > 70 && counts[4] > 70,
+        "k not uniform in 2..=4: {counts:?}"
+    );
+}
