@@ -9,6 +9,7 @@
 //! - [`cli`]: the `ebm` command
 
 pub mod cli;
+pub mod compose;
 pub mod data;
 pub mod energy;
 pub mod experiments;

@@ -55,13 +55,13 @@ pub struct ShapesFilterArgs {
     #[arg(long, value_delimiter = ',')]
     pub shape: Vec<String>,
     /// Centre x range lo,hi within [0.2, 0.8].
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     pub x: Vec<f64>,
     /// Centre y range lo,hi within [0.2, 0.8] (v grows downwards).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     pub y: Vec<f64>,
     /// Half-size range lo,hi within [0.10, 0.18].
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     pub size_range: Vec<f64>,
     /// Only positions in this corner square of the position square…
     #[arg(long, value_enum)]
@@ -99,16 +99,14 @@ impl ShapesFilterArgs {
         if !self.shape.is_empty() {
             filter.shapes = lookup("shape", &self.shape, &SHAPE_NAMES)?;
         }
-        let pair = |v: &[f64]| (v[0], v[1]);
-        if self.x.len() == 2 {
-            filter.x = pair(&self.x);
-        }
-        if self.y.len() == 2 {
-            filter.y = pair(&self.y);
-        }
-        if self.size_range.len() == 2 {
-            filter.r = pair(&self.size_range);
-        }
+        let pair = |flag: &str, v: &[f64], default: (f64, f64)| match v {
+            [] => Ok(default),
+            [lo, hi] => Ok((*lo, *hi)),
+            _ => Err(anyhow::anyhow!("--{flag} takes two numbers lo,hi; got {} value(s)", v.len())),
+        };
+        filter.x = pair("x", &self.x, filter.x)?;
+        filter.y = pair("y", &self.y, filter.y)?;
+        filter.r = pair("size-range", &self.size_range, filter.r)?;
         filter.validate()?;
         let clutter = match self.clutter.split_once('-') {
             Some((lo, hi)) => (lo.trim().parse()?, hi.trim().parse()?),

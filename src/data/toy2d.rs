@@ -47,11 +47,30 @@ pub fn eight_gaussian_modes() -> Vec<(f64, f64)> {
 pub struct Toy2d {
     pub kind: Toy2dKind,
     pub seed: u64,
+    /// Eight-gaussians only: the modes drawn from (indices 0..8, counter-
+    /// clockwise from angle 0); all eight by default.
+    pub modes: Vec<usize>,
 }
 
 impl Toy2d {
     pub fn new(kind: Toy2dKind, seed: u64) -> Self {
-        Self { kind, seed }
+        Self {
+            kind,
+            seed,
+            modes: (0..8).collect(),
+        }
+    }
+
+    /// Eight-gaussians restricted to `modes`, for composition experiments.
+    pub fn eight_gaussians_subset(modes: &[usize], seed: u64) -> anyhow::Result<Self> {
+        if modes.is_empty() || modes.iter().any(|&m| m >= 8) {
+            anyhow::bail!("modes {modes:?} must be a non-empty subset of 0..8");
+        }
+        Ok(Self {
+            kind: Toy2dKind::EightGaussians,
+            seed,
+            modes: modes.to_vec(),
+        })
     }
 
     /// `n` points from stream `index`, as a `[n, 2]` float tensor.
@@ -73,7 +92,7 @@ impl Toy2d {
         match self.kind {
             Toy2dKind::EightGaussians => {
                 let modes = eight_gaussian_modes();
-                let (mx, my) = modes[rng.random_range(0..8)];
+                let (mx, my) = modes[self.modes[rng.random_range(0..self.modes.len())]];
                 (mx + nx * EIGHT_GAUSSIANS_STD, my + ny * EIGHT_GAUSSIANS_STD)
             }
             Toy2dKind::TwoMoons => {
@@ -132,6 +151,10 @@ impl DataSource for Toy2d {
         InitNoise { lo: -4.0, hi: 4.0 }
     }
     fn describe(&self) -> serde_json::Value {
-        serde_json::json!({ "dataset": "toy2d", "name": self.kind.name(), "seed": self.seed })
+        let mut description = serde_json::json!({ "dataset": "toy2d", "name": self.kind.name(), "seed": self.seed });
+        if self.modes.len() < 8 {
+            description["modes"] = serde_json::json!(self.modes);
+        }
+        description
     }
 }

@@ -1,0 +1,85 @@
+//! The energy algebra. Every node is an [`Energy`], so samplers run on a
+//! composition unchanged and gradients flow through every member:
+//!
+//! - AND: E = Σ wᵢ·Eᵢ (product of experts)
+//! - OR: E = −T·log Σ exp(−wᵢ·Eᵢ / T) (a mixture; T → 0 gives min)
+//! - NOT, grounded: E = E_pos − α·E_neg (only meaningful beside a positive
+//!   term, which keeps the negated energy from pushing samples to infinity)
+//! - a leaf: a model under a fixed code (its concept's value)
+
+use crate::energy::Energy;
+use tch::Tensor;
+
+pub enum Composed<'a> {
+    /// `model` under `code` (`[C]`, broadcast over the batch; None for an
+    /// unconditional model).
+    Leaf {
+        model: &'a dyn Energy,
+        code: Option<Tensor>,
+        label: String,
+    },
+    And(Vec<(f64, Composed<'a>)>),
+    Or {
+        terms: Vec<(f64, Composed<'a>)>,
+        temperature: f64,
+    },
+    Not {
+        positive: Box<Composed<'a>>,
+        negated: Vec<Composed<'a>>,
+        alpha: f64,
+    },
+}
+
+impl Composed<'_> {
+    /// A readable form, e.g. `(pos=(0.3,0.7) & !colour=red)`.
+    pub fn describe(&self) -> String {
+        let join = |terms: &[(f64, Composed)], op: &str| {
+            let parts: Vec<String> = terms
+                .iter()
+                .map(|(w, t)| if *w == 1.0 { t.describe() } else { format!("{w}*{}", t.describe()) })
+                .collect();
+            format!("({})", parts.join(op))
+        };
+        match self {
+            Composed::Leaf { label, .. } => label.clone(),
+            Composed::And(terms) => join(terms, " & "),
+            Composed::Or { terms, .. } => join(terms, " | "),
+            Composed::Not { positive, negated, .. } => {
+                let nots: Vec<String> = negated.iter().map(|n| format!(" & !{}", n.describe())).collect();
+                format!("({}{})", positive.describe(), nots.concat())
+            }
+        }
+    }
+}
+
+impl Energy for Composed<'_> {
+    fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
+        match self {
+            Composed::Leaf { model, code, .. } => {
+                let batch_code = code
+                    .as_ref()
+                    .map(|c| c.to_kind(x.kind()).unsqueeze(0).expand([x.size()[0], c.size()[0]], false));
+                model.energy(x, batch_code.as_ref())
+            }
+            Composed::And(terms) => {
+                let mut terms = terms.iter().map(|(w, t)| t.energy(x, None) * *w);
+                let first = terms.next().expect("an AND has terms");
+                terms.fold(first, |acc, e| acc + e)
+            }
+            Composed::Or { terms, temperature } => {
+                let scaled: Vec<Tensor> = terms.iter().map(|(w, t)| t.energy(x, None) * (-*w / temperature)).collect();
+                Tensor::stack(&scaled, 0).logsumexp([0i64].as_slice(), false) * (-temperature)
+            }
+            Composed::Not { positive, negated, alpha } => negated
+                .iter()
+                .fold(positive.energy(x, None), |acc, n| acc - n.energy(x, None) * *alpha),
+        }
+    }
+}
+
+/// Default OR temperature. The compositional code uses T = 0.01
+/// (−logsumexp(−100·E)/100): close to min, but smooth.
+pub const DEFAULT_TEMPERATURE: f64 = 0.01;
+/// Default NOT weight α. The paper uses 0.01 for its energies' scale; ours
+/// is not yet tuned by experiment.
+pub const DEFAULT_ALPHA: f64 = 0.5;

@@ -1,0 +1,11 @@
+//! Composition of independently trained energies at sampling time: a logic
+//! over concepts (AND, OR, NOT) whose result is itself an [`Energy`], and the
+//! expression language that builds one from text.
+
+pub mod algebra;
+pub mod expr;
+pub mod resolve;
+
+pub use algebra::Composed;
+pub use expr::{parse, Expr, ParseError};
+pub use resolve::{resolve, ConceptModel, Settings};

@@ -1,0 +1,239 @@
+//! The composition algebra and its expression language.
+
+mod common;
+
+use ebm::compose::expr::Value;
+use ebm::compose::{parse, resolve, Composed, ConceptModel, Expr, Settings};
+use ebm::energy::{Activation, Architecture, ConceptKind, ConceptSchema, Energy, MlpConfig, Network};
+use tch::{Kind, Tensor};
+
+fn atom(concept: &str, value: Value, at: usize) -> Expr {
+    Expr::Atom {
+        concept: concept.into(),
+        value,
+        at,
+    }
+}
+
+#[test]
+fn parses_every_operator_with_precedence() {
+    let e = parse("pos=(0.3,0.7) & color=red").unwrap();
+    assert_eq!(
+        e,
+        Expr::And(vec![
+            atom("pos", Value::Tuple(vec![0.3, 0.7]), 0),
+            atom("color", Value::Name("red".into()), 16)
+        ])
+    );
+    // ! binds tighter than &, & tighter than |.
+    let e = parse("a=1 | b=2 & !c=x").unwrap();
+    let Expr::Or(terms) = e else { panic!("| at the top") };
+    assert_eq!(terms[0], atom("a", Value::Number(1.0), 0));
+    let Expr::And(and) = &terms[1] else { panic!("& under |") };
+    assert!(matches!(&and[1], Expr::Not { at: 12, .. }));
+    // Parentheses override.
+    let e = parse("(a=1 | b=2) & c=-0.5").unwrap();
+    let Expr::And(and) = e else { panic!("& at the top") };
+    assert!(matches!(and[0], Expr::Or(_)));
+    assert_eq!(and[1], atom("c", Value::Number(-0.5), 14));
+    // Weights, nesting, indices.
+    let e = parse("0.5*size=0.15 & ((shape=0))").unwrap();
+    let Expr::And(and) = e else { panic!() };
+    assert!(matches!(&and[0], Expr::Weighted { weight, .. } if *weight == 0.5));
+    assert_eq!(and[1], atom("shape", Value::Number(0.0), 18));
+    assert!(parse("!!a=1 & b=2").is_ok());
+}
+
+#[test]
+fn errors_point_at_the_character() {
+    let cases = [
+        ("pos=(0.3,0.7) & color", 21, "expected '='"),
+        ("pos=(0.3 0.7)", 9, "expected ',' or ')'"),
+        ("(a=1 & b=2", 10, "expected ')'"),
+        ("a=1 & b=2)", 9, "unmatched ')'"),
+        ("a=1 b=2", 4, "expected '&', '|'"),
+        ("a=1 & ", 6, "ends where a term"),
+        ("", 0, "ends where a term"),
+        ("a=1 # b=2", 4, "unexpected character '#'"),
+        ("0.5 a=1", 0, "must be a weight"),
+        ("-2*a=1 & b=1", 0, "positive number"),
+        ("a=1 & |", 6, "expected a term"),
+        ("a=(1,x)", 5, "expected a number"),
+        ("a=&", 2, "expected a value"),
+    ];
+    for (text, position, phrase) in cases {
+        let error = parse(text).expect_err(text);
+        assert_eq!(error.position, position, "{text}: {error}");
+        assert!(error.message.contains(phrase), "{text}: {}", error.message);
+        // The rendering puts a caret under the offending character.
+        let rendered = error.to_string();
+        let caret_line = rendered.lines().last().unwrap();
+        assert_eq!(caret_line.len() - 1, 2 + position, "{text}:\n{rendered}");
+    }
+}
+
+fn mlp(code_dim: i64, seed: i64) -> Box<dyn Network> {
+    tch::manual_seed(seed);
+    let mut net = Architecture::Mlp(MlpConfig {
+        input_dim: 2,
+        hidden: vec![16, 16],
+        code_dim,
+        activation: Activation::Swish,
+        spectral_norm: false,
+    })
+    .build(tch::Device::Cpu);
+    net.var_store_mut().double();
+    net
+}
+
+fn colour() -> ConceptSchema {
+    ConceptSchema {
+        name: "color".into(),
+        kind: ConceptKind::Categorical {
+            categories: vec!["red".into(), "green".into(), "blue".into()],
+        },
+    }
+}
+
+fn position() -> ConceptSchema {
+    ConceptSchema {
+        name: "pos".into(),
+        kind: ConceptKind::Continuous {
+            components: vec!["x".into(), "y".into()],
+            range: (0.2, 0.8),
+        },
+    }
+}
+
+fn energies_and_grads(e: &dyn Energy, x: &Tensor) -> (Tensor, Tensor) {
+    let x = x.detach().set_requires_grad(true);
+    let energy = e.energy(&x, None);
+    let grad = Tensor::run_backward(&[energy.sum(Kind::Double)], &[&x], false, false).remove(0);
+    (energy.detach(), grad)
+}
+
+#[test]
+fn composed_energies_and_gradients_follow_their_formulas() {
+    let _serial = common::serial();
+    let (pos_net, col_net) = (mlp(2, 1), mlp(3, 2));
+    let models = [
+        ConceptModel {
+            schema: position(),
+            energy: pos_net.as_ref(),
+        },
+        ConceptModel {
+            schema: colour(),
+            energy: col_net.as_ref(),
+        },
+    ];
+    let settings = Settings {
+        alpha: 0.3,
+        temperature: 0.7,
+    };
+    let x = Tensor::randn([64, 2], (Kind::Double, tch::Device::Cpu));
+    let leaf = |text: &str| {
+        let expr = parse(text).unwrap();
+        resolve(text, &expr, &models, &settings).unwrap()
+    };
+    let (ep, gp) = energies_and_grads(&leaf("pos=(0.3,0.7)"), &x);
+    let (ec, gc) = energies_and_grads(&leaf("color=blue"), &x);
+    let (eg, gg) = energies_and_grads(&leaf("color=green"), &x);
+    // The leaf is the model under the one-hot code.
+    let code = Tensor::from_slice(&[0.0f64, 0.0, 1.0]).unsqueeze(0).expand([64, 3], false);
+    assert!(col_net.energy(&x, Some(&code)).allclose(&ec, 1e-12, 1e-12, false));
+
+    let check = |text: &str, energy: Tensor, grad: Tensor| {
+        let (e, g) = energies_and_grads(&leaf(text), &x);
+        assert!(e.allclose(&energy, 1e-9, 1e-9, false), "{text}: energy");
+        assert!(g.allclose(&grad, 1e-9, 1e-9, false), "{text}: gradient");
+    };
+    check("pos=(0.3,0.7) & 2*color=blue", &ep + &ec * 2.0, &gp + &gc * 2.0);
+    check(
+        "pos=(0.3,0.7) & !color=blue & !color=green",
+        &ep - &ec * 0.3 - &eg * 0.3,
+        &gp - &gc * 0.3 - &gg * 0.3,
+    );
+    // OR: −T log Σ exp(−Eᵢ/T); its gradient weighs each ∇Eᵢ by softmax(−Eᵢ/T).
+    let stacked = Tensor::stack(&[&ep, &ec], 0);
+    let or = (&stacked * (-1.0 / 0.7)).logsumexp([0i64].as_slice(), false) * -0.7;
+    let w = (&stacked * (-1.0 / 0.7)).softmax(0, Kind::Double);
+    check(
+        "pos=(0.3,0.7) | color=blue",
+        or,
+        gp * w.get(0).unsqueeze(1) + gc * w.get(1).unsqueeze(1),
+    );
+}
+
+#[test]
+fn or_approaches_min_as_the_temperature_falls() {
+    let _serial = common::serial();
+    let (a, b) = (mlp(0, 3), mlp(0, 4));
+    let x = Tensor::randn([32, 2], (Kind::Double, tch::Device::Cpu));
+    let min = a.energy(&x, None).minimum(&b.energy(&x, None));
+    let mut last_gap = f64::INFINITY;
+    for t in [1.0, 0.1, 0.01, 0.001] {
+        let (ea, eb): (&dyn Energy, &dyn Energy) = (a.as_ref(), b.as_ref());
+        let terms = vec![
+            (
+                1.0,
+                Composed::Leaf {
+                    model: ea,
+                    code: None,
+                    label: "a".into(),
+                },
+            ),
+            (
+                1.0,
+                Composed::Leaf {
+                    model: eb,
+                    code: None,
+                    label: "b".into(),
+                },
+            ),
+        ];
+        let or = Composed::Or { terms, temperature: t };
+        let gap = (min.shallow_clone() - or.energy(&x, None)).max().double_value(&[]);
+        // −T log(e^{−a/T} + e^{−b/T}) lies in [min − T log 2, min].
+        assert!(gap >= -1e-12 && gap <= t * 2f64.ln() + 1e-12, "T = {t}: gap {gap}");
+        assert!(gap <= last_gap);
+        last_gap = gap;
+    }
+    assert!(last_gap < 1e-3);
+}
+
+#[test]
+fn resolution_names_what_is_wrong() {
+    let (pos_net, col_net) = (mlp(2, 1), mlp(3, 2));
+    let models = [
+        ConceptModel {
+            schema: position(),
+            energy: pos_net.as_ref(),
+        },
+        ConceptModel {
+            schema: colour(),
+            energy: col_net.as_ref(),
+        },
+    ];
+    let cases = [
+        ("shape=square", 0, "no model for concept 'shape' is loaded (loaded: pos, color)"),
+        ("color=pink", 0, "no category 'pink'; its categories are red, green, blue"),
+        ("color=5", 0, "index 0..2"),
+        ("pos=(0.1,0.2,0.3)", 0, "takes 2 number(s) (x, y), got 3"),
+        ("pos=left", 0, "not the name 'left'"),
+        ("!color=red", 0, "ungrounded NOT"),
+        ("pos=(0.5,0.5) | !color=red", 16, "ungrounded NOT"),
+        ("!color=red & !color=blue", 0, "ungrounded NOT"),
+    ];
+    for (text, position, phrase) in cases {
+        let expr = parse(text).unwrap();
+        let error = resolve(text, &expr, &models, &Settings::default()).err().expect(text);
+        assert_eq!(error.position, position, "{text}: {error}");
+        assert!(error.message.contains(phrase), "{text}: {}", error.message);
+    }
+    let expr = parse("(pos=(0.2,0.8) & color=blue) | (pos=(0.8,0.2) & !color=green)").unwrap();
+    let composed = resolve("", &expr, &models, &Settings::default()).unwrap();
+    assert_eq!(
+        composed.describe(),
+        "((pos=(0.2,0.8) & color=blue) | ((pos=(0.8,0.2)) & !color=green))"
+    );
+}
