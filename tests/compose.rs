@@ -105,6 +105,21 @@ fn position() -> ConceptSchema {
     }
 }
 
+/// A position model and a colour model, as an expression sees them.
+fn concept_models<'a>(pos: &'a dyn Network, col: &'a dyn Network) -> [ConceptModel<'a>; 2] {
+    let (pos, col): (&dyn Energy, &dyn Energy) = (pos, col);
+    [
+        ConceptModel {
+            schema: position(),
+            energy: pos,
+        },
+        ConceptModel {
+            schema: colour(),
+            energy: col,
+        },
+    ]
+}
+
 fn energies_and_grads(e: &dyn Energy, x: &Tensor) -> (Tensor, Tensor) {
     let x = x.detach().set_requires_grad(true);
     let energy = e.energy(&x, None);
@@ -116,16 +131,7 @@ fn energies_and_grads(e: &dyn Energy, x: &Tensor) -> (Tensor, Tensor) {
 fn composed_energies_and_gradients_follow_their_formulas() {
     let _serial = common::serial();
     let (pos_net, col_net) = (mlp(2, 1), mlp(3, 2));
-    let models = [
-        ConceptModel {
-            schema: position(),
-            energy: pos_net.as_ref(),
-        },
-        ConceptModel {
-            schema: colour(),
-            energy: col_net.as_ref(),
-        },
-    ];
+    let models = concept_models(pos_net.as_ref(), col_net.as_ref());
     let settings = Settings {
         alpha: 0.3,
         temperature: 0.7,
@@ -204,16 +210,7 @@ fn or_approaches_min_as_the_temperature_falls() {
 #[test]
 fn resolution_names_what_is_wrong() {
     let (pos_net, col_net) = (mlp(2, 1), mlp(3, 2));
-    let models = [
-        ConceptModel {
-            schema: position(),
-            energy: pos_net.as_ref(),
-        },
-        ConceptModel {
-            schema: colour(),
-            energy: col_net.as_ref(),
-        },
-    ];
+    let models = concept_models(pos_net.as_ref(), col_net.as_ref());
     let cases = [
         ("shape=square", 0, "no model for concept 'shape' is loaded (loaded: pos, color)"),
         ("color=pink", 0, "no category 'pink'; its categories are red, green, blue"),

@@ -32,9 +32,19 @@ pub trait JudgeTask: Sync {
     fn describe(&self) -> serde_json::Value;
 }
 
-fn classes(names: &[&str]) -> HeadKind {
-    HeadKind::Classes {
-        names: names.iter().map(|s| s.to_string()).collect(),
+fn class_head(name: &str, names: &[&str]) -> Head {
+    Head {
+        name: name.into(),
+        kind: HeadKind::Classes {
+            names: names.iter().map(|s| s.to_string()).collect(),
+        },
+    }
+}
+
+fn regression_head(name: &str, dims: i64, tolerance: f64) -> Head {
+    Head {
+        name: name.into(),
+        kind: HeadKind::Regression { dims, tolerance },
     }
 }
 
@@ -87,22 +97,10 @@ impl JudgeTask for ShapesTask {
             hidden: 256,
             heads: vec![
                 // Spec §1 "Judging": position within 0.1, size within 0.03.
-                Head {
-                    name: "position".into(),
-                    kind: HeadKind::Regression { dims: 2, tolerance: 0.1 },
-                },
-                Head {
-                    name: "size".into(),
-                    kind: HeadKind::Regression { dims: 1, tolerance: 0.03 },
-                },
-                Head {
-                    name: "shape".into(),
-                    kind: classes(&SHAPE_NAMES),
-                },
-                Head {
-                    name: "colour".into(),
-                    kind: classes(&COLOUR_NAMES),
-                },
+                regression_head("position", 2, 0.1),
+                regression_head("size", 1, 0.03),
+                class_head("shape", &SHAPE_NAMES),
+                class_head("colour", &COLOUR_NAMES),
             ],
         }
     }
@@ -245,19 +243,10 @@ impl JudgeTask for SpritesTask {
             widths: vec![32, 64, 128],
             hidden: 256,
             heads: vec![
-                Head {
-                    name: "shape".into(),
-                    kind: classes(&crate::data::sprites::SHAPES),
-                },
+                class_head("shape", &crate::data::sprites::SHAPES),
                 // Scale values are 0.1 apart, positions 0.6/31 ≈ 0.019 apart.
-                Head {
-                    name: "scale".into(),
-                    kind: HeadKind::Regression { dims: 1, tolerance: 0.05 },
-                },
-                Head {
-                    name: "position".into(),
-                    kind: HeadKind::Regression { dims: 2, tolerance: 0.03 },
-                },
+                regression_head("scale", 1, 0.05),
+                regression_head("position", 2, 0.03),
             ],
         }
     }
