@@ -91,8 +91,3 @@ pub fn cast_network(net: &dyn Network, kind: Kind) -> Box<dyn Network> {
     copy.var_store_mut().set_kind(kind);
     copy
 }
-
-/// The floating kind a network's weights are stored in.
-pub fn network_kind(vs: &VarStore) -> Kind {
-    named_variables(vs).first().map(|(_, t)| t.kind()).unwrap_or(Kind::Float)
-}

@@ -183,9 +183,4 @@ impl ReplayBuffer {
         self.seen = seen;
         Ok(())
     }
-
-    /// Drops every stored sample (after a divergence polluted them).
-    pub fn clear(&mut self) {
-        *self = ReplayBuffer::new(self.config.clone());
-    }
 }

@@ -14,6 +14,9 @@ pub struct Trainer<'a> {
     pub network: Box<dyn Network>,
     pub config: TrainConfig,
     pub data: &'a dyn DataSource,
+    /// Trainable parameters, sorted by name (the order of Adam's moments).
+    /// Built once: roll-back and resume copy into these tensors in place.
+    pub(super) params: Vec<Tensor>,
     pub(super) adam: Adam,
     pub(super) buffer: ReplayBuffer,
     pub(super) ema: Option<Vec<Tensor>>,
@@ -83,6 +86,7 @@ impl<'a> Trainer<'a> {
             lr: config.lr,
             network,
             data,
+            params,
             adam,
             ema,
             step: 0,
@@ -124,8 +128,8 @@ impl<'a> Trainer<'a> {
         let alpha = self.config.energy_l2;
         let loss = e_pos.mean(Kind::Float) - e_neg.mean(Kind::Float)
             + (e_pos.square().mean(Kind::Float) + e_neg.square().mean(Kind::Float)) * alpha;
-        let params: Vec<Tensor> = named_parameters(self.network.var_store()).into_iter().map(|(_, t)| t).collect();
-        let grads = Tensor::run_backward(&[&loss], &params, false, false);
+        let params = &self.params;
+        let grads = Tensor::run_backward(&[&loss], params, false, false);
         let grad_norm = grads
             .iter()
             .map(|g| g.square().sum(Kind::Double).double_value(&[]))
@@ -140,10 +144,10 @@ impl<'a> Trainer<'a> {
             Some(max) if grad_norm > max => grads.iter().map(|g| g * (max / grad_norm)).collect(),
             _ => grads,
         };
-        self.adam.step(&params, &grads, self.lr);
+        self.adam.step(params, &grads, self.lr);
         if let (Some(ema), Some(decay)) = (&mut self.ema, self.config.ema_decay) {
             tch::no_grad(|| {
-                for (avg, p) in ema.iter_mut().zip(&params) {
+                for (avg, p) in ema.iter_mut().zip(params) {
                     let _ = avg.lerp_(p, 1.0 - decay);
                 }
             });
