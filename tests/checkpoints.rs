@@ -19,6 +19,7 @@ fn conditional_conv() -> (Box<dyn ebm::Network>, ModelCard) {
         activation: Activation::Swish,
         spectral_norm: true,
         pool: SpatialPool::Sum,
+        coords: false,
     });
     let network = arch.build(tch::Device::Cpu);
     let concept = ConceptSchema {

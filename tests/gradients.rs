@@ -102,7 +102,8 @@ fn residual_block_matches_finite_differences() {
 fn conv_energy_with_codes_matches_finite_differences() {
     let _serial = common::serial();
     tch::manual_seed(3);
-    for (spectral, pool) in [(true, SpatialPool::Sum), (false, SpatialPool::Mean)] {
+    // Coordinate channels on in one variant: they enter the input conv.
+    for (spectral, pool, coords) in [(true, SpatialPool::Sum, true), (false, SpatialPool::Mean, false)] {
         let arch = Architecture::Conv(ConvConfig {
             channels: 3,
             size: 8,
@@ -111,6 +112,7 @@ fn conv_energy_with_codes_matches_finite_differences() {
             activation: Activation::Swish,
             spectral_norm: spectral,
             pool,
+            coords,
         });
         let mut net = arch.build(Device::Cpu);
         prepare(&mut net);
@@ -133,6 +135,7 @@ fn conv_energy_on_odd_sizes_matches_finite_differences() {
         activation: Activation::Swish,
         spectral_norm: true,
         pool: SpatialPool::Sum,
+        coords: false,
     });
     let mut net = arch.build(Device::Cpu);
     prepare(&mut net);

@@ -133,6 +133,7 @@ fn architecture(name: &str) -> Result<(ConvConfig, i64)> {
             activation: Activation::Swish,
             spectral_norm: true,
             pool: SpatialPool::Sum,
+            coords: false,
         },
         128,
     ))

@@ -1,18 +1,27 @@
 //! `ebm train`.
 
-use crate::data::{Toy2d, Toy2dKind};
+use crate::data::shapes::ShapesFilter;
+use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+use crate::data::{DataSource, Toy2d, Toy2dKind};
+use crate::experiments::shapes::{concept_architecture, concept_config, DEFAULT_WIDTHS};
 use crate::experiments::toy2d::{evaluate_toy, plot_toy, sample_toy, toy_architecture, toy_config};
 use crate::train::state::{resume, STATE_FILE};
-use crate::train::Trainer;
+use crate::train::{TrainConfig, Trainer};
 use anyhow::{bail, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// What to train on.
-    #[arg(value_enum)]
-    pub dataset: Toy2dKind,
+    /// What to train on: a 2-D toy (eight-gaussians, two-moons, rings,
+    /// checkerboard, spirals) or `shapes` (with --concept).
+    pub dataset: String,
+    /// For `shapes`: the one concept the model is conditioned on.
+    #[arg(long, value_enum)]
+    pub concept: Option<ShapesConcept>,
+    /// For image models: channel widths of the residual blocks, e.g. 32,64,64.
+    #[arg(long, value_delimiter = ',')]
+    pub widths: Option<Vec<i64>>,
     /// Directory for the checkpoint (model.safetensors), the training state,
     /// metrics.jsonl and pictures.
     #[arg(long, short)]
@@ -47,15 +56,69 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (0: at the end only).
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: u64,
+    /// Langevin chains restart from the replay buffer with this probability.
+    #[arg(long)]
+    pub reuse: Option<f64>,
     /// Spectral norm on the hidden layers (off by default for 2-D toys).
     #[arg(long)]
     pub spectral_norm: bool,
 }
 
+/// What `ebm train` was asked to train on.
+enum TrainSet {
+    Toy(Toy2dKind),
+    Shapes(ShapesConcept),
+}
+
+fn parse_set(args: &TrainArgs) -> Result<TrainSet> {
+    let set = match (args.dataset.as_str(), args.concept) {
+        ("shapes", Some(concept)) => TrainSet::Shapes(concept),
+        ("shapes", None) => bail!("`ebm train shapes` trains one concept model; add --concept pos, color, shape or size"),
+        (name, concept) => match Toy2dKind::from_str(name, true) {
+            Ok(kind) if concept.is_none() => TrainSet::Toy(kind),
+            Ok(_) => bail!("--concept applies to `shapes` only"),
+            Err(_) => bail!("unknown dataset '{name}'; choose shapes, eight-gaussians, two-moons, rings, checkerboard or spirals"),
+        },
+    };
+    if args.widths.is_some() && matches!(set, TrainSet::Toy(_)) {
+        bail!("--widths applies to image models (shapes) only");
+    }
+    Ok(set)
+}
+
+/// The command line's overrides on a dataset's default settings.
+fn apply_overrides(config: &mut TrainConfig, args: &TrainArgs) -> Result<()> {
+    config.checkpoint_every = args.checkpoint_every;
+    if args.ema.is_some() {
+        config.ema_decay = args.ema;
+    }
+    let l = &mut config.langevin;
+    l.step_size = args.step_size.unwrap_or(l.step_size);
+    l.noise_std = args.noise.unwrap_or(l.noise_std);
+    l.steps = args.langevin_steps.unwrap_or(l.steps);
+    config.lr = args.lr.unwrap_or(config.lr);
+    config.batch_size = args.batch_size.unwrap_or(config.batch_size);
+    config.energy_l2 = args.energy_l2.unwrap_or(config.energy_l2);
+    config.replay.reuse_prob = args.reuse.unwrap_or(config.replay.reuse_prob);
+    if let Err(problem) = config.validate() {
+        bail!("invalid training settings: {problem}");
+    }
+    Ok(())
+}
+
 pub fn run(args: TrainArgs) -> Result<()> {
-    let data = Toy2d::new(args.dataset, args.seed);
+    let set = parse_set(&args)?;
+    let data: Box<dyn DataSource> = match set {
+        TrainSet::Toy(kind) => Box::new(Toy2d::new(kind, args.seed)),
+        TrainSet::Shapes(concept) => Box::new(ShapesConceptData::new(
+            concept,
+            crate::experiments::shapes::IMAGE_SIZE as usize,
+            args.seed,
+            ShapesFilter::default(),
+        )?),
+    };
     let mut trainer = if args.resume {
-        resume(&args.out, &data, args.steps)?
+        resume(&args.out, data.as_ref(), args.steps)?
     } else {
         if args.out.join(STATE_FILE).exists() {
             bail!(
@@ -63,37 +126,54 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 args.out.display()
             );
         }
-        let mut config = toy_config(args.steps.unwrap_or(2000), args.seed);
-        config.checkpoint_every = args.checkpoint_every;
-        config.ema_decay = args.ema;
-        let l = &mut config.langevin;
-        l.step_size = args.step_size.unwrap_or(l.step_size);
-        l.noise_std = args.noise.unwrap_or(l.noise_std);
-        l.steps = args.langevin_steps.unwrap_or(l.steps);
-        config.lr = args.lr.unwrap_or(config.lr);
-        config.batch_size = args.batch_size.unwrap_or(config.batch_size);
-        config.energy_l2 = args.energy_l2.unwrap_or(config.energy_l2);
+        let steps = args.steps.unwrap_or(2000);
+        let (mut config, architecture) = match set {
+            TrainSet::Toy(_) => (toy_config(steps, args.seed), toy_architecture(args.spectral_norm)),
+            TrainSet::Shapes(concept) => {
+                let widths = args.widths.clone().unwrap_or(DEFAULT_WIDTHS.to_vec());
+                (concept_config(steps, args.seed), concept_architecture(concept, &widths))
+            }
+        };
+        apply_overrides(&mut config, &args)?;
+        if let Err(problem) = architecture.validate() {
+            bail!("invalid architecture: {problem}");
+        }
         tch::manual_seed(args.seed as i64);
-        let network = toy_architecture(args.spectral_norm).build(tch::Device::Cpu);
-        Trainer::new(network, &data, config, Some(args.out.clone()))?
+        Trainer::new(architecture.build(tch::Device::Cpu), data.as_ref(), config, Some(args.out.clone()))?
     };
     let summary = trainer.run(super::show_progress())?;
+    println!(
+        "trained {} steps in {:.1}s ({} divergences recovered); E+ {:.3} E- {:.3}",
+        summary.steps, summary.seconds, summary.divergences, summary.last.e_pos, summary.last.e_neg
+    );
+    let picture = args.out.join("samples.png");
+    match set {
+        TrainSet::Toy(kind) => report_toy(&trainer, kind, &args, &picture, summary.steps)?,
+        TrainSet::Shapes(concept) => {
+            crate::experiments::shapes::concept_sample_grid(trainer.network.as_ref(), concept, &trainer.card().sampler, &picture)?
+        }
+    }
+    println!(
+        "wrote {} and {}",
+        args.out.join(crate::train::state::MODEL_FILE).display(),
+        picture.display()
+    );
+    Ok(())
+}
+
+fn report_toy(trainer: &Trainer, kind: Toy2dKind, args: &TrainArgs, picture: &std::path::Path, steps: u64) -> Result<()> {
     let card = trainer.card();
     let samples = sample_toy(trainer.network.as_ref(), &card.sampler, 1000, 200, 1);
-    let evaluation = evaluate_toy(args.dataset, &samples, args.seed);
-    let picture = args.out.join("samples.png");
-    let title = format!("{} after {} steps", args.dataset.name(), summary.steps);
+    let evaluation = evaluate_toy(kind, &samples, args.seed);
+    let title = format!("{} after {steps} steps", kind.name());
+    let data = Toy2d::new(kind, args.seed);
     plot_toy(
-        &picture,
+        picture,
         trainer.network.as_ref(),
         &samples,
         Some(&data.points(u64::MAX, 500)),
         &title,
     )?;
-    println!(
-        "trained {} steps in {:.1}s ({} divergences recovered); E+ {:.3} E- {:.3}",
-        summary.steps, summary.seconds, summary.divergences, summary.last.e_pos, summary.last.e_neg
-    );
     println!(
         "MMD² to fresh data {:.5} (data-vs-data floor {:.5})",
         evaluation.mmd2, evaluation.mmd2_data_floor
@@ -105,10 +185,5 @@ pub fn run(args: TrainArgs) -> Result<()> {
             100.0 * c.on_mode
         );
     }
-    println!(
-        "wrote {} and {}",
-        args.out.join(crate::train::state::MODEL_FILE).display(),
-        picture.display()
-    );
     Ok(())
 }

@@ -99,7 +99,7 @@ impl<'m, 'a> Resolver<'m, 'a> {
                         at,
                     );
                 }
-                Ok(Tensor::from_slice(&numbers.iter().map(|&v| v as f32).collect::<Vec<_>>()))
+                Ok(Tensor::from_slice(&schema.encode(&numbers)))
             }
         }
     }

@@ -5,6 +5,7 @@
 pub mod mnist;
 pub mod raster;
 pub mod shapes;
+pub mod shapes_concept;
 pub mod sprites;
 pub mod toy2d;
 

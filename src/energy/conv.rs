@@ -36,6 +36,11 @@ pub struct ConvConfig {
     pub activation: Activation,
     pub spectral_norm: bool,
     pub pool: SpatialPool,
+    /// Append two coordinate channels (u, v in [−1, 1]) to the input. Spatial
+    /// pooling discards where features are, so a model conditioned on
+    /// position needs them to tell an object at (0.3, 0.7) from one at (0.7, 0.3).
+    #[serde(default)]
+    pub coords: bool,
 }
 
 impl ConvConfig {
@@ -120,7 +125,8 @@ impl ConvEnergy {
     pub fn new(config: ConvConfig, device: Device) -> Self {
         let vs = VarStore::new(device);
         let root = vs.root();
-        let input = Conv3::new(&(&root / "input"), config.channels, config.widths[0], config.spectral_norm, 1.0);
+        let inputs = config.channels + if config.coords { 2 } else { 0 };
+        let input = Conv3::new(&(&root / "input"), inputs, config.widths[0], config.spectral_norm, 1.0);
         let mut blocks = Vec::new();
         let mut width = config.widths[0];
         for (i, &w) in config.widths.iter().enumerate() {
@@ -149,7 +155,11 @@ impl Energy for ConvEnergy {
         let kind = self.head.bias.kind();
         let code = require_code(code, self.config.code_dim).map(|c| c.to_kind(kind));
         let act = self.config.activation;
-        let mut h = self.input.forward(&x.to_kind(kind));
+        let mut h = x.to_kind(kind);
+        if self.config.coords {
+            h = Tensor::cat(&[h.shallow_clone(), coordinate_channels(&h)], 1);
+        }
+        let mut h = self.input.forward(&h);
         for block in &self.blocks {
             h = block.forward(&h, code.as_ref(), act);
             h = h.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None);
@@ -161,6 +171,16 @@ impl Energy for ConvEnergy {
         };
         self.head.forward(&pooled).squeeze_dim(-1).to_kind(x.kind())
     }
+}
+
+/// `[B, 2, H, W]`: u (left to right) and v (top to bottom), in [−1, 1] at pixel centres.
+fn coordinate_channels(x: &Tensor) -> Tensor {
+    let size = x.size();
+    let (b, h, w) = (size[0], size[2], size[3]);
+    let axis = |n: i64| (Tensor::arange(n, (x.kind(), x.device())) + 0.5) * (2.0 / n as f64) - 1.0;
+    let u = axis(w).view([1, 1, 1, w]).expand([b, 1, h, w], false);
+    let v = axis(h).view([1, 1, h, 1]).expand([b, 1, h, w], false);
+    Tensor::cat(&[u, v], 1)
 }
 
 impl Network for ConvEnergy {

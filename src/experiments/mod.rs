@@ -1,2 +1,3 @@
 //! Experiments: long runs that write JSON + Markdown + PNG reports.
+pub mod shapes;
 pub mod toy2d;
