@@ -37,6 +37,7 @@ fn conditional_conv() -> (Box<dyn ebm::Network>, ModelCard) {
             clamp: Some((0.0, 1.0)),
         },
         init: InitNoise { lo: 0.0, hi: 1.0 },
+        start: ebm::sample::ChainStart::Noise,
     };
     let card = ModelCard::new(arch, Some(concept), serde_json::json!({"dataset": "test"}), sampler);
     (network, card)

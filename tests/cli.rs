@@ -108,3 +108,110 @@ fn judge_score_reads_samples_and_conditions() {
         .expect(&text);
     assert!(accuracy >= 0.98, "shipped MNIST judge scored {accuracy} on real test digits");
 }
+
+/// Trains a tiny `shapes` concept model through the CLI (two steps: the
+/// weights do not matter here, the files and the plumbing do).
+fn tiny_concept(dir: &Path, concept: &str) -> PathBuf {
+    let run = dir.join(concept);
+    let (ok, text) = ebm(&[
+        "--threads",
+        "1",
+        "train",
+        "shapes",
+        "--concept",
+        concept,
+        "--steps",
+        "2",
+        "--widths",
+        "4,4,4",
+        "--batch-size",
+        "4",
+        "--langevin-steps",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(ok, "training a tiny {concept} model failed:\n{text}");
+    run.join("model.safetensors")
+}
+
+#[test]
+fn expressions_sample_from_the_command_line_and_bad_ones_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let pos = tiny_concept(dir.path(), "pos");
+    let color = tiny_concept(dir.path(), "color");
+    let pos_model = format!("pos={}", pos.display());
+    let color_model = format!("color={}", color.display());
+    let out = dir.path().join("grid.png");
+    let chain = dir.path().join("chain.gif");
+    let base = |expr: &'static str| -> Vec<String> {
+        [
+            "sample",
+            "--model",
+            &pos_model,
+            "--model",
+            &color_model,
+            "--expr",
+            expr,
+            "-n",
+            "4",
+            "--steps",
+            "3",
+            "-o",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.display().to_string()])
+        .collect()
+    };
+    let mut args = base("(pos=(0.3,0.7) & color=red) | (pos=(0.7,0.3) & !color=2)");
+    args.extend(["--chain".to_string(), chain.display().to_string()]);
+    let (ok, text) = ebm(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok, "{text}");
+    assert!(image::open(&out).is_ok(), "the grid is a readable PNG");
+    assert!(std::fs::read(&chain).unwrap().starts_with(b"GIF89a"), "the chain is a GIF");
+
+    let cases = [
+        ("colour=red", "no model for concept 'colour' is loaded (loaded: pos, color)"),
+        ("color=pink", "'color' has no category 'pink'; its categories are red, green"),
+        ("!color=red", "ungrounded NOT"),
+        ("pos=(0.3,0.7) &", "^"),
+        ("pos=0.3", "'pos' takes 2 number(s) (x, y), got 1"),
+    ];
+    for (expr, expected) in cases {
+        let args = base(expr);
+        let (ok, text) = ebm(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(!ok, "{expr} should fail");
+        assert!(text.contains(expected), "{expr}: expected '{expected}' in:\n{text}");
+        assert!(!text.contains("panicked"), "{expr} panicked:\n{text}");
+    }
+    // A conditional model without an expression says how to give one.
+    let (ok, text) = ebm(&["sample", "--model", color.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(!ok && text.contains("--expr \"color=red\""), "{text}");
+    // Two models under one name are refused.
+    let (ok, text) = ebm(&[
+        "sample",
+        "--model",
+        &pos_model,
+        "--model",
+        &format!("pos={}", color.display()),
+        "--expr",
+        "pos=(0.5,0.5)",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && text.contains("two models are named 'pos'"), "{text}");
+    // The experiment names what is missing and how to make it.
+    let (ok, text) = ebm(&[
+        "experiment",
+        "composition",
+        "--models",
+        dir.path().to_str().unwrap(),
+        "--samples",
+        "2",
+    ]);
+    assert!(
+        !ok && text.contains("pos.safetensors is missing; train it with `ebm train shapes --concept pos"),
+        "{text}"
+    );
+}

@@ -3,9 +3,11 @@
 pub mod bench;
 pub mod data;
 pub mod demo;
+pub mod experiment;
 pub mod judge;
 pub mod progress;
 pub mod sample;
+pub mod toy_report;
 pub mod train;
 
 use anyhow::Result;
@@ -41,6 +43,8 @@ pub enum Command {
     Judge(judge::JudgeArgs),
     /// Measure speed (beside a PyTorch reference where there is one).
     Bench(bench::BenchArgs),
+    /// Long experiments that write JSON + Markdown + PNG reports.
+    Experiment(experiment::ExperimentArgs),
     /// The main job: train, sample and judge, writing pictures and a report.
     Demo(demo::DemoArgs),
 }
@@ -65,5 +69,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data(args) => data::run(args),
         Command::Judge(args) => judge::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Experiment(args) => experiment::run(args),
     }
 }

@@ -1,8 +1,9 @@
 //! `ebm sample` and `ebm info`.
 
-use crate::energy::{load_checkpoint, Architecture};
+use crate::compose::{ConceptLibrary, Settings};
+use crate::energy::{load_checkpoint, ConceptKind};
 use crate::experiments::toy2d::plot_toy;
-use crate::sample::{langevin, LangevinOptions};
+use crate::sample::{langevin, LangevinOptions, Sampled};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -10,16 +11,20 @@ use tch::Tensor;
 
 #[derive(Args)]
 pub struct SampleArgs {
-    /// Checkpoint written by `ebm train` (model.safetensors).
+    /// A checkpoint written by `ebm train`: `path` for one unconditional model,
+    /// or `name=path` per concept model (repeat) to sample an --expr over them.
+    #[arg(long, required = true)]
+    pub model: Vec<String>,
+    /// A composition over the concept models, e.g. "pos=(0.3,0.7) & color=red & !shape=circle".
     #[arg(long)]
-    pub model: PathBuf,
+    pub expr: Option<String>,
     /// Number of samples.
-    #[arg(short, default_value_t = 1000)]
+    #[arg(short, default_value_t = 64)]
     pub n: usize,
     /// Output PNG.
     #[arg(short, long)]
     pub out: PathBuf,
-    /// Langevin steps from noise (default: 200 for 2-D models, else the card's).
+    /// Langevin steps from noise (default: 200 for 2-D models, 100 for images).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Langevin step size λ (default: the model card's).
@@ -28,10 +33,16 @@ pub struct SampleArgs {
     /// Langevin noise std σ (default: the model card's).
     #[arg(long)]
     pub noise: Option<f64>,
+    /// α of NOT (E_pos − α·E_neg).
+    #[arg(long, default_value_t = crate::compose::algebra::DEFAULT_ALPHA)]
+    pub alpha: f64,
+    /// Temperature T of OR (−T·logsumexp(−E/T)).
+    #[arg(long, default_value_t = crate::compose::algebra::DEFAULT_TEMPERATURE)]
+    pub temperature: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Also write a picture of the sampling chain (mean energy per step for
-    /// 2-D models, frames of a few chains for images).
+    /// Also show the sampling chain: a .gif animates the chains, a .png lays
+    /// frames out as columns (2-D models: mean energy per step).
     #[arg(long)]
     pub chain: Option<PathBuf>,
 }
@@ -40,60 +51,130 @@ pub fn run(args: SampleArgs) -> Result<()> {
     if args.n == 0 {
         bail!("-n must be at least 1");
     }
-    let model = load_checkpoint(&args.model)?;
-    if let Some(concept) = &model.card.concept {
-        bail!(
-            "{} is conditioned on '{}'; conditional sampling arrives with composition expressions (--expr)",
-            args.model.display(),
-            concept.name
-        );
+    if !(args.temperature > 0.0 && args.temperature.is_finite() && args.alpha.is_finite()) {
+        bail!("--temperature must be a positive number and --alpha a finite one");
     }
-    let mut config = model.card.sampler.langevin.clone();
-    let is_2d = matches!(&model.card.architecture, Architecture::Mlp(c) if c.input_dim == 2);
-    config.steps = args.steps.unwrap_or(if is_2d { 200 } else { config.steps });
+    let library;
+    let single;
+    let models;
+    let composed;
+    let (energy, sampler, input_shape, title): (&dyn crate::energy::Energy, _, _, String) = match &args.expr {
+        Some(text) => {
+            library = ConceptLibrary::load(&args.model)?;
+            models = library.concept_models();
+            let settings = Settings {
+                alpha: args.alpha,
+                temperature: args.temperature,
+            };
+            composed = library.compose(text, &models, &settings)?;
+            (&composed, library.sampler(), library.input_shape(), text.clone())
+        }
+        None => {
+            if args.model.len() != 1 {
+                bail!(
+                    "{} models given without --expr; say how to combine them, e.g. --expr \"color=red & shape=square\"",
+                    args.model.len()
+                );
+            }
+            let path = PathBuf::from(&args.model[0]);
+            single = load_checkpoint(&path)?;
+            if let Some(concept) = &single.card.concept {
+                bail!(
+                    "{} is conditioned on '{}'; say which value with --expr, e.g. --expr \"{}={}\"",
+                    path.display(),
+                    concept.name,
+                    concept.name,
+                    example_value(&concept.kind)
+                );
+            }
+            let shape = single.card.architecture.input_shape();
+            (single.network.as_ref(), single.card.sampler.clone(), shape, "samples".to_string())
+        }
+    };
+    let is_2d = input_shape == [2];
+    let mut config = sampler.langevin.clone();
+    config.steps = args.steps.unwrap_or(if is_2d { 200 } else { IMAGE_STEPS });
     config.step_size = args.step_size.unwrap_or(config.step_size);
     config.noise_std = args.noise.unwrap_or(config.noise_std);
     tch::manual_seed(args.seed as i64);
     let mut shape = vec![args.n as i64];
-    shape.extend(model.card.architecture.input_shape());
-    let x0 = model.card.sampler.init.sample(&shape);
+    shape.extend(input_shape);
+    let x0 = sampler.init.sample(&shape);
     let options = LangevinOptions {
         trace: true,
-        record_every: Some((config.steps / 10).max(1)),
+        record_every: Some((config.steps / 20).max(1)),
         ..Default::default()
     };
-    let sampled = langevin(model.network.as_ref(), &x0, None, &config, &options);
+    let sampled = langevin(energy, &x0, None, &config, &options);
     if is_2d {
-        let title = format!("{} samples, {} Langevin steps", args.n, config.steps);
-        plot_toy(&args.out, model.network.as_ref(), &sampled.x, None, &title)?;
+        let title = format!("{title}: {} samples, {} Langevin steps", args.n, config.steps);
+        plot_toy(&args.out, energy, &sampled.x, None, &title)?;
     } else {
-        write_image_grid(&args.out, &sampled.x, None, "samples")?;
+        write_image_grid(&args.out, &sampled.x, None, &title)?;
     }
     if let Some(chain) = &args.chain {
-        if is_2d {
-            let trace: Vec<(f64, f64)> = sampled.trace.iter().enumerate().map(|(i, &e)| (i as f64, e)).collect();
-            crate::viz::line_plot(chain, &[("mean energy", &trace)], "Langevin chain", "step", "E", (640, 400))?;
-        } else {
-            let frames: Vec<Tensor> = sampled.frames.iter().map(|f| f.narrow(0, 0, 8.min(args.n as i64))).collect();
-            let columns = frames.len();
-            write_image_grid(
-                chain,
-                &Tensor::stack(&frames, 1).flatten(0, 1),
-                Some(columns),
-                "chains (rows) over steps (columns)",
-            )?;
-        }
+        write_chain(chain, &sampled, is_2d, args.n)?;
     }
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// Langevin steps from noise for image models when --steps is not given.
+pub const IMAGE_STEPS: usize = 100;
+
+fn example_value(kind: &ConceptKind) -> String {
+    match kind {
+        ConceptKind::Categorical { categories } => categories[0].clone(),
+        ConceptKind::Continuous { components, range } => {
+            let mid = (range.0 + range.1) / 2.0;
+            let values: Vec<String> = components.iter().map(|_| format!("{mid}")).collect();
+            if values.len() == 1 {
+                values[0].clone()
+            } else {
+                format!("({})", values.join(","))
+            }
+        }
+    }
+}
+
+fn write_chain(path: &std::path::Path, sampled: &Sampled, is_2d: bool, n: usize) -> Result<()> {
+    if is_2d {
+        let trace: Vec<(f64, f64)> = sampled.trace.iter().enumerate().map(|(i, &e)| (i as f64, e)).collect();
+        return crate::viz::line_plot(path, &[("mean energy", &trace)], "Langevin chain", "step", "E", (640, 400));
+    }
+    let shown = 16.min(n as i64);
+    let frames: Vec<Tensor> = sampled.frames.iter().map(|f| f.narrow(0, 0, shown)).collect();
+    let is_gif = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    if is_gif {
+        let size = frames[0].size();
+        let flat: Vec<Vec<f32>> = frames.iter().map(to_flat).collect();
+        let (c, h, w) = (size[1] as usize, size[2] as usize, size[3] as usize);
+        let cols = (shown as f64).sqrt().ceil() as usize;
+        crate::viz::grid_animation(path, &flat, shown as usize, c, h, w, cols, "Langevin chain", 3, 120)?;
+    } else {
+        let columns = frames.len();
+        write_image_grid(
+            path,
+            &Tensor::stack(&frames, 1).flatten(0, 1),
+            Some(columns),
+            "chains (rows) over steps (columns)",
+        )?;
+    }
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn to_flat(images: &Tensor) -> Vec<f32> {
+    let mut flat = vec![0f32; images.numel()];
+    images.to_kind(tch::Kind::Float).contiguous().copy_data(&mut flat, images.numel());
+    flat
 }
 
 /// Images `[N, C, H, W]` in [0, 1] as a PNG grid of `cols` columns (default: square).
 pub fn write_image_grid(path: &std::path::Path, images: &Tensor, cols: Option<usize>, title: &str) -> Result<()> {
     let size = images.size();
     let (n, c, h, w) = (size[0] as usize, size[1] as usize, size[2] as usize, size[3] as usize);
-    let mut flat = vec![0f32; images.numel()];
-    images.to_kind(tch::Kind::Float).contiguous().copy_data(&mut flat, images.numel());
+    let flat = to_flat(images);
     let cols = cols.unwrap_or((n as f64).sqrt().ceil() as usize);
     crate::viz::image_grid(path, &flat, n, c, h, w, cols, None, Some(title), 2)
 }

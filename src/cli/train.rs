@@ -3,8 +3,9 @@
 use crate::data::shapes::ShapesFilter;
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
 use crate::data::{DataSource, Toy2d, Toy2dKind};
-use crate::experiments::shapes::{concept_architecture, concept_config, DEFAULT_WIDTHS};
+use crate::experiments::shapes::{concept_architecture, concept_config, DEFAULT_WIDTHS, RECIPE_SPECTRAL_NORM};
 use crate::experiments::toy2d::{evaluate_toy, plot_toy, sample_toy, toy_architecture, toy_config};
+use crate::sample::ChainStart;
 use crate::train::state::{resume, STATE_FILE};
 use crate::train::{TrainConfig, Trainer};
 use anyhow::{bail, Result};
@@ -19,6 +20,13 @@ pub struct TrainArgs {
     /// For `shapes`: the one concept the model is conditioned on.
     #[arg(long, value_enum)]
     pub concept: Option<ShapesConcept>,
+    /// How image models pool features over space (default: sum).
+    #[arg(long, value_enum)]
+    pub pool: Option<crate::energy::conv::SpatialPool>,
+    /// Where fresh negative chains start: data (random scenes, the default for
+    /// shapes) or noise.
+    #[arg(long, value_enum)]
+    pub chain_start: Option<ChainStart>,
     /// For image models: channel widths of the residual blocks, e.g. 32,64,64.
     #[arg(long, value_delimiter = ',')]
     pub widths: Option<Vec<i64>>,
@@ -59,9 +67,9 @@ pub struct TrainArgs {
     /// Langevin chains restart from the replay buffer with this probability.
     #[arg(long)]
     pub reuse: Option<f64>,
-    /// Spectral norm on the hidden layers (off by default for 2-D toys).
+    /// Spectral norm on the hidden layers (default: off for 2-D toys, on for images).
     #[arg(long)]
-    pub spectral_norm: bool,
+    pub spectral_norm: Option<bool>,
 }
 
 /// What `ebm train` was asked to train on.
@@ -115,6 +123,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             crate::experiments::shapes::IMAGE_SIZE as usize,
             args.seed,
             ShapesFilter::default(),
+            args.chain_start.unwrap_or(ChainStart::Data),
         )?),
     };
     let mut trainer = if args.resume {
@@ -128,10 +137,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         let steps = args.steps.unwrap_or(2000);
         let (mut config, architecture) = match set {
-            TrainSet::Toy(_) => (toy_config(steps, args.seed), toy_architecture(args.spectral_norm)),
+            TrainSet::Toy(_) => (toy_config(steps, args.seed), toy_architecture(args.spectral_norm.unwrap_or(false))),
             TrainSet::Shapes(concept) => {
                 let widths = args.widths.clone().unwrap_or(DEFAULT_WIDTHS.to_vec());
-                (concept_config(steps, args.seed), concept_architecture(concept, &widths))
+                let mut architecture = concept_architecture(concept, &widths, args.spectral_norm.unwrap_or(RECIPE_SPECTRAL_NORM));
+                if let (Some(pool), crate::energy::Architecture::Conv(conv)) = (args.pool, &mut architecture) {
+                    conv.pool = pool;
+                }
+                (concept_config(steps, args.seed), architecture)
             }
         };
         apply_overrides(&mut config, &args)?;

@@ -11,8 +11,8 @@ use crate::energy::Energy;
 use tch::Tensor;
 
 pub enum Composed<'a> {
-    /// `model` under `code` (`[C]`, broadcast over the batch; None for an
-    /// unconditional model).
+    /// `model` under `code` (`[C]`, broadcast over the batch, or `[B, C]`,
+    /// one per sample; None for an unconditional model).
     Leaf {
         model: &'a dyn Energy,
         code: Option<Tensor>,
@@ -56,9 +56,11 @@ impl Energy for Composed<'_> {
     fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
         match self {
             Composed::Leaf { model, code, .. } => {
-                let batch_code = code
-                    .as_ref()
-                    .map(|c| c.to_kind(x.kind()).unsqueeze(0).expand([x.size()[0], c.size()[0]], false));
+                // One code for the whole batch ([C]) or one per sample ([B, C]).
+                let batch_code = code.as_ref().map(|c| match c.dim() {
+                    1 => c.to_kind(x.kind()).unsqueeze(0).expand([x.size()[0], c.size()[0]], false),
+                    _ => c.to_kind(x.kind()),
+                });
                 model.energy(x, batch_code.as_ref())
             }
             Composed::And(terms) => {
@@ -82,4 +84,4 @@ impl Energy for Composed<'_> {
 pub const DEFAULT_TEMPERATURE: f64 = 0.01;
 /// Default NOT weight α. The paper uses 0.01 for its energies' scale; ours
 /// is not yet tuned by experiment.
-pub const DEFAULT_ALPHA: f64 = 0.5;
+pub const DEFAULT_ALPHA: f64 = 0.2;

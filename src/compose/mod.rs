@@ -4,8 +4,10 @@
 
 pub mod algebra;
 pub mod expr;
+pub mod library;
 pub mod resolve;
 
 pub use algebra::Composed;
 pub use expr::{parse, Expr, ParseError};
+pub use library::{ConceptLibrary, LoadedConcept};
 pub use resolve::{resolve, ConceptModel, Settings};

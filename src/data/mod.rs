@@ -12,7 +12,7 @@ pub mod toy2d;
 pub use toy2d::{Toy2d, Toy2dKind};
 
 use crate::energy::ConceptSchema;
-use crate::sample::InitNoise;
+use crate::sample::{ChainStart, InitNoise};
 use tch::Tensor;
 
 pub struct Batch {
@@ -30,8 +30,17 @@ pub trait DataSource {
     fn concept(&self) -> Option<ConceptSchema> {
         None
     }
-    /// Where fresh negative chains start.
+    /// The noise fresh negative chains start from (when they start from noise).
     fn init_noise(&self) -> InitNoise;
+    fn chain_start(&self) -> ChainStart {
+        ChainStart::Noise
+    }
+    /// Starting points of `n` fresh chains at training step `step`.
+    fn fresh_chains(&self, _step: u64, n: usize) -> Tensor {
+        let mut shape = vec![n as i64];
+        shape.extend(self.example_shape());
+        self.init_noise().sample(&shape)
+    }
     /// Name and parameters, for the model card.
     fn describe(&self) -> serde_json::Value;
     /// Codes for fresh chains: by default those of the positives.

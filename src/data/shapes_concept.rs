@@ -5,7 +5,7 @@
 use super::shapes::{Shapes, ShapesFilter, COLOUR_NAMES, POSITION_RANGE, SHAPE_NAMES, SIZE_RANGE};
 use super::{Batch, DataSource};
 use crate::energy::{ConceptKind, ConceptSchema};
-use crate::sample::InitNoise;
+use crate::sample::{ChainStart, InitNoise};
 use clap::ValueEnum;
 use tch::Tensor;
 
@@ -64,17 +64,32 @@ impl ShapesConcept {
 pub struct ShapesConceptData {
     pub shapes: Shapes,
     pub concept: ShapesConcept,
+    pub start: ChainStart,
     schema: ConceptSchema,
 }
 
+/// `n` random scenes of the full `shapes` distribution (any colour, shape,
+/// position, size), from their own stream: where chains start when a model
+/// edits scenes rather than painting from noise.
+pub fn random_scenes(size: usize, seed: u64, start: u64, n: usize) -> Tensor {
+    let shapes = Shapes::new(size, seed ^ CHAIN_STREAM);
+    let (pixels, _) = shapes.batch(start, n);
+    let s = size as i64;
+    Tensor::from_slice(&pixels).reshape([n as i64, 3, s, s])
+}
+
+/// Separates the scenes chains start from from the training positives.
+const CHAIN_STREAM: u64 = 0x5EED_C4A1_0000_0001;
+
 impl ShapesConceptData {
-    pub fn new(concept: ShapesConcept, size: usize, seed: u64, filter: ShapesFilter) -> anyhow::Result<Self> {
+    pub fn new(concept: ShapesConcept, size: usize, seed: u64, filter: ShapesFilter, start: ChainStart) -> anyhow::Result<Self> {
         filter.validate()?;
         let mut shapes = Shapes::new(size, seed);
         shapes.filter = filter;
         Ok(Self {
             shapes,
             concept,
+            start,
             schema: concept.schema(),
         })
     }
@@ -114,6 +129,19 @@ impl DataSource for ShapesConceptData {
 
     fn init_noise(&self) -> InitNoise {
         InitNoise { lo: 0.0, hi: 1.0 }
+    }
+
+    fn chain_start(&self) -> ChainStart {
+        self.start
+    }
+
+    fn fresh_chains(&self, step: u64, n: usize) -> Tensor {
+        match self.start {
+            ChainStart::Noise => self
+                .init_noise()
+                .sample(&[n as i64, 3, self.shapes.size as i64, self.shapes.size as i64]),
+            ChainStart::Data => random_scenes(self.shapes.size, self.shapes.seed, step * n as u64, n),
+        }
     }
 
     fn describe(&self) -> serde_json::Value {

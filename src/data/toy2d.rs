@@ -15,6 +15,8 @@ pub enum Toy2dKind {
     Rings,
     Checkerboard,
     Spirals,
+    /// Uniform on a rectangle ([−2, 2]² unless set): a region as a concept.
+    Box,
 }
 
 impl Toy2dKind {
@@ -25,6 +27,7 @@ impl Toy2dKind {
             Toy2dKind::Rings => "rings",
             Toy2dKind::Checkerboard => "checkerboard",
             Toy2dKind::Spirals => "spirals",
+            Toy2dKind::Box => "box",
         }
     }
 }
@@ -50,6 +53,8 @@ pub struct Toy2d {
     /// Eight-gaussians only: the modes drawn from (indices 0..8, counter-
     /// clockwise from angle 0); all eight by default.
     pub modes: Vec<usize>,
+    /// Box only: the rectangle (x range, y range).
+    pub rect: ((f64, f64), (f64, f64)),
 }
 
 impl Toy2d {
@@ -58,7 +63,19 @@ impl Toy2d {
             kind,
             seed,
             modes: (0..8).collect(),
+            rect: ((-2.0, 2.0), (-2.0, 2.0)),
         }
+    }
+
+    /// Uniform on the rectangle `x` × `y`, for composition tests.
+    pub fn uniform_box(x: (f64, f64), y: (f64, f64), seed: u64) -> anyhow::Result<Self> {
+        if !(x.0 < x.1 && y.0 < y.1) || [x.0, x.1, y.0, y.1].iter().any(|v| !v.is_finite()) {
+            anyhow::bail!("a box needs finite ranges with low < high, got x {x:?}, y {y:?}");
+        }
+        Ok(Self {
+            rect: (x, y),
+            ..Self::new(Toy2dKind::Box, seed)
+        })
     }
 
     /// Eight-gaussians restricted to `modes`, for composition experiments.
@@ -67,9 +84,8 @@ impl Toy2d {
             anyhow::bail!("modes {modes:?} must be a non-empty subset of 0..8");
         }
         Ok(Self {
-            kind: Toy2dKind::EightGaussians,
-            seed,
             modes: modes.to_vec(),
+            ..Self::new(Toy2dKind::EightGaussians, seed)
         })
     }
 
@@ -126,6 +142,10 @@ impl Toy2d {
                     break (x, y);
                 }
             },
+            Toy2dKind::Box => {
+                let ((x0, x1), (y0, y1)) = self.rect;
+                (rng.random_range(x0..x1), rng.random_range(y0..y1))
+            }
             Toy2dKind::Spirals => {
                 // Two arms r = θ/π·…, θ ∈ [0.5π, 3.5π], the second rotated by π.
                 let t = rng.random_range(0.0f64..1.0).sqrt() * 3.0 * PI + 0.5 * PI;
@@ -154,6 +174,9 @@ impl DataSource for Toy2d {
         let mut description = serde_json::json!({ "dataset": "toy2d", "name": self.kind.name(), "seed": self.seed });
         if self.modes.len() < 8 {
             description["modes"] = serde_json::json!(self.modes);
+        }
+        if self.kind == Toy2dKind::Box {
+            description["rect"] = serde_json::json!(self.rect);
         }
         description
     }

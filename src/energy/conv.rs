@@ -22,6 +22,9 @@ use tch::{nn::Init, nn::Path, nn::VarStore, Device, Tensor};
 pub enum SpatialPool {
     Sum,
     Mean,
+    /// Strongest response anywhere: ∇ₓE then concentrates where that
+    /// response is (an object) instead of spreading over the whole image.
+    Max,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -168,6 +171,7 @@ impl Energy for ConvEnergy {
         let pooled = match self.config.pool {
             SpatialPool::Sum => h.sum_dim_intlist([2i64, 3].as_slice(), false, kind),
             SpatialPool::Mean => h.mean_dim([2i64, 3].as_slice(), false, kind),
+            SpatialPool::Max => h.flatten(2, 3).amax([2i64].as_slice(), false),
         };
         self.head.forward(&pooled).squeeze_dim(-1).to_kind(x.kind())
     }

@@ -2,10 +2,11 @@
 //! concept uses, and sampling under a composed energy.
 
 use crate::data::shapes::{COLOUR_NAMES, SHAPE_NAMES};
+use crate::data::shapes_concept::random_scenes;
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::conv::SpatialPool;
 use crate::energy::{Activation, Architecture, ConvConfig, Energy};
-use crate::sample::{langevin, BufferMode, InitNoise, LangevinConfig, LangevinOptions, ReplayConfig, Sampled, SamplerDefaults};
+use crate::sample::{langevin, BufferMode, ChainStart, InitNoise, LangevinConfig, LangevinOptions, ReplayConfig, Sampled, SamplerDefaults};
 use crate::train::{GuardConfig, TrainConfig};
 use anyhow::Result;
 use std::path::Path;
@@ -14,39 +15,47 @@ use tch::Tensor;
 /// Image side of the concept models (the spec's default, and the judge's).
 pub const IMAGE_SIZE: i64 = 32;
 
-/// A small residual energy: three blocks (32 → 16 → 8 → 4 pixels), spectral
-/// norm and swish as in IGEBM, sized for CPU training. The position model
-/// also sees coordinate channels, since pooling forgets where things are.
-pub fn concept_architecture(concept: ShapesConcept, widths: &[i64]) -> Architecture {
+/// A small residual energy: three blocks (32 → 16 → 8 → 4 pixels) and swish
+/// as in IGEBM, sized for CPU training. Features are max-pooled over space:
+/// with sum pooling a colour model learned to tint the whole floor, with max
+/// pooling it paints an object (README, "Concept models"). The position
+/// model also sees coordinate channels, since pooling forgets where things are.
+pub fn concept_architecture(concept: ShapesConcept, widths: &[i64], spectral_norm: bool) -> Architecture {
     Architecture::Conv(ConvConfig {
         channels: 3,
         size: IMAGE_SIZE,
         widths: widths.to_vec(),
         code_dim: concept.schema().code_dim(),
         activation: Activation::Swish,
-        spectral_norm: true,
-        pool: SpatialPool::Sum,
+        spectral_norm,
+        pool: SpatialPool::Max,
         coords: concept == ShapesConcept::Pos,
     })
 }
 
-pub const DEFAULT_WIDTHS: [i64; 3] = [32, 64, 64];
+pub const DEFAULT_WIDTHS: [i64; 3] = [16, 32, 64];
 
-/// Training settings for concept models (chosen by the runs in the README).
+/// The recipe the shipped checkpoints were trained with (models/shapes/README.md).
+pub const RECIPE_STEPS: u64 = 600;
+pub const RECIPE_SPECTRAL_NORM: bool = false;
+
+/// Training settings for concept models (chosen by the runs in the README):
+/// short chains (20 steps) that start half the time from random scenes
+/// ([`crate::sample::ChainStart::Data`]) and half from the replay buffer.
 pub fn concept_config(steps: u64, seed: u64) -> TrainConfig {
     TrainConfig {
         steps,
-        batch_size: 64,
-        lr: 3e-4,
+        batch_size: 32,
+        lr: 1e-3,
         adam_beta1: 0.0,
         adam_beta2: 0.999,
-        energy_l2: 1.0,
+        energy_l2: 0.1,
         grad_clip_norm: Some(10.0),
         ema_decay: Some(0.99),
-        langevin: concept_langevin(30),
+        langevin: concept_langevin(20),
         replay: ReplayConfig {
             capacity: 10_000,
-            reuse_prob: 0.95,
+            reuse_prob: 0.5,
             mode: BufferMode::Fifo,
         },
         seed,
@@ -56,35 +65,50 @@ pub fn concept_config(steps: u64, seed: u64) -> TrainConfig {
     }
 }
 
-/// Langevin for images in [0, 1]: IGEBM's per-pixel gradient clip and clamp,
-/// a large step because spectral norm keeps ∇ₓE small.
+/// Langevin for images in [0, 1]: IGEBM's per-pixel gradient clip (0.01)
+/// and clamp; the drift λ/2·∇E = 10·∇E moves a pixel at most 0.1 a step.
+/// Noise 0.001 as in the compositional code (0.005 left visible grain).
 pub fn concept_langevin(steps: usize) -> LangevinConfig {
     LangevinConfig {
         step_size: 20.0,
-        noise_std: 0.005,
+        noise_std: 0.001,
         steps,
         grad_clip: Some(0.01),
         clamp: Some((0.0, 1.0)),
     }
 }
 
-/// `n` images from uniform noise under `energy` (a single model with `code`,
-/// or a composition with `code = None`).
+/// Where `n` chains start: random scenes or uniform noise, as the sampler says.
+/// Scenes for sampling come from `seed`, apart from any training stream.
+pub fn chain_starts(start: ChainStart, n: usize, seed: u64) -> Tensor {
+    match start {
+        ChainStart::Data => random_scenes(IMAGE_SIZE as usize, SAMPLING_SEED ^ seed, 0, n),
+        ChainStart::Noise => {
+            tch::manual_seed(seed as i64);
+            InitNoise { lo: 0.0, hi: 1.0 }.sample(&[n as i64, 3, IMAGE_SIZE, IMAGE_SIZE])
+        }
+    }
+}
+
+const SAMPLING_SEED: u64 = 0xA11CE;
+
+/// `n` images under `energy` (a single model with `code`, or a composition
+/// with `code = None`), from the sampler's chain start.
 pub fn sample_images(
     energy: &dyn Energy,
     code: Option<&Tensor>,
     n: usize,
-    langevin_config: &LangevinConfig,
-    seed: i64,
+    sampler: &SamplerDefaults,
+    seed: u64,
     frames: Option<usize>,
 ) -> Sampled {
-    tch::manual_seed(seed);
-    let x0 = InitNoise { lo: 0.0, hi: 1.0 }.sample(&[n as i64, 3, IMAGE_SIZE, IMAGE_SIZE]);
+    let x0 = chain_starts(sampler.start, n, seed);
+    tch::manual_seed(seed as i64);
     let options = LangevinOptions {
-        record_every: frames.map(|f| (langevin_config.steps / f).max(1)),
+        record_every: frames.map(|f| (sampler.langevin.steps / f).max(1)),
         ..Default::default()
     };
-    langevin(energy, &x0, code, langevin_config, &options)
+    langevin(energy, &x0, code, &sampler.langevin, &options)
 }
 
 /// A few values of a concept to show, with their labels and codes.
@@ -127,10 +151,14 @@ pub fn concept_sample_grid(energy: &dyn Energy, concept: ShapesConcept, sampler:
     }
     let n = values.len() * PER_ROW;
     let code = Tensor::from_slice(&codes).reshape([n as i64, -1]);
-    let mut config = sampler.langevin.clone();
-    config.steps = SHOWCASE_STEPS;
-    let sampled = sample_images(energy, Some(&code), n, &config, 0, None);
-    let title = format!("{} model, {} Langevin steps from noise", concept.name(), config.steps);
+    let mut sampler = sampler.clone();
+    sampler.langevin.steps = SHOWCASE_STEPS;
+    let sampled = sample_images(energy, Some(&code), n, &sampler, 0, None);
+    let from = match sampler.start {
+        ChainStart::Data => "random scenes",
+        ChainStart::Noise => "noise",
+    };
+    let title = format!("{} model, {} Langevin steps from {from}", concept.name(), SHOWCASE_STEPS);
     write_grid(path, &sampled.x, PER_ROW, &captions, &title)
 }
 
@@ -144,4 +172,16 @@ pub fn write_grid(path: &Path, images: &Tensor, columns: usize, captions: &[Stri
     images.to_kind(tch::Kind::Float).contiguous().copy_data(&mut flat, images.numel());
     let (n, c, h, w) = (size[0] as usize, size[1] as usize, size[2] as usize, size[3] as usize);
     crate::viz::image_grid(path, &flat, n, c, h, w, columns, Some(captions), Some(title), 2)
+}
+
+/// Rows of images `[n, 3, S, S]`, each under its own label, stacked in one PNG.
+pub fn write_labelled_rows(path: &Path, rows: &[(String, Tensor)], title: &str) -> Result<()> {
+    let mut pictures = Vec::new();
+    for (label, images) in rows {
+        let size = images.size();
+        let flat = Vec::<f32>::try_from(images.to_kind(tch::Kind::Float).contiguous().view([-1]))?;
+        let (n, c, h, w) = (size[0] as usize, size[1] as usize, size[2] as usize, size[3] as usize);
+        pictures.push(crate::viz::render_grid(&flat, n, c, h, w, n, None, Some(label), 2)?);
+    }
+    crate::viz::save_stacked(path, &pictures, title)
 }

@@ -38,6 +38,17 @@ pub struct ModeCoverage {
 
 /// Mode coverage of eight-gaussians samples `[N, 2]`.
 pub fn mode_coverage(samples: &Tensor) -> ModeCoverage {
+    let per_mode = mode_shares(samples, 3.0 * EIGHT_GAUSSIANS_STD);
+    let fair = 1.0 / per_mode.len() as f64;
+    ModeCoverage {
+        on_mode: per_mode.iter().sum(),
+        modes_hit: per_mode.iter().filter(|&&f| f >= fair / 4.0).count(),
+        per_mode,
+    }
+}
+
+/// Share of samples within `radius` of each eight-gaussians mode.
+pub fn mode_shares(samples: &Tensor, radius: f64) -> Vec<f64> {
     let modes = eight_gaussian_modes();
     let n = samples.size()[0] as usize;
     let mut points = vec![0f64; 2 * n];
@@ -45,16 +56,10 @@ pub fn mode_coverage(samples: &Tensor) -> ModeCoverage {
     let mut counts = vec![0usize; modes.len()];
     for p in points.chunks(2) {
         for (k, (mx, my)) in modes.iter().enumerate() {
-            if ((p[0] - mx).powi(2) + (p[1] - my).powi(2)).sqrt() < 3.0 * EIGHT_GAUSSIANS_STD {
+            if (p[0] - mx).hypot(p[1] - my) < radius {
                 counts[k] += 1;
             }
         }
     }
-    let per_mode: Vec<f64> = counts.iter().map(|&c| c as f64 / n.max(1) as f64).collect();
-    let fair = 1.0 / modes.len() as f64;
-    ModeCoverage {
-        on_mode: per_mode.iter().sum(),
-        modes_hit: per_mode.iter().filter(|&&f| f >= fair / 4.0).count(),
-        per_mode,
-    }
+    counts.iter().map(|&c| c as f64 / n.max(1) as f64).collect()
 }

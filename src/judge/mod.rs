@@ -7,6 +7,6 @@ pub mod score;
 pub mod tasks;
 pub mod train;
 
-pub use metrics::{mmd2, mode_coverage, ModeCoverage};
+pub use metrics::{mmd2, mode_coverage, mode_shares, ModeCoverage};
 pub use network::{Head, HeadKind, Judge, JudgeConfig};
 pub use score::{score, HeadScore};

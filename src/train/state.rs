@@ -98,6 +98,7 @@ impl Trainer<'_> {
         let sampler = SamplerDefaults {
             langevin,
             init: self.data.init_noise(),
+            start: self.data.chain_start(),
         };
         let mut card = ModelCard::new(self.network.architecture(), self.data.concept(), self.data.describe(), sampler);
         card.training = serde_json::to_value(&self.config).unwrap_or_default();

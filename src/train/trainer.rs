@@ -107,9 +107,7 @@ impl<'a> Trainer<'a> {
         tch::manual_seed(step_seed(self.config.seed, self.step));
         self.network.power_iteration();
         let batch = self.data.batch(self.step, self.config.batch_size);
-        let mut shape = vec![self.config.batch_size as i64];
-        shape.extend(self.data.example_shape());
-        let fresh = self.data.init_noise().sample(&shape);
+        let fresh = self.data.fresh_chains(self.step, self.config.batch_size);
         let fresh_codes = self.data.negative_codes(&batch);
         let (x0, neg_codes) = self.buffer.draw(&fresh, fresh_codes.as_ref());
         let mut sampler = self.config.langevin.clone();

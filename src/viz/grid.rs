@@ -3,6 +3,7 @@
 use super::font::{draw_text, text_height, text_width, ADVANCE};
 use super::{new_image, save_png};
 use anyhow::{ensure, Result};
+use image::RgbImage;
 use std::path::Path;
 
 const GAP: u32 = 2;
@@ -93,6 +94,23 @@ pub fn image_grid(
     title: Option<&str>,
     scale: u32,
 ) -> Result<()> {
+    let img = render_grid(images, n, channels, height, width, ncols, captions, title, scale)?;
+    save_png(path, &img)
+}
+
+/// [`image_grid`]'s picture, in memory (e.g. as one frame of an animation).
+#[allow(clippy::too_many_arguments)]
+pub fn render_grid(
+    images: &[f32],
+    n: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
+    ncols: usize,
+    captions: Option<&[String]>,
+    title: Option<&str>,
+    scale: u32,
+) -> Result<RgbImage> {
     ensure!(
         channels == 1 || channels == 3,
         "image_grid: channels must be 1 or 3, got {channels}"
@@ -136,7 +154,7 @@ pub fn image_grid(
         let tx = (lay.width.saturating_sub(text_width(t, lay.title_scale))) / 2;
         draw_text(&mut img, tx as i32, 3, t, lay.title_scale, FG);
     }
-    save_png(path, &img)
+    Ok(img)
 }
 
 #[cfg(test)]

@@ -4,11 +4,13 @@
 //! Every public function writes its PNG atomically (temp file `.<name>.<pid>.tmp` in the target
 //! directory, then `rename`), creating parent directories as needed.
 
+pub mod animation;
 pub mod font;
 pub mod grid;
 pub mod plot2d;
 
-pub use grid::image_grid;
+pub use animation::grid_animation;
+pub use grid::{image_grid, render_grid};
 pub use plot2d::{line_plot, scatter_with_energy, EnergyMap};
 
 use anyhow::{Context, Result};
@@ -220,6 +222,22 @@ pub(crate) fn draw_title(img: &mut RgbImage, title: &str, scale: u32, y: i64, fg
 
 pub(crate) fn new_image(w: u32, h: u32, bg: [u8; 3]) -> RgbImage {
     RgbImage::from_pixel(w, h, Rgb(bg))
+}
+
+/// Pictures stacked top to bottom (centred) under a title, saved as one PNG.
+pub fn save_stacked(path: &Path, pictures: &[RgbImage], title: &str) -> Result<()> {
+    const BG: [u8; 3] = [40, 40, 40];
+    let title_h = font::text_height(2) + 8;
+    let width = pictures.iter().map(|p| p.width()).max().unwrap_or(0).max(text_width(title, 2) + 8);
+    let height = title_h + pictures.iter().map(|p| p.height()).sum::<u32>();
+    let mut img = new_image(width, height, BG);
+    draw_text(&mut img, ((width - text_width(title, 2)) / 2) as i32, 4, title, 2, [235, 235, 235]);
+    let mut y = title_h;
+    for picture in pictures {
+        image::imageops::replace(&mut img, picture, i64::from((width - picture.width()) / 2), i64::from(y));
+        y += picture.height();
+    }
+    save_png(path, &img)
 }
 
 #[cfg(test)]
