@@ -234,3 +234,69 @@ fn resolution_names_what_is_wrong() {
         "((pos=(0.2,0.8) & color=blue) | ((pos=(0.8,0.2)) & !color=green))"
     );
 }
+
+#[test]
+fn continuous_codes_map_the_range_onto_unit_scale_and_back() {
+    let schema = position();
+    let code = schema.encode(&[0.2, 0.8, 0.5, 0.35]);
+    for (c, expected) in code.iter().zip([-1.0, 1.0, 0.0, -0.5]) {
+        assert!((c - expected).abs() < 1e-6, "{code:?}");
+    }
+    let back = schema.decode(&code);
+    for (a, b) in back.iter().zip([0.2, 0.8, 0.5, 0.35]) {
+        assert!((a - b).abs() < 1e-6, "{back:?}");
+    }
+    // The resolver hands the model the encoded value.
+    let _serial = common::serial();
+    let (pos_net, col_net) = (mlp(2, 5), mlp(3, 6));
+    let models = concept_models(pos_net.as_ref(), col_net.as_ref());
+    let text = "pos=(0.35,0.8)";
+    let leaf = resolve(text, &parse(text).unwrap(), &models, &Settings::default()).unwrap();
+    let x = Tensor::randn([8, 2], (Kind::Double, tch::Device::Cpu));
+    let code = Tensor::from_slice(&[-0.5f64, 1.0]).unsqueeze(0).expand([8, 2], false);
+    assert!(leaf.energy(&x, None).allclose(&pos_net.energy(&x, Some(&code)), 1e-12, 1e-12, false));
+}
+
+#[test]
+fn a_leaf_takes_one_code_per_sample() {
+    let _serial = common::serial();
+    let net = mlp(3, 7);
+    let x = Tensor::randn([3, 2], (Kind::Double, tch::Device::Cpu));
+    let codes = Tensor::eye(3, (Kind::Double, tch::Device::Cpu));
+    let leaf = Composed::Leaf {
+        model: net.as_ref(),
+        code: Some(codes.shallow_clone()),
+        label: "color".into(),
+    };
+    let e = leaf.energy(&x, None);
+    for i in 0..3 {
+        let one = Composed::Leaf {
+            model: net.as_ref(),
+            code: Some(codes.get(i)),
+            label: "color".into(),
+        };
+        let ei = one.energy(&x.narrow(0, i, 1), None);
+        assert!((e.double_value(&[i]) - ei.double_value(&[0])).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn judged_truth_of_an_expression_follows_the_logic() {
+    use ebm::experiments::composition::truth::satisfies;
+    use ebm::experiments::composition::Judged;
+    // Sample 0: red square at (0.3, 0.7), r 0.15; sample 1: blue circle at (0.7, 0.3), r 0.11.
+    let judged = Judged {
+        pos: vec![(0.3, 0.7), (0.7, 0.3)],
+        size: vec![0.15, 0.11],
+        shape: vec![0, 1],
+        colour: vec![0, 2],
+    };
+    let truth = |text: &str| [0, 1].map(|i| satisfies(&parse(text).unwrap(), &judged, i).unwrap());
+    assert_eq!(truth("pos=(0.35,0.75) & color=red"), [true, false]);
+    assert_eq!(truth("pos=(0.45,0.7)"), [false, false], "0.15 away is outside the 0.1 tolerance");
+    assert_eq!(truth("shape=square | color=blue"), [true, true]);
+    assert_eq!(truth("shape=circle & !color=red"), [false, true]);
+    assert_eq!(truth("0.5*size=0.13 & !(color=2 | shape=1)"), [true, false]);
+    assert_eq!(truth("size=0.13"), [true, true], "within 0.03");
+    assert!(satisfies(&parse("hue=3").unwrap(), &judged, 0).is_err());
+}
