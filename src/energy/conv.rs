@@ -84,7 +84,12 @@ impl ResBlock {
     pub fn new(path: &Path, inputs: i64, outputs: i64, code_dim: i64, spectral: bool) -> Self {
         Self {
             conv1: Conv3::new(&(path / "conv1"), inputs, outputs, spectral, 1.0),
-            conv2: Conv3::new(&(path / "conv2"), outputs, outputs, spectral, 1e-3),
+            // Blocks start as the identity through the gain alone (ReZero).
+            // Shrinking conv2 as well made a saddle without spectral norm:
+            // the gain's gradient is conv2's output and conv2's is the gain,
+            // both ~0, so codes (which enter through this branch) were
+            // ignored for hundreds of steps.
+            conv2: Conv3::new(&(path / "conv2"), outputs, outputs, spectral, 1.0),
             film: (code_dim > 0).then(|| Film::new(&(path / "film"), code_dim, outputs, spectral)),
             skip: (inputs != outputs).then(|| Conv3::new(&(path / "skip"), inputs, outputs, spectral, 1.0)),
             residual_gain: path.var("residual_gain", &[1], Init::Const(0.0)),
