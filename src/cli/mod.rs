@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod data;
 pub mod demo;
+pub mod experiment;
 pub mod judge;
 pub mod progress;
 pub mod sample;
@@ -43,6 +44,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// The main job: train, sample and judge, writing pictures and a report.
     Demo(demo::DemoArgs),
+    /// Run an experiment end to end and write its report.
+    Experiment(experiment::ExperimentArgs),
 }
 
 /// Progress bars only when a person is watching.
@@ -65,5 +68,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data(args) => data::run(args),
         Command::Judge(args) => judge::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Experiment(args) => experiment::run(args),
     }
 }

@@ -1,3 +1,4 @@
 //! Experiments: long runs that write JSON + Markdown + PNG reports.
+pub mod igebm;
 pub mod shapes;
 pub mod toy2d;
