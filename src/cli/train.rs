@@ -1,9 +1,9 @@
 //! `ebm train`.
 
-use crate::data::shapes::ShapesFilter;
-use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
 use crate::data::mnist::{load_mnist, Split};
 use crate::data::mnist_source::MnistData;
+use crate::data::shapes::ShapesFilter;
+use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
 use crate::data::{DataSource, Toy2d, Toy2dKind};
 use crate::energy::Architecture;
 use crate::experiments::igebm;

@@ -108,7 +108,9 @@ impl DataSource for MnistData {
         let picked: Vec<usize> = (0..batch_size).map(|k| order[(within * batch_size + k) % n]).collect();
         let rows = Tensor::from_slice(&picked.iter().map(|&i| i as i64).collect::<Vec<_>>());
         let x = self.images.index_select(0, &rows);
-        let code = self.conditional.then(|| digit_codes(&picked.iter().map(|&i| self.labels[i]).collect::<Vec<_>>()));
+        let code = self
+            .conditional
+            .then(|| digit_codes(&picked.iter().map(|&i| self.labels[i]).collect::<Vec<_>>()));
         Batch { x, code }
     }
 

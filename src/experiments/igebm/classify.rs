@@ -79,7 +79,11 @@ pub fn predict(energy: &dyn Energy, x: &Tensor, labels: &[i64], refine: Option<&
 
 /// Fraction of `predicted` equal to `truth`.
 pub fn accuracy(predicted: &Tensor, truth: &Tensor) -> f64 {
-    predicted.eq_tensor(truth).to_kind(Kind::Double).mean(Kind::Double).double_value(&[])
+    predicted
+        .eq_tensor(truth)
+        .to_kind(Kind::Double)
+        .mean(Kind::Double)
+        .double_value(&[])
 }
 
 /// `per_class` samples of each digit from uniform noise, labels alongside:
@@ -97,4 +101,3 @@ pub fn sample_each_digit(energy: &dyn Energy, per_class: usize, langevin_config:
 pub fn judge_digits(judge: &Judge, images: &Tensor) -> Tensor {
     in_chunks(images, |chunk| judge.forward(chunk).remove(0)).argmax(-1, false)
 }
-

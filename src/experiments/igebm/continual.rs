@@ -67,7 +67,15 @@ pub fn split_mnist_run(train: &ImageSet, test: &Tensor, test_labels: &Tensor, co
     for (t, digits) in TASKS.iter().enumerate() {
         let data = MnistData::new(train, true, Some(digits), config.seed.wrapping_add(t as u64))?;
         let task_seed = config.seed.wrapping_mul(31).wrapping_add(t as u64);
-        let mut trainer = Trainer::new(network, &data, TrainConfig { seed: task_seed, ..config.clone() }, None)?;
+        let mut trainer = Trainer::new(
+            network,
+            &data,
+            TrainConfig {
+                seed: task_seed,
+                ..config.clone()
+            },
+            None,
+        )?;
         divergences += trainer.run(false)?.divergences;
         network = trainer.network;
         let seen: Vec<u8> = TASKS[..=t].iter().flatten().copied().collect();

@@ -81,7 +81,12 @@ pub const HYBRID_CE_WEIGHT: f64 = 1.0;
 
 /// Trains a fresh network; returns the evaluation weights (EMA when on).
 /// With `out`, the checkpoint and metrics are written there.
-pub fn train_model(data: &dyn DataSource, architecture: &Architecture, config: TrainConfig, out: Option<PathBuf>) -> Result<(Box<dyn Network>, TrainSummary)> {
+pub fn train_model(
+    data: &dyn DataSource,
+    architecture: &Architecture,
+    config: TrainConfig,
+    out: Option<PathBuf>,
+) -> Result<(Box<dyn Network>, TrainSummary)> {
     tch::manual_seed(config.seed as i64);
     let mut trainer = Trainer::new(architecture.build(tch::Device::Cpu), data, config, out)?;
     let summary = trainer.run(crate::cli::show_progress())?;
@@ -138,10 +143,10 @@ impl Budget {
     /// A few minutes: every part runs, on small numbers.
     pub fn quick() -> Self {
         Self {
-            train_steps: 60,
-            hybrid_steps: 100,
+            train_steps: 30,
+            hybrid_steps: 60,
             batch_size: 32,
-            langevin_steps: 15,
+            langevin_steps: 10,
             test_images: 1000,
             refine_images: 100,
             refine_steps: 3,
@@ -150,7 +155,7 @@ impl Budget {
             restore_steps: 40,
             sample_steps: 60,
             samples_per_class: 8,
-            split_steps_per_task: 20,
+            split_steps_per_task: 10,
             split_seeds: vec![0, 1],
             split_test_images: 1000,
             pgd_images: 100,

@@ -54,7 +54,9 @@ pub fn build_ood_sets(digits: &Tensor, small_digits: &ImageSet, n: usize, seed: 
         },
         OodSet {
             name: "constant",
-            images: Tensor::rand([count, 1, 1, 1], (Kind::Float, tch::Device::Cpu)).expand([count, 1, 28, 28], false).copy(),
+            images: Tensor::rand([count, 1, 1, 1], (Kind::Float, tch::Device::Cpu))
+                .expand([count, 1, 28, 28], false)
+                .copy(),
         },
         OodSet {
             name: "average of two digits",
@@ -102,7 +104,11 @@ pub fn auroc(positives: &[f64], negatives: &[f64]) -> f64 {
     if positives.is_empty() || negatives.is_empty() {
         return f64::NAN;
     }
-    let mut all: Vec<(f64, bool)> = positives.iter().map(|&s| (s, true)).chain(negatives.iter().map(|&s| (s, false))).collect();
+    let mut all: Vec<(f64, bool)> = positives
+        .iter()
+        .map(|&s| (s, true))
+        .chain(negatives.iter().map(|&s| (s, false)))
+        .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut rank_sum = 0.0;
     let mut i = 0;
@@ -129,13 +135,25 @@ pub struct OodRow {
 
 /// AUROC of `energy` per OOD set against `positives`, and an energy
 /// histogram PNG per set in `out_dir` (prefixed by `tag`).
-pub fn evaluate_ood(energy: &dyn Energy, conditional: bool, positives: &Tensor, sets: &[OodSet], out_dir: &Path, tag: &str) -> Result<Vec<OodRow>> {
+pub fn evaluate_ood(
+    energy: &dyn Energy,
+    conditional: bool,
+    positives: &Tensor,
+    sets: &[OodSet],
+    out_dir: &Path,
+    tag: &str,
+) -> Result<Vec<OodRow>> {
     let in_scores = ood_scores(energy, positives, conditional);
     let mut rows = Vec::new();
     for set in sets {
         let out_scores = ood_scores(energy, &set.images, conditional);
         let file = format!("{tag}-hist-{}.png", set.name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
-        energy_histogram(&out_dir.join(file), &in_scores, &out_scores, &format!("{tag}: −E, MNIST test vs {}", set.name))?;
+        energy_histogram(
+            &out_dir.join(file),
+            &in_scores,
+            &out_scores,
+            &format!("{tag}: −E, MNIST test vs {}", set.name),
+        )?;
         rows.push(OodRow {
             set: set.name.into(),
             auroc: auroc(&in_scores, &out_scores),

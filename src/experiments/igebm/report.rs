@@ -89,27 +89,45 @@ fn pct(v: f64) -> String {
 /// The report as Markdown.
 pub fn markdown(r: &IgebmReport) -> String {
     let mut md = String::new();
-    let run = if r.quick { "quick run (--quick): small budgets, numbers are indicative only" } else { "full run" };
-    let _ = writeln!(md, "# IGEBM abilities on MNIST\n\n{run}; seed {}; {:.0} s in all.\n", r.seed, r.seconds);
+    let run = if r.quick {
+        "quick run (--quick): small budgets, numbers are indicative only"
+    } else {
+        "full run"
+    };
+    let _ = writeln!(
+        md,
+        "# IGEBM abilities on MNIST\n\n{run}; seed {}; {:.0} s in all.\n",
+        r.seed, r.seconds
+    );
     md.push_str(
         "Models: `uncond` (pure CD), `cond-cd` (digit-conditional, pure CD as in IGEBM), `cond-hybrid` \
          (digit-conditional, CD plus a cross-entropy term on the logits −E(x | digit): an addition, not IGEBM's recipe).\n\n",
     );
     md.push_str("## Training\n\n| model | steps | seconds | divergences | E+ | E− |\n|---|---|---|---|---|---|\n");
     for t in &r.training {
-        let _ = writeln!(md, "| {} | {} | {:.0} | {} | {:.3} | {:.3} |", t.model, t.steps, t.seconds, t.divergences, t.e_pos, t.e_neg);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} | {} | {:.3} | {:.3} |",
+            t.model, t.steps, t.seconds, t.divergences, t.e_pos, t.e_neg
+        );
     }
     md.push_str("\n## Conditional generation (judge reads the asked digit)\n\n| model | what | accuracy |\n|---|---|---|\n");
     for s in &r.generation {
         let _ = writeln!(md, "| {} | {} | {} |", s.model, s.what, pct(s.value));
     }
-    md.push_str("\nChance is 10 %. Grids: `samples-*.png`.\n\n## Classification by lowest energy\n\n| model | how | accuracy |\n|---|---|---|\n");
+    md.push_str(
+        "\nChance is 10 %. Grids: `samples-*.png`.\n\n## Classification by lowest energy\n\n| model | how | accuracy |\n|---|---|---|\n",
+    );
     for s in &r.classification {
         let _ = writeln!(md, "| {} | {} | {} |", s.model, s.what, pct(s.value));
     }
     md.push_str("\n## Out-of-distribution detection (AUROC of −E, MNIST test digits positive)\n\n");
     if let Some(first) = r.ood.first() {
-        let _ = writeln!(md, "| set | {} |", r.ood.iter().map(|t| t.model.as_str()).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            md,
+            "| set | {} |",
+            r.ood.iter().map(|t| t.model.as_str()).collect::<Vec<_>>().join(" | ")
+        );
         let _ = writeln!(md, "|---|{}", "---|".repeat(r.ood.len()));
         for (i, row) in first.rows.iter().enumerate() {
             let cells: Vec<String> = r.ood.iter().map(|t| format!("{:.3}", t.rows[i].auroc)).collect();
@@ -147,16 +165,35 @@ pub fn markdown(r: &IgebmReport) -> String {
         100.0 * s.std
     );
     for (name, value) in PAPER {
-        let std = if name.starts_with("EBM") { format!(" ± {PAPER_EBM_STD}") } else { String::new() };
+        let std = if name.starts_with("EBM") {
+            format!(" ± {PAPER_EBM_STD}")
+        } else {
+            String::new()
+        };
         let _ = writeln!(md, "| {name} (paper) | {value:.2}{std} % |");
     }
     md.push_str("\n## Adversarial robustness (PGD on the logits; EBM = cond-hybrid)\n\n| norm | ε | EBM | EBM + Langevin | CNN |\n|---|---|---|---|---|\n");
     for row in &r.robustness {
-        let _ = writeln!(md, "| {} | {} | {} | {} | {} |", row.norm.name(), row.eps, pct(row.ebm), pct(row.ebm_refined), pct(row.cnn));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            row.norm.name(),
+            row.eps,
+            pct(row.ebm),
+            pct(row.ebm_refined),
+            pct(row.cnn)
+        );
     }
     md.push_str("\nPlots: `robustness-linf.png`, `robustness-l2.png`.\n\n## Targets of issue #5 (meant for the full run)\n\n| target | value | bar | met |\n|---|---|---|---|\n");
     for t in &r.targets {
-        let _ = writeln!(md, "| {} | {:.3} | {} | {} |", t.target, t.value, t.bar, if t.met { "yes" } else { "no" });
+        let _ = writeln!(
+            md,
+            "| {} | {:.3} | {} | {} |",
+            t.target,
+            t.value,
+            t.bar,
+            if t.met { "yes" } else { "no" }
+        );
     }
     md
 }

@@ -124,7 +124,14 @@ pub fn cross_class_picture(energy: &dyn Energy, sources: &Tensor, config: &Lange
         cells.push(source.shallow_clone());
         captions.push(format!("from {row}"));
         let starts = source.expand([DIGITS, 1, 28, 28], false).contiguous();
-        let mapped = langevin(energy, &starts, Some(&digit_codes(&all_digits())), config, &LangevinOptions::default()).x;
+        let mapped = langevin(
+            energy,
+            &starts,
+            Some(&digit_codes(&all_digits())),
+            config,
+            &LangevinOptions::default(),
+        )
+        .x;
         cells.push(mapped);
         captions.extend((0..DIGITS).map(|d| format!("→{d}")));
     }
@@ -132,4 +139,3 @@ pub fn cross_class_picture(energy: &dyn Energy, sources: &Tensor, config: &Lange
     let title = format!("cross-class mapping, {} Langevin steps from the first column", config.steps);
     write_grid(path, &grid, DIGITS as usize + 1, &captions, &title)
 }
-

@@ -76,7 +76,9 @@ pub fn pgd(logits: &Logits, x: &Tensor, y: &Tensor, norm: Norm, eps: f64, steps:
 
 /// L2 norm of each image, shaped `[B, 1, 1, 1]` to broadcast.
 fn per_image_l2(t: &Tensor) -> Tensor {
-    t.flatten(1, -1).norm_scalaropt_dim(2.0, [1i64].as_slice(), false).view([-1, 1, 1, 1])
+    t.flatten(1, -1)
+        .norm_scalaropt_dim(2.0, [1i64].as_slice(), false)
+        .view([-1, 1, 1, 1])
 }
 
 /// A plain CNN (the judge's architecture) trained on `task`'s training
@@ -136,7 +138,8 @@ pub fn robustness_curves(
 pub fn plot_robustness(rows: &[RobustnessRow], out_dir: &Path, tag: &str) -> Result<Vec<String>> {
     let mut files = Vec::new();
     for norm in [Norm::Linf, Norm::L2] {
-        let of = |f: fn(&RobustnessRow) -> f64| -> Vec<(f64, f64)> { rows.iter().filter(|r| r.norm == norm).map(|r| (r.eps, f(r))).collect() };
+        let of =
+            |f: fn(&RobustnessRow) -> f64| -> Vec<(f64, f64)> { rows.iter().filter(|r| r.norm == norm).map(|r| (r.eps, f(r))).collect() };
         let (ebm, refined, cnn) = (of(|r| r.ebm), of(|r| r.ebm_refined), of(|r| r.cnn));
         if ebm.is_empty() {
             continue;

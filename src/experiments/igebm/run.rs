@@ -45,9 +45,11 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
     let budget = if options.quick { Budget::quick() } else { Budget::full() };
     let out = &options.out;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create the output directory {}", out.display()))?;
-    let task = MnistTask::load(&options.mnist_dir, options.seed).context("loading MNIST (set --mnist-dir to the folder with the four IDX files)")?;
+    let task = MnistTask::load(&options.mnist_dir, options.seed)
+        .context("loading MNIST (set --mnist-dir to the folder with the four IDX files)")?;
     let small_digits = load_digits_csv(&options.digits_csv).context("loading the 8×8 digits (set --digits-csv)")?;
-    let (judge, _) = Judge::load(&options.judge).context("loading the MNIST judge (set --judge, or train one with `ebm judge train mnist`)")?;
+    let (judge, _) =
+        Judge::load(&options.judge).context("loading the MNIST judge (set --judge, or train one with `ebm judge train mnist`)")?;
     let test_count = (task.test.len() as i64).min(budget.test_images.max(budget.split_test_images));
     let (test_x, test_y) = labelled_tensors(&task.test, &(0..test_count as usize).collect::<Vec<_>>());
 
@@ -60,10 +62,21 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
     let sampler = mnist_langevin(budget.sample_steps);
     for model in models.iter().filter(|m| m.conditional) {
         let file = format!("samples-{}.png", model.name);
-        let (samples, asked) = conditional_grid(model.network.as_ref(), budget.samples_per_class, &sampler, options.seed, &out.join(&file), model.name)?;
+        let (samples, asked) = conditional_grid(
+            model.network.as_ref(),
+            budget.samples_per_class,
+            &sampler,
+            options.seed,
+            &out.join(&file),
+            model.name,
+        )?;
         let value = accuracy(&judge_digits(&judge, &samples), &asked);
         let what = format!("{} per digit, {} steps from noise", budget.samples_per_class, budget.sample_steps);
-        generation.push(Scored { model: model.name.into(), what, value });
+        generation.push(Scored {
+            model: model.name.into(),
+            what,
+            value,
+        });
         pictures.push(file);
     }
     unconditional_grid(models[0].network.as_ref(), &sampler, &out.join("samples-uncond.png"), options.seed)?;
@@ -76,13 +89,27 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
     };
     let mut classification = Vec::new();
     for model in models.iter().filter(|m| m.conditional) {
-        let (x, y) = (test_x.narrow(0, 0, budget.test_images.min(test_count)), test_y.narrow(0, 0, budget.test_images.min(test_count)));
+        let (x, y) = (
+            test_x.narrow(0, 0, budget.test_images.min(test_count)),
+            test_y.narrow(0, 0, budget.test_images.min(test_count)),
+        );
         let plain = accuracy(&predict(model.network.as_ref(), &x, &all_digits(), None), &y);
-        classification.push(Scored { model: model.name.into(), what: format!("lowest energy, {} test digits", x.size()[0]), value: plain });
+        classification.push(Scored {
+            model: model.name.into(),
+            what: format!("lowest energy, {} test digits", x.size()[0]),
+            value: plain,
+        });
         let n = budget.refine_images.min(test_count);
-        let refined = accuracy(&predict(model.network.as_ref(), &x.narrow(0, 0, n), &all_digits(), Some(&refine)), &y.narrow(0, 0, n));
+        let refined = accuracy(
+            &predict(model.network.as_ref(), &x.narrow(0, 0, n), &all_digits(), Some(&refine)),
+            &y.narrow(0, 0, n),
+        );
         let what = format!("after {} Langevin steps per label (box 0.1), {n} test digits", refine.steps);
-        classification.push(Scored { model: model.name.into(), what, value: refined });
+        classification.push(Scored {
+            model: model.name.into(),
+            what,
+            value: refined,
+        });
     }
 
     say("OOD");
@@ -90,9 +117,20 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
     let sets = build_ood_sets(&candidates, &small_digits, budget.ood_images, options.seed);
     let mut ood = Vec::new();
     for model in &models {
-        let rows = evaluate_ood(model.network.as_ref(), model.conditional, &positives, &sets, out, &format!("ood-{}", model.name))?;
+        let rows = evaluate_ood(
+            model.network.as_ref(),
+            model.conditional,
+            &positives,
+            &sets,
+            out,
+            &format!("ood-{}", model.name),
+        )?;
         let mean = rows.iter().map(|r| r.auroc).sum::<f64>() / rows.len() as f64;
-        ood.push(OodTable { model: model.name.into(), rows, mean });
+        ood.push(OodTable {
+            model: model.name.into(),
+            rows,
+            mean,
+        });
     }
 
     say("restoration");
@@ -108,13 +146,24 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
         Some((&out.join("restoration.png"), 10)),
     )?;
     pictures.push("restoration.png".into());
-    cross_class_picture(hybrid.network.as_ref(), &one_per_digit(&test_x, &test_y), &restore_langevin, &out.join("cross-class.png"))?;
+    cross_class_picture(
+        hybrid.network.as_ref(),
+        &one_per_digit(&test_x, &test_y),
+        &restore_langevin,
+        &out.join("cross-class.png"),
+    )?;
     pictures.push("cross-class.png".into());
 
     say("split-MNIST");
     let split_config = task_config(budget.split_steps_per_task, budget.batch_size, budget.langevin_steps, options.seed);
     let split_n = budget.split_test_images.min(test_count);
-    let split_mnist = split_mnist(&task.train, &test_x.narrow(0, 0, split_n), &test_y.narrow(0, 0, split_n), &split_config, &budget.split_seeds)?;
+    let split_mnist = split_mnist(
+        &task.train,
+        &test_x.narrow(0, 0, split_n),
+        &test_y.narrow(0, 0, split_n),
+        &split_config,
+        &budget.split_seeds,
+    )?;
 
     say("adversarial robustness");
     let cnn = train_cnn_baseline(&task, budget.hybrid_steps, budget.batch_size, options.seed)?;
@@ -124,7 +173,15 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
         .map(|&e| (Norm::Linf, e))
         .chain([0.5, 1.0, 2.0, 3.0].iter().map(|&e| (Norm::L2, e)))
         .collect();
-    let robustness = robustness_curves(hybrid.network.as_ref(), &cnn, &test_x.narrow(0, 0, n), &test_y.narrow(0, 0, n), &budgets, budget.pgd_steps, &refine);
+    let robustness = robustness_curves(
+        hybrid.network.as_ref(),
+        &cnn,
+        &test_x.narrow(0, 0, n),
+        &test_y.narrow(0, 0, n),
+        &budgets,
+        budget.pgd_steps,
+        &refine,
+    );
     pictures.extend(plot_robustness(&robustness, out, "robustness")?);
 
     let mut report = IgebmReport {
@@ -151,7 +208,11 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
 /// Trains `uncond`, `cond-cd` and `cond-hybrid` (in that order), each into
 /// `out/models/<name>`.
 fn train_models(task: &MnistTask, budget: &Budget, seed: u64, out: &Path) -> Result<(Vec<Model>, Vec<ModelTraining>)> {
-    let specs = [("uncond", false, 0.0, budget.train_steps), ("cond-cd", true, 0.0, budget.train_steps), ("cond-hybrid", true, HYBRID_CE_WEIGHT, budget.hybrid_steps)];
+    let specs = [
+        ("uncond", false, 0.0, budget.train_steps),
+        ("cond-cd", true, 0.0, budget.train_steps),
+        ("cond-hybrid", true, HYBRID_CE_WEIGHT, budget.hybrid_steps),
+    ];
     let mut models = Vec::new();
     let mut training = Vec::new();
     for (name, conditional, ce, steps) in specs {
@@ -170,7 +231,11 @@ fn train_models(task: &MnistTask, budget: &Budget, seed: u64, out: &Path) -> Res
             e_pos: summary.last.e_pos,
             e_neg: summary.last.e_neg,
         });
-        models.push(Model { name, network, conditional });
+        models.push(Model {
+            name,
+            network,
+            conditional,
+        });
     }
     Ok((models, training))
 }
@@ -187,13 +252,22 @@ fn split_for_ood(test_x: &Tensor, n: usize) -> (Tensor, Tensor) {
 /// from the test images are skipped).
 fn one_per_digit(test_x: &Tensor, test_y: &Tensor) -> Tensor {
     let labels = Vec::<i64>::try_from(test_y).unwrap_or_default();
-    let rows: Vec<i64> = (0..10).filter_map(|d| labels.iter().position(|&l| l == d).map(|i| i as i64)).collect();
+    let rows: Vec<i64> = (0..10)
+        .filter_map(|d| labels.iter().position(|&l| l == d).map(|i| i as i64))
+        .collect();
     test_x.index_select(0, &Tensor::from_slice(&rows))
 }
 
 /// `per_class` samples of each digit from noise as a PNG, a row per digit;
 /// returns the samples and the digits asked for.
-pub fn conditional_grid(energy: &dyn Energy, per_class: usize, sampler: &LangevinConfig, seed: u64, path: &Path, name: &str) -> Result<(Tensor, Tensor)> {
+pub fn conditional_grid(
+    energy: &dyn Energy,
+    per_class: usize,
+    sampler: &LangevinConfig,
+    seed: u64,
+    path: &Path,
+    name: &str,
+) -> Result<(Tensor, Tensor)> {
     let (samples, asked) = sample_each_digit(energy, per_class, sampler, seed as i64);
     let captions: Vec<String> = (0..samples.size()[0]).map(|i| format!("{}", i / per_class as i64)).collect();
     let title = format!("{name}: a row per digit, {} Langevin steps from noise", sampler.steps);
@@ -206,5 +280,11 @@ pub fn unconditional_grid(energy: &dyn Energy, sampler: &LangevinConfig, path: &
     tch::manual_seed(seed as i64);
     let x0 = Tensor::rand([40, 1, 28, 28], (tch::Kind::Float, tch::Device::Cpu));
     let x = crate::sample::langevin(energy, &x0, None, sampler, &Default::default()).x;
-    write_grid(path, &x, 10, &vec![String::new(); 40], &format!("uncond: {} Langevin steps from noise", sampler.steps))
+    write_grid(
+        path,
+        &x,
+        10,
+        &vec![String::new(); 40],
+        &format!("uncond: {} Langevin steps from noise", sampler.steps),
+    )
 }
