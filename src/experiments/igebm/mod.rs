@@ -20,8 +20,8 @@ pub use run::{run, IgebmOptions};
 use crate::data::DataSource;
 use crate::energy::conv::SpatialPool;
 use crate::energy::{Activation, Architecture, ConvConfig, Network};
-use crate::sample::{BufferMode, LangevinConfig, ReplayConfig};
-use crate::train::{GuardConfig, TrainConfig, TrainSummary, Trainer};
+use crate::sample::LangevinConfig;
+use crate::train::{TrainConfig, TrainSummary, Trainer};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -50,30 +50,15 @@ pub fn mnist_langevin(steps: usize) -> LangevinConfig {
     crate::experiments::shapes::concept_langevin(steps)
 }
 
-/// Training settings: IGEBM's loss and optimiser (Adam β1 = 0, α = 1),
-/// replay buffer of 10 000 with 95 % reuse, EMA 0.99 for evaluation.
+/// Training settings: those of the shapes concept models (IGEBM's loss
+/// and optimiser: Adam β1 = 0, α = 1; replay buffer of 10 000 with 95 %
+/// reuse; EMA 0.99 for evaluation), with MNIST's batch and chain length.
 pub fn mnist_config(steps: u64, batch_size: usize, langevin_steps: usize, seed: u64) -> TrainConfig {
-    TrainConfig {
-        steps,
-        batch_size,
-        lr: 3e-4,
-        adam_beta1: 0.0,
-        adam_beta2: 0.999,
-        energy_l2: 1.0,
-        label_ce_weight: 0.0,
-        grad_clip_norm: Some(10.0),
-        ema_decay: Some(0.99),
-        langevin: mnist_langevin(langevin_steps),
-        replay: ReplayConfig {
-            capacity: 10_000,
-            reuse_prob: 0.95,
-            mode: BufferMode::Fifo,
-        },
-        seed,
-        checkpoint_every: 0,
-        log_every: 10,
-        guard: GuardConfig::default(),
-    }
+    let mut config = crate::experiments::shapes::concept_config(steps, seed);
+    config.batch_size = batch_size;
+    config.langevin.steps = langevin_steps;
+    config.checkpoint_every = 0;
+    config
 }
 
 /// Weight of the supervised term of the hybrid model.
