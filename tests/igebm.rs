@@ -9,7 +9,7 @@ mod common;
 use ebm::data::mnist::{load_mnist, ImageSet, Split};
 use ebm::data::mnist_source::{digit_codes, labelled_tensors, MnistData};
 use ebm::data::DataSource;
-use ebm::experiments::igebm::classify::{accuracy, all_digits, judge_digits, predict, sample_each_digit};
+use ebm::experiments::igebm::classify::{accuracy, all_digits, judge_digits, predict, sample_each_digit, Refinement};
 use ebm::experiments::igebm::ood::{auroc, ood_scores};
 use ebm::experiments::igebm::restore::{psnr, top_half_known};
 use ebm::experiments::igebm::robustness::{attack_gain, ebm_logits, Norm};
@@ -139,6 +139,22 @@ fn pgd_increases_the_loss_it_attacks() {
         let (before, after) = attack_gain(&logits, &x, &y, norm, eps, 5);
         assert!(after > before + 1e-4, "{norm:?} ε={eps}: loss {before:.5} → {after:.5}");
     }
+}
+
+#[test]
+fn classification_after_langevin_refinement_runs_inside_chunked_scoring() {
+    let _serial = common::serial();
+    tch::manual_seed(5);
+    let network = mnist_architecture(true).build(tch::Device::Cpu);
+    let (x, _) = labelled_tensors(&mnist_test_split(), &(0..4).collect::<Vec<_>>());
+    let refine = Refinement {
+        steps: 2,
+        radius: 0.1,
+        langevin: mnist_langevin(1),
+    };
+    let predicted = predict(network.as_ref(), &x, &all_digits(), Some(&refine));
+    assert_eq!(predicted.size(), [4]);
+    assert!(predicted.ge(0).logical_and(&predicted.le(9)).all().int64_value(&[]) == 1);
 }
 
 #[test]
