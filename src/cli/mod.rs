@@ -45,7 +45,7 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Long experiments that write JSON + Markdown + PNG reports.
     Experiment(experiment::ExperimentArgs),
-    /// The main job: train, sample and judge, writing pictures and a report.
+    /// The main job: compose concept models on shapes, writing a picture and a report.
     Demo(demo::DemoArgs),
 }
 

@@ -1,8 +1,12 @@
 //! `ebm train`.
 
+use crate::data::mnist::{load_mnist, Split};
+use crate::data::mnist_source::MnistData;
 use crate::data::shapes::ShapesFilter;
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
 use crate::data::{DataSource, Toy2d, Toy2dKind};
+use crate::energy::Architecture;
+use crate::experiments::igebm;
 use crate::experiments::shapes::{concept_architecture, concept_config, DEFAULT_WIDTHS, RECIPE_SPECTRAL_NORM};
 use crate::experiments::toy2d::{evaluate_toy, plot_toy, sample_toy, toy_architecture, toy_config};
 use crate::sample::ChainStart;
@@ -15,7 +19,7 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct TrainArgs {
     /// What to train on: a 2-D toy (eight-gaussians, two-moons, rings,
-    /// checkerboard, spirals) or `shapes` (with --concept).
+    /// checkerboard, spirals), `shapes` (with --concept) or `mnist`.
     pub dataset: String,
     /// For `shapes`: the one concept the model is conditioned on.
     #[arg(long, value_enum)]
@@ -27,6 +31,16 @@ pub struct TrainArgs {
     /// shapes) or noise.
     #[arg(long, value_enum)]
     pub chain_start: Option<ChainStart>,
+    /// For `mnist`: condition on the digit (a one-hot code).
+    #[arg(long)]
+    pub conditional: bool,
+    /// For `mnist`: the directory with the four IDX files.
+    #[arg(long, default_value_os_t = super::judge::default_mnist_dir())]
+    pub mnist_dir: PathBuf,
+    /// Weight of a supervised cross-entropy term on the logits −E(x | label)
+    /// (conditional models with categorical codes only; 0 = pure CD).
+    #[arg(long)]
+    pub label_ce: Option<f64>,
     /// For image models: channel widths of the residual blocks, e.g. 32,64,64.
     #[arg(long, value_delimiter = ',')]
     pub widths: Option<Vec<i64>>,
@@ -76,20 +90,28 @@ pub struct TrainArgs {
 enum TrainSet {
     Toy(Toy2dKind),
     Shapes(ShapesConcept),
+    Mnist { conditional: bool },
 }
 
 fn parse_set(args: &TrainArgs) -> Result<TrainSet> {
     let set = match (args.dataset.as_str(), args.concept) {
         ("shapes", Some(concept)) => TrainSet::Shapes(concept),
         ("shapes", None) => bail!("`ebm train shapes` trains one concept model; add --concept pos, color, shape or size"),
+        ("mnist", None) => TrainSet::Mnist {
+            conditional: args.conditional,
+        },
+        ("mnist", Some(_)) => bail!("--concept applies to `shapes` only; `ebm train mnist --conditional` conditions on the digit"),
         (name, concept) => match Toy2dKind::from_str(name, true) {
             Ok(kind) if concept.is_none() => TrainSet::Toy(kind),
             Ok(_) => bail!("--concept applies to `shapes` only"),
-            Err(_) => bail!("unknown dataset '{name}'; choose shapes, eight-gaussians, two-moons, rings, checkerboard or spirals"),
+            Err(_) => bail!("unknown dataset '{name}'; choose shapes, mnist, eight-gaussians, two-moons, rings, checkerboard or spirals"),
         },
     };
     if args.widths.is_some() && matches!(set, TrainSet::Toy(_)) {
-        bail!("--widths applies to image models (shapes) only");
+        bail!("--widths applies to image models (shapes, mnist) only");
+    }
+    if args.conditional && !matches!(set, TrainSet::Mnist { .. }) {
+        bail!("--conditional applies to `mnist` only");
     }
     Ok(set)
 }
@@ -107,6 +129,7 @@ fn apply_overrides(config: &mut TrainConfig, args: &TrainArgs) -> Result<()> {
     config.lr = args.lr.unwrap_or(config.lr);
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
     config.energy_l2 = args.energy_l2.unwrap_or(config.energy_l2);
+    config.label_ce_weight = args.label_ce.unwrap_or(config.label_ce_weight);
     config.replay.reuse_prob = args.reuse.unwrap_or(config.replay.reuse_prob);
     if let Err(problem) = config.validate() {
         bail!("invalid training settings: {problem}");
@@ -125,6 +148,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
             ShapesFilter::default(),
             args.chain_start.unwrap_or(ChainStart::Data),
         )?),
+        TrainSet::Mnist { conditional } => Box::new(MnistData::new(
+            &load_mnist(&args.mnist_dir, Split::Train)?,
+            conditional,
+            None,
+            args.seed,
+        )?),
     };
     let mut trainer = if args.resume {
         resume(&args.out, data.as_ref(), args.steps)?
@@ -141,10 +170,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
             TrainSet::Shapes(concept) => {
                 let widths = args.widths.clone().unwrap_or(DEFAULT_WIDTHS.to_vec());
                 let mut architecture = concept_architecture(concept, &widths, args.spectral_norm.unwrap_or(RECIPE_SPECTRAL_NORM));
-                if let (Some(pool), crate::energy::Architecture::Conv(conv)) = (args.pool, &mut architecture) {
+                if let (Some(pool), Architecture::Conv(conv)) = (args.pool, &mut architecture) {
                     conv.pool = pool;
                 }
                 (concept_config(steps, args.seed), architecture)
+            }
+            TrainSet::Mnist { conditional } => {
+                let mut architecture = igebm::mnist_architecture(conditional);
+                if let (Architecture::Conv(conv), Some(widths)) = (&mut architecture, &args.widths) {
+                    conv.widths = widths.clone();
+                }
+                (igebm::mnist_config(steps, 32, 20, args.seed), architecture)
             }
         };
         apply_overrides(&mut config, &args)?;
@@ -164,6 +200,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         TrainSet::Toy(kind) => report_toy(&trainer, kind, &args, &picture, summary.steps)?,
         TrainSet::Shapes(concept) => {
             crate::experiments::shapes::concept_sample_grid(trainer.network.as_ref(), concept, &trainer.card().sampler, &picture)?
+        }
+        TrainSet::Mnist { conditional } => {
+            let network = trainer.averaged_network();
+            let sampler = igebm::mnist_langevin(100);
+            if conditional {
+                let _samples = igebm::run::conditional_grid(network.as_ref(), 8, &sampler, args.seed, &picture, "mnist")?;
+            } else {
+                igebm::run::unconditional_grid(network.as_ref(), &sampler, &picture, args.seed)?;
+            }
         }
     }
     println!(

@@ -3,6 +3,7 @@
 //! mid-run and reproduce the uninterrupted numbers.
 
 pub mod mnist;
+pub mod mnist_source;
 pub mod raster;
 pub mod shapes;
 pub mod shapes_concept;

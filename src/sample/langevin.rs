@@ -105,11 +105,13 @@ pub fn langevin(energy: &dyn Energy, x0: &Tensor, code: Option<&Tensor>, config:
             }
         }
         let x_var = x.set_requires_grad(true);
-        let e = energy.energy(&x_var, code.as_ref());
+        // with_grad: a caller inside no_grad (scoring in chunks) would
+        // otherwise leave no graph to differentiate, and libtorch crashes.
+        let e = tch::with_grad(|| energy.energy(&x_var, code.as_ref()));
         if options.trace {
             trace.push(e.mean(tch::Kind::Double).double_value(&[]));
         }
-        let grad = Tensor::run_backward(&[e.sum(e.kind())], &[&x_var], false, false).remove(0);
+        let grad = tch::with_grad(|| Tensor::run_backward(&[e.sum(e.kind())], &[&x_var], false, false)).remove(0);
         x = tch::no_grad(|| {
             let grad = match config.grad_clip {
                 Some(c) => grad.clamp(-c, c),

@@ -25,6 +25,12 @@ pub struct TrainConfig {
     pub adam_beta2: f64,
     /// α in the loss mean E⁺ − mean E⁻ + α(mean E⁺² + mean E⁻²).
     pub energy_l2: f64,
+    /// Weight of an optional supervised term, not part of IGEBM: the
+    /// cross-entropy of the logits −E(x⁺ | k) over every category k of a
+    /// categorical concept (as in JEM). 0 (the default) is pure contrastive
+    /// divergence.
+    #[serde(default)]
+    pub label_ce_weight: f64,
     /// Clip the global gradient norm to this value.
     pub grad_clip_norm: Option<f64>,
     /// Keep an exponential moving average of the weights with this decay;
@@ -48,6 +54,10 @@ impl TrainConfig {
             ((0.0..1.0).contains(&self.adam_beta1), "adam_beta1 must be in [0, 1)"),
             ((0.0..1.0).contains(&self.adam_beta2), "adam_beta2 must be in [0, 1)"),
             (self.energy_l2 >= 0.0, "energy_l2 must be ≥ 0"),
+            (
+                self.label_ce_weight >= 0.0 && self.label_ce_weight.is_finite(),
+                "label_ce_weight must be a number ≥ 0",
+            ),
             (
                 self.langevin.step_size > 0.0 && self.langevin.step_size.is_finite(),
                 "the Langevin step size must be a positive number",

@@ -113,20 +113,22 @@ impl Trainer<'_> {
         let state = self.state();
         let tensors: Vec<(String, Tensor)> = state.tensors.iter().map(|(k, v)| (k.clone(), v.shallow_clone())).collect();
         write_tensor_file(&dir.join(STATE_FILE), &tensors, &state.meta)?;
-        let card = self.card();
-        match &self.ema {
-            None => save_checkpoint(&dir.join(MODEL_FILE), self.network.as_ref(), &card),
-            Some(ema) => {
-                let averaged = self.network.architecture().build(Device::Cpu);
-                crate::energy::network::copy_weights(self.network.var_store(), averaged.var_store());
-                tch::no_grad(|| {
-                    for ((_, mut p), avg) in named_parameters(averaged.var_store()).into_iter().zip(ema) {
-                        p.copy_(avg);
-                    }
-                });
-                save_checkpoint(&dir.join(MODEL_FILE), averaged.as_ref(), &card)
-            }
+        save_checkpoint(&dir.join(MODEL_FILE), self.averaged_network().as_ref(), &self.card())
+    }
+
+    /// A copy of the network with the EMA weights when EMA is on (what
+    /// checkpoints hold), else with the current weights.
+    pub fn averaged_network(&self) -> Box<dyn crate::energy::Network> {
+        let averaged = self.network.architecture().build(Device::Cpu);
+        crate::energy::network::copy_weights(self.network.var_store(), averaged.var_store());
+        if let Some(ema) = &self.ema {
+            tch::no_grad(|| {
+                for ((_, mut p), avg) in named_parameters(averaged.var_store()).into_iter().zip(ema) {
+                    p.copy_(avg);
+                }
+            });
         }
+        averaged
     }
 }
 

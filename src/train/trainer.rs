@@ -73,6 +73,10 @@ impl<'a> Trainer<'a> {
                 arch.code_dim()
             );
         }
+        let categorical = matches!(data.concept().map(|c| c.kind), Some(crate::energy::ConceptKind::Categorical { .. }));
+        if config.label_ce_weight > 0.0 && !categorical {
+            bail!("label_ce_weight > 0 needs data with a categorical concept (one-hot codes); set it to 0 for this data");
+        }
         let params: Vec<Tensor> = named_parameters(network.var_store()).into_iter().map(|(_, t)| t).collect();
         let adam = Adam::new(&params, config.adam_beta1, config.adam_beta2);
         let ema = config.ema_decay.map(|_| params.iter().map(|p| p.detach().copy()).collect());
@@ -124,8 +128,11 @@ impl<'a> Trainer<'a> {
         let e_pos = self.network.energy(&batch.x, batch.code.as_ref());
         let e_neg = self.network.energy(&negatives, neg_codes.as_ref());
         let alpha = self.config.energy_l2;
-        let loss = e_pos.mean(Kind::Float) - e_neg.mean(Kind::Float)
+        let mut loss = e_pos.mean(Kind::Float) - e_neg.mean(Kind::Float)
             + (e_pos.square().mean(Kind::Float) + e_neg.square().mean(Kind::Float)) * alpha;
+        if self.config.label_ce_weight > 0.0 {
+            loss += self.label_cross_entropy(&batch) * self.config.label_ce_weight;
+        }
         let params = &self.params;
         let grads = Tensor::run_backward(&[&loss], params, false, false);
         let grad_norm = grads
@@ -163,6 +170,20 @@ impl<'a> Trainer<'a> {
             step_size: self.step_size,
             lr: self.lr,
         })
+    }
+
+    /// Cross-entropy of the logits −E(x⁺ | k) over every category k of the
+    /// data's categorical concept (checked in `new`), against the positives'
+    /// own categories.
+    fn label_cross_entropy(&self, batch: &crate::data::Batch) -> Tensor {
+        let Some(code) = &batch.code else {
+            return Tensor::zeros([], (Kind::Float, batch.x.device()));
+        };
+        let (n, categories) = (code.size()[0], code.size()[1]);
+        let x = batch.x.repeat_interleave_self_int(categories, 0, None);
+        let codes = Tensor::eye(categories, (Kind::Float, x.device())).repeat([n, 1]);
+        let logits = -self.network.energy(&x, Some(&codes)).view([n, categories]);
+        logits.cross_entropy_for_logits(&code.argmax(-1, false))
     }
 
     /// One step, with the divergence guard around it.

@@ -1,0 +1,129 @@
+//! Split-MNIST incremental class learning as the IGEBM paper describes it:
+//! one digit-conditional energy trained on five tasks in turn ({0,1}, {2,3},
+//! {4,5}, {6,7}, {8,9}); during a task the positives are that task's digits
+//! and the negatives are sampled only under that task's labels; at the end
+//! every test digit is classified over all ten labels by lowest energy.
+//! Pure contrastive divergence: no supervised term, no replay of old data
+//! (the replay buffer of negatives starts empty with each task).
+
+use super::classify::{accuracy, all_digits, predict};
+use super::{mnist_architecture, mnist_config};
+use crate::data::mnist::ImageSet;
+use crate::data::mnist_source::MnistData;
+use crate::energy::Network;
+use crate::train::{TrainConfig, Trainer};
+use anyhow::Result;
+use serde::Serialize;
+use tch::Tensor;
+
+pub const TASKS: [[u8; 2]; 5] = [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]];
+
+/// The paper's numbers (Table in §4.4 of IGEBM), test accuracy in %.
+pub const PAPER: [(&str, f64); 6] = [
+    ("EWC", 19.80),
+    ("SI", 19.67),
+    ("LwF", 24.17),
+    ("VAE (generative replay)", 40.04),
+    ("EBM (IGEBM paper)", 64.99),
+    ("offline upper bound", 97.53),
+];
+pub const PAPER_EBM_STD: f64 = 4.27;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SplitRun {
+    pub seed: u64,
+    /// Accuracy over all ten labels on all test digits after the last task.
+    pub final_accuracy: f64,
+    /// After each task: accuracy on the test digits seen so far, classified
+    /// over all ten labels.
+    pub accuracy_on_seen: Vec<f64>,
+    pub divergences: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SplitSummary {
+    pub runs: Vec<SplitRun>,
+    pub mean: f64,
+    pub std: f64,
+    pub steps_per_task: u64,
+}
+
+/// Training settings of one task.
+pub fn task_config(steps: u64, batch_size: usize, langevin_steps: usize, seed: u64) -> TrainConfig {
+    let mut config = mnist_config(steps, batch_size, langevin_steps, seed);
+    // The network is handed from task to task; an EMA would live in each
+    // task's trainer only.
+    config.ema_decay = None;
+    config
+}
+
+/// One sequence of the five tasks. `test` and `test_labels` are the test
+/// images `[N, 1, 28, 28]` and their digits.
+pub fn split_mnist_run(train: &ImageSet, test: &Tensor, test_labels: &Tensor, config: &TrainConfig) -> Result<SplitRun> {
+    tch::manual_seed(config.seed as i64);
+    let mut network: Box<dyn Network> = mnist_architecture(true).build(tch::Device::Cpu);
+    let mut accuracy_on_seen = Vec::new();
+    let mut divergences = 0;
+    for (t, digits) in TASKS.iter().enumerate() {
+        let data = MnistData::new(train, true, Some(digits), config.seed.wrapping_add(t as u64))?;
+        let task_seed = config.seed.wrapping_mul(31).wrapping_add(t as u64);
+        let mut trainer = Trainer::new(
+            network,
+            &data,
+            TrainConfig {
+                seed: task_seed,
+                ..config.clone()
+            },
+            None,
+        )?;
+        divergences += trainer.run(false)?.divergences;
+        network = trainer.network;
+        let seen: Vec<u8> = TASKS[..=t].iter().flatten().copied().collect();
+        let mask = seen_mask(test_labels, &seen);
+        let (x, y) = (test.index(&[Some(&mask)]), test_labels.index(&[Some(&mask)]));
+        accuracy_on_seen.push(accuracy(&predict(network.as_ref(), &x, &all_digits(), None), &y));
+    }
+    Ok(SplitRun {
+        seed: config.seed,
+        final_accuracy: *accuracy_on_seen.last().unwrap_or(&f64::NAN),
+        accuracy_on_seen,
+        divergences,
+    })
+}
+
+/// Boolean mask of the labels that are in `digits`.
+fn seen_mask(labels: &Tensor, digits: &[u8]) -> Tensor {
+    let mut mask = labels.zeros_like().to_kind(tch::Kind::Bool);
+    for &d in digits {
+        mask = mask.logical_or(&labels.eq(i64::from(d)));
+    }
+    mask
+}
+
+/// `seeds` independent runs; mean and (sample) standard deviation of the
+/// final accuracy.
+pub fn split_mnist(train: &ImageSet, test: &Tensor, test_labels: &Tensor, config: &TrainConfig, seeds: &[u64]) -> Result<SplitSummary> {
+    let runs = seeds
+        .iter()
+        .map(|&seed| split_mnist_run(train, test, test_labels, &TrainConfig { seed, ..config.clone() }))
+        .collect::<Result<Vec<_>>>()?;
+    let (mean, std) = mean_std(&runs.iter().map(|r| r.final_accuracy).collect::<Vec<_>>());
+    Ok(SplitSummary {
+        runs,
+        mean,
+        std,
+        steps_per_task: config.steps,
+    })
+}
+
+/// Mean and sample standard deviation (0 for a single value).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
