@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Trains the four shapes concept models shipped in models/shapes/ (the recipe
 # is the defaults of `ebm train shapes`; see models/shapes/README.md).
-# Usage: scripts/train-concepts.sh [steps] [threads]
+# Usage: scripts/train-concepts.sh [steps] [concepts...]
+# Each model trains on one thread; run two at once on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${1:-600}"
-threads="${2:-2}"
+shift || true
+concepts=("${@:-pos color shape size}")
 ./scripts/setup-torch.sh >/dev/null
 cargo build --release --quiet
-seed=1
-for concept in pos color shape size; do
+for concept in ${concepts[@]}; do
+  case "$concept" in pos) seed=1 ;; color) seed=2 ;; shape) seed=3 ;; size) seed=4 ;; *) echo "unknown concept $concept" >&2; exit 2 ;; esac
   run="runs/concepts/$concept"
   rm -rf "$run"
-  ./target/release/ebm --threads "$threads" train shapes --concept "$concept" --steps "$steps" --seed "$seed" --out "$run"
+  ./target/release/ebm --threads 1 train shapes --concept "$concept" --steps "$steps" --seed "$seed" --out "$run"
+  mkdir -p models/shapes
   cp "$run/model.safetensors" "models/shapes/$concept.safetensors"
-  seed=$((seed + 1))
 done
-ls -la models/shapes

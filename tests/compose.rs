@@ -254,7 +254,9 @@ fn continuous_codes_map_the_range_onto_unit_scale_and_back() {
     let leaf = resolve(text, &parse(text).unwrap(), &models, &Settings::default()).unwrap();
     let x = Tensor::randn([8, 2], (Kind::Double, tch::Device::Cpu));
     let code = Tensor::from_slice(&[-0.5f64, 1.0]).unsqueeze(0).expand([8, 2], false);
-    assert!(leaf.energy(&x, None).allclose(&pos_net.energy(&x, Some(&code)), 1e-12, 1e-12, false));
+    assert!(leaf
+        .energy(&x, None)
+        .allclose(&pos_net.energy(&x, Some(&code)), 1e-12, 1e-12, false));
 }
 
 #[test]
