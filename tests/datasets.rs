@@ -227,3 +227,40 @@ fn multi_shapes_are_separated_and_masked_front_to_back() {
         "k not uniform in 2..=4: {counts:?}"
     );
 }
+
+#[test]
+fn shapes_concept_codes_describe_their_images() {
+    use ebm::data::shapes::{Shapes, ShapesFilter};
+    use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+    use ebm::data::DataSource;
+    use ebm::sample::ChainStart;
+    let scenes = Shapes::new(32, 5);
+    for concept in ShapesConcept::ALL {
+        let data = ShapesConceptData::new(concept, 32, 5, ShapesFilter::default(), ChainStart::Data).unwrap();
+        let batch = data.batch(3, 6);
+        assert_eq!(batch.x.size(), [6, 3, 32, 32]);
+        let code = batch.code.unwrap();
+        let schema = data.concept().unwrap();
+        assert_eq!(code.size(), [6, schema.code_dim()]);
+        for i in 0..6 {
+            let object = scenes.scene(3 * 6 + i as u64).objects.last().unwrap().clone();
+            let row: Vec<f32> = Vec::try_from(code.get(i)).unwrap();
+            let expected: Vec<f64> = match concept {
+                ShapesConcept::Pos => vec![object.x, object.y],
+                ShapesConcept::Size => vec![object.r],
+                ShapesConcept::Color => (0..8).map(|k| f64::from(u8::from(Some(k) == object.colour))).collect(),
+                ShapesConcept::Shape => (0..3).map(|k| f64::from(u8::from(k == object.shape))).collect(),
+            };
+            let decoded = schema.decode(&row);
+            for (a, b) in decoded.iter().zip(&expected) {
+                assert!((a - b).abs() < 1e-5, "{concept:?} sample {i}: code {row:?} decodes to {decoded:?}, label {expected:?}");
+            }
+        }
+        // Fresh chains start at other scenes of the dataset, the same for the same step.
+        let fresh = data.fresh_chains(3, 6);
+        assert_eq!(fresh.size(), [6, 3, 32, 32]);
+        assert!(fresh.equal(&data.fresh_chains(3, 6)));
+        assert!(!fresh.equal(&batch.x), "chains must not start at the positives themselves");
+        assert!(fresh.min().double_value(&[]) >= 0.0 && fresh.max().double_value(&[]) <= 1.0);
+    }
+}
