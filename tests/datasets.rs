@@ -264,3 +264,17 @@ fn shapes_concept_codes_describe_their_images() {
         assert!(fresh.min().double_value(&[]) >= 0.0 && fresh.max().double_value(&[]) <= 1.0);
     }
 }
+
+#[test]
+fn background_chains_start_on_empty_floors() {
+    use ebm::data::shapes::ShapesFilter;
+    use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+    use ebm::data::DataSource;
+    use ebm::sample::ChainStart;
+    let jump = |x: &tch::Tensor| (x.narrow(3, 1, 31) - x.narrow(3, 0, 31)).abs().max().double_value(&[]);
+    let floors = ShapesConceptData::new(ShapesConcept::Color, 32, 1, ShapesFilter::default(), ChainStart::Background).unwrap();
+    let scenes = ShapesConceptData::new(ShapesConcept::Color, 32, 1, ShapesFilter::default(), ChainStart::Data).unwrap();
+    // The floor changes by a few hundredths between neighbouring pixels; an object edge by much more.
+    assert!(jump(&floors.fresh_chains(0, 16)) < 0.05);
+    assert!(jump(&scenes.fresh_chains(0, 16)) > 0.2);
+}

@@ -96,3 +96,37 @@ fn broken_judge_checkpoints_are_rejected_with_path_and_reason() {
     let error = format!("{:#}", Judge::load(&energy_path).err().expect("must fail"));
     assert!(error.contains("malformed") || error.contains("not 'ebm-judge'"), "{error}");
 }
+
+/// The shipped judges are what every experiment's numbers rest on: each must
+/// load with the current code and still clear its bars on held-out data.
+#[test]
+fn shipped_judges_load_and_clear_their_bars() {
+    let _serial = common::serial();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("judges");
+    let tasks: Vec<(&str, Box<dyn JudgeTask>)> = vec![
+        ("shapes.safetensors", Box::new(ShapesTask::new(32, 0))),
+        ("sprites.safetensors", Box::new(ebm::judge::tasks::SpritesTask { data: ebm::data::sprites::Sprites::new(32, 0) })),
+        ("mnist.safetensors", Box::new(MnistTask::load(&mnist_dir(), 0).unwrap())),
+    ];
+    for (file, task) in tasks {
+        let (judge, _) = Judge::load(&root.join(file)).unwrap_or_else(|e| panic!("{file}: {e:#}"));
+        let held_out = task.eval_set(1000);
+        let conditions: Vec<(String, Tensor)> = judge
+            .config
+            .heads
+            .iter()
+            .map(|h| h.name.clone())
+            .zip(held_out.targets.iter().map(|t| t.shallow_clone()))
+            .collect();
+        let scores = score(&judge, &held_out.images, &conditions).unwrap();
+        for bar in task.bars() {
+            let s = scores.iter().find(|s| s.head == bar.head).unwrap();
+            if let Some(min) = bar.min_accuracy {
+                assert!(s.accuracy >= min, "{file} {}: accuracy {:.4} < {min}", s.head, s.accuracy);
+            }
+            if let Some(max) = bar.max_mean_error {
+                assert!(s.mean_error.unwrap() <= max, "{file} {}: mean error {:?} > {max}", s.head, s.mean_error);
+            }
+        }
+    }
+}

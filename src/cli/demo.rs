@@ -8,7 +8,6 @@ use crate::experiments::composition::truth::satisfaction;
 use crate::experiments::composition::{judge_images, load_shapes_models};
 use crate::experiments::shapes::{concept_architecture, concept_config, sample_images, DEFAULT_WIDTHS, IMAGE_SIZE};
 use crate::judge::network::Judge;
-use crate::sample::ChainStart;
 use crate::train::Trainer;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -125,7 +124,7 @@ fn ensure_models(args: &DemoArgs) -> Result<PathBuf> {
             args.train_steps,
             concept.name()
         );
-        let data = ShapesConceptData::new(concept, IMAGE_SIZE as usize, args.seed, Default::default(), ChainStart::Data)?;
+        let data = ShapesConceptData::new(concept, IMAGE_SIZE as usize, args.seed, Default::default(), crate::experiments::shapes::RECIPE_CHAIN_START)?;
         let run_dir = dir.join(format!("{}-run", concept.name()));
         tch::manual_seed(args.seed as i64);
         let network =

@@ -3,7 +3,8 @@
 use crate::compose::{ConceptLibrary, Settings};
 use crate::energy::{load_checkpoint, ConceptKind};
 use crate::experiments::toy2d::plot_toy;
-use crate::sample::{langevin, LangevinOptions, Sampled};
+use crate::experiments::shapes::{chain_starts, IMAGE_SIZE};
+use crate::sample::{langevin, ChainStart, LangevinOptions, Sampled};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -99,7 +100,11 @@ pub fn run(args: SampleArgs) -> Result<()> {
     tch::manual_seed(args.seed as i64);
     let mut shape = vec![args.n as i64];
     shape.extend(input_shape);
-    let x0 = sampler.init.sample(&shape);
+    let x0 = match sampler.start {
+        ChainStart::Noise => sampler.init.sample(&shape),
+        start if shape[1..] == [3, IMAGE_SIZE, IMAGE_SIZE] => chain_starts(start, args.n, args.seed),
+        start => bail!("the models start chains from {start:?} scenes, which only `shapes` models (3×{IMAGE_SIZE}×{IMAGE_SIZE}) have"),
+    };
     let options = LangevinOptions {
         trace: true,
         record_every: Some((config.steps / 20).max(1)),

@@ -7,7 +7,7 @@ use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
 use crate::data::{DataSource, Toy2d, Toy2dKind};
 use crate::energy::Architecture;
 use crate::experiments::igebm;
-use crate::experiments::shapes::{concept_architecture, concept_config, DEFAULT_WIDTHS, RECIPE_SPECTRAL_NORM};
+use crate::experiments::shapes::{concept_architecture, concept_config, DEFAULT_WIDTHS, RECIPE_CHAIN_START, RECIPE_SPECTRAL_NORM};
 use crate::experiments::toy2d::{evaluate_toy, plot_toy, sample_toy, toy_architecture, toy_config};
 use crate::sample::ChainStart;
 use crate::train::state::{resume, STATE_FILE};
@@ -146,7 +146,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             crate::experiments::shapes::IMAGE_SIZE as usize,
             args.seed,
             ShapesFilter::default(),
-            args.chain_start.unwrap_or(ChainStart::Data),
+            args.chain_start.unwrap_or(RECIPE_CHAIN_START),
         )?),
         TrainSet::Mnist { conditional } => Box::new(MnistData::new(
             &load_mnist(&args.mnist_dir, Split::Train)?,

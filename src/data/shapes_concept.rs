@@ -2,7 +2,7 @@
 //! code of a single factor (position, colour, shape or size), so each concept
 //! is learned alone and composed with the others only at sampling time.
 
-use super::shapes::{Shapes, ShapesFilter, COLOUR_NAMES, POSITION_RANGE, SHAPE_NAMES, SIZE_RANGE};
+use super::shapes::{Scene, Shapes, ShapesFilter, COLOUR_NAMES, POSITION_RANGE, SHAPE_NAMES, SIZE_RANGE};
 use super::{Batch, DataSource};
 use crate::energy::{ConceptKind, ConceptSchema};
 use crate::sample::{ChainStart, InitNoise};
@@ -69,11 +69,22 @@ pub struct ShapesConceptData {
 }
 
 /// `n` random scenes of the full `shapes` distribution (any colour, shape,
-/// position, size), from their own stream: where chains start when a model
-/// edits scenes rather than painting from noise.
-pub fn random_scenes(size: usize, seed: u64, start: u64, n: usize) -> Tensor {
+/// position, size), from their own stream, or with `empty` only their lit
+/// floors: where chains start when a model edits scenes rather than
+/// painting from noise.
+pub fn random_scenes(size: usize, seed: u64, start: u64, n: usize, empty: bool) -> Tensor {
     let shapes = Shapes::new(size, seed ^ CHAIN_STREAM);
-    let (pixels, _) = shapes.batch(start, n);
+    let pixels = if empty {
+        let scenes: Vec<Scene> = (0..n as u64)
+            .map(|i| Scene {
+                objects: Vec::new(),
+                ..shapes.scene(start + i)
+            })
+            .collect();
+        scenes.iter().flat_map(|s| s.render(size)).collect()
+    } else {
+        shapes.batch(start, n).0
+    };
     let s = size as i64;
     Tensor::from_slice(&pixels).reshape([n as i64, 3, s, s])
 }
@@ -140,7 +151,8 @@ impl DataSource for ShapesConceptData {
             ChainStart::Noise => self
                 .init_noise()
                 .sample(&[n as i64, 3, self.shapes.size as i64, self.shapes.size as i64]),
-            ChainStart::Data => random_scenes(self.shapes.size, self.shapes.seed, step * n as u64, n),
+            ChainStart::Data => random_scenes(self.shapes.size, self.shapes.seed, step * n as u64, n, false),
+            ChainStart::Background => random_scenes(self.shapes.size, self.shapes.seed, step * n as u64, n, true),
         }
     }
 

@@ -38,10 +38,12 @@ pub const DEFAULT_WIDTHS: [i64; 3] = [16, 32, 64];
 /// The recipe the shipped checkpoints were trained with (models/shapes/README.md).
 pub const RECIPE_STEPS: u64 = 600;
 pub const RECIPE_SPECTRAL_NORM: bool = false;
+pub const RECIPE_CHAIN_START: ChainStart = ChainStart::Background;
 
 /// Training settings for concept models (chosen by the runs in the README):
 /// short chains (20 steps) that start half the time from random scenes
-/// ([`crate::sample::ChainStart::Data`]) and half from the replay buffer.
+/// ([`crate::sample::ChainStart::Background`]: empty floors) and half from
+/// the replay buffer.
 pub fn concept_config(steps: u64, seed: u64) -> TrainConfig {
     TrainConfig {
         steps,
@@ -83,7 +85,8 @@ pub fn concept_langevin(steps: usize) -> LangevinConfig {
 /// Scenes for sampling come from `seed`, apart from any training stream.
 pub fn chain_starts(start: ChainStart, n: usize, seed: u64) -> Tensor {
     match start {
-        ChainStart::Data => random_scenes(IMAGE_SIZE as usize, SAMPLING_SEED ^ seed, 0, n),
+        ChainStart::Data => random_scenes(IMAGE_SIZE as usize, SAMPLING_SEED ^ seed, 0, n, false),
+        ChainStart::Background => random_scenes(IMAGE_SIZE as usize, SAMPLING_SEED ^ seed, 0, n, true),
         ChainStart::Noise => {
             tch::manual_seed(seed as i64);
             InitNoise { lo: 0.0, hi: 1.0 }.sample(&[n as i64, 3, IMAGE_SIZE, IMAGE_SIZE])
@@ -157,6 +160,7 @@ pub fn concept_sample_grid(energy: &dyn Energy, concept: ShapesConcept, sampler:
     let sampled = sample_images(energy, Some(&code), n, &sampler, 0, None);
     let from = match sampler.start {
         ChainStart::Data => "random scenes",
+        ChainStart::Background => "empty floors",
         ChainStart::Noise => "noise",
     };
     let title = format!("{} model, {} Langevin steps from {from}", concept.name(), SHOWCASE_STEPS);

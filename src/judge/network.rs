@@ -41,14 +41,25 @@ impl Head {
 pub struct JudgeConfig {
     pub channels: i64,
     pub size: i64,
-    /// A 3×3 conv, ReLU and 2×2 max-pooling per width.
+    /// Per width: `convs_per_stage` 3×3 convs, each followed by ReLU, then
+    /// 2×2 max-pooling.
     pub widths: Vec<i64>,
+    /// 1 (tensors `stage{i}.*`) or 2 (`stage{i}.a.*`, `stage{i}.b.*`).
+    #[serde(default = "one_conv")]
+    pub convs_per_stage: usize,
     pub hidden: i64,
     pub heads: Vec<Head>,
 }
 
+fn one_conv() -> usize {
+    1
+}
+
 impl JudgeConfig {
     fn validate(&self) -> Result<(), String> {
+        if !(1..=2).contains(&self.convs_per_stage) {
+            return Err(format!("convs_per_stage must be 1 or 2, got {}", self.convs_per_stage));
+        }
         if self.channels < 1 || self.size >> self.widths.len() < 1 || self.widths.iter().any(|&w| w < 1) || self.hidden < 1 {
             return Err(format!(
                 "channels {}, size {}, widths {:?}, hidden {} do not make a network",
@@ -65,7 +76,7 @@ impl JudgeConfig {
 pub struct Judge {
     pub config: JudgeConfig,
     pub vs: VarStore,
-    stages: Vec<Conv3>,
+    stages: Vec<Vec<Conv3>>,
     hidden: Dense,
     heads: Vec<Dense>,
 }
@@ -90,7 +101,13 @@ impl Judge {
         let mut width = config.channels;
         for (i, &w) in config.widths.iter().enumerate() {
             let path = &root / format!("stage{i}");
-            stages.push(Conv3::new(&path, width, w, false, 2f64.sqrt()));
+            stages.push(match config.convs_per_stage {
+                1 => vec![Conv3::new(&path, width, w, false, 2f64.sqrt())],
+                _ => vec![
+                    Conv3::new(&(&path / "a"), width, w, false, 2f64.sqrt()),
+                    Conv3::new(&(&path / "b"), w, w, false, 2f64.sqrt()),
+                ],
+            });
             width = w;
         }
         let spatial = config.size >> config.widths.len();
@@ -112,8 +129,11 @@ impl Judge {
     /// One output per head: logits `[B, classes]` or estimates `[B, dims]`.
     pub fn forward(&self, images: &Tensor) -> Vec<Tensor> {
         let mut h = images.to_kind(tch::Kind::Float);
-        for conv in &self.stages {
-            h = conv.forward(&h).relu().max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
+        for stage in &self.stages {
+            for conv in stage {
+                h = conv.forward(&h).relu();
+            }
+            h = h.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
         }
         let h = self.hidden.forward(&h.flatten(1, -1)).relu();
         self.heads.iter().map(|head| head.forward(&h)).collect()

@@ -94,6 +94,8 @@ impl JudgeTask for ShapesTask {
             channels: 3,
             size: self.data.size as i64,
             widths: vec![32, 64, 128],
+            // Two convs per stage: the shipped shapes judge was trained so.
+            convs_per_stage: 2,
             hidden: 256,
             heads: vec![
                 // Spec §1 "Judging": position within 0.1, size within 0.03.
@@ -176,6 +178,7 @@ impl JudgeTask for MnistTask {
             channels: 1,
             size: 28,
             widths: vec![32, 64],
+            convs_per_stage: 1,
             hidden: 128,
             heads: vec![Head {
                 name: "digit".into(),
@@ -241,6 +244,7 @@ impl JudgeTask for SpritesTask {
             channels: 1,
             size: self.data.size as i64,
             widths: vec![32, 64, 128],
+            convs_per_stage: 1,
             hidden: 256,
             heads: vec![
                 class_head("shape", &crate::data::sprites::SHAPES),

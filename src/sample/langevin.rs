@@ -69,6 +69,10 @@ pub enum ChainStart {
     #[default]
     Noise,
     Data,
+    /// The data's background without its objects (for `shapes`: the lit
+    /// floor): the composed energy then draws the object, instead of first
+    /// having to erase the one a scene already has.
+    Background,
 }
 
 #[derive(Default)]

@@ -64,6 +64,7 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         options.samples,
         match sampler.start {
             crate::sample::ChainStart::Data => "random scenes of the dataset",
+            crate::sample::ChainStart::Background => "empty floors (random light, no object)",
             crate::sample::ChainStart::Noise => "uniform noise",
         },
         langevin.steps, langevin.step_size, langevin.noise_std, langevin.grad_clip, options.alpha, options.temperature, options.seed
