@@ -253,7 +253,10 @@ fn shapes_concept_codes_describe_their_images() {
             };
             let decoded = schema.decode(&row);
             for (a, b) in decoded.iter().zip(&expected) {
-                assert!((a - b).abs() < 1e-5, "{concept:?} sample {i}: code {row:?} decodes to {decoded:?}, label {expected:?}");
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{concept:?} sample {i}: code {row:?} decodes to {decoded:?}, label {expected:?}"
+                );
             }
         }
         // Fresh chains start at other scenes of the dataset, the same for the same step.

@@ -105,7 +105,12 @@ fn shipped_judges_load_and_clear_their_bars() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("judges");
     let tasks: Vec<(&str, Box<dyn JudgeTask>)> = vec![
         ("shapes.safetensors", Box::new(ShapesTask::new(32, 0))),
-        ("sprites.safetensors", Box::new(ebm::judge::tasks::SpritesTask { data: ebm::data::sprites::Sprites::new(32, 0) })),
+        (
+            "sprites.safetensors",
+            Box::new(ebm::judge::tasks::SpritesTask {
+                data: ebm::data::sprites::Sprites::new(32, 0),
+            }),
+        ),
         ("mnist.safetensors", Box::new(MnistTask::load(&mnist_dir(), 0).unwrap())),
     ];
     for (file, task) in tasks {
@@ -125,7 +130,12 @@ fn shipped_judges_load_and_clear_their_bars() {
                 assert!(s.accuracy >= min, "{file} {}: accuracy {:.4} < {min}", s.head, s.accuracy);
             }
             if let Some(max) = bar.max_mean_error {
-                assert!(s.mean_error.unwrap() <= max, "{file} {}: mean error {:?} > {max}", s.head, s.mean_error);
+                assert!(
+                    s.mean_error.unwrap() <= max,
+                    "{file} {}: mean error {:?} > {max}",
+                    s.head,
+                    s.mean_error
+                );
             }
         }
     }

@@ -124,7 +124,13 @@ fn ensure_models(args: &DemoArgs) -> Result<PathBuf> {
             args.train_steps,
             concept.name()
         );
-        let data = ShapesConceptData::new(concept, IMAGE_SIZE as usize, args.seed, Default::default(), crate::experiments::shapes::RECIPE_CHAIN_START)?;
+        let data = ShapesConceptData::new(
+            concept,
+            IMAGE_SIZE as usize,
+            args.seed,
+            Default::default(),
+            crate::experiments::shapes::RECIPE_CHAIN_START,
+        )?;
         let run_dir = dir.join(format!("{}-run", concept.name()));
         tch::manual_seed(args.seed as i64);
         let network =

@@ -40,7 +40,7 @@ pub struct CompositionArgs {
     /// Only these rows (e.g. pos-and-color,pos-or-pos); default all.
     #[arg(long, value_delimiter = ',')]
     pub rows: Option<Vec<String>>,
-    /// Langevin steps from noise (default 100).
+    /// Langevin steps (default 30).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Langevin step size λ (default: the models' card).

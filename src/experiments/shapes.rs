@@ -167,8 +167,8 @@ pub fn concept_sample_grid(energy: &dyn Energy, concept: ShapesConcept, sampler:
     write_grid(path, &sampled.x, PER_ROW, &captions, &title)
 }
 
-/// Langevin steps from noise for pictures and evaluation.
-pub const SHOWCASE_STEPS: usize = 100;
+/// Langevin steps for pictures and evaluation (see `cli::sample::IMAGE_STEPS`).
+pub const SHOWCASE_STEPS: usize = 30;
 
 /// Images `[N, 3, S, S]` as a captioned PNG grid.
 pub fn write_grid(path: &Path, images: &Tensor, columns: usize, captions: &[String], title: &str) -> Result<()> {
