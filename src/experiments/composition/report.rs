@@ -58,7 +58,7 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
     writeln!(md, "# Composition on `shapes` (Table 1)\n")?;
     writeln!(
         md,
-        "{} samples per row from {}, {} Langevin steps (λ = {}, σ = {}, per-pixel gradient clip {:?}); NOT α = {}, OR T = {}; seed {}. \
+        "{} samples per row from {}, {} Langevin steps (λ = {}, σ = {}, per-pixel gradient clip {}); NOT α = {}, OR T = {}; seed {}. \
          Accuracies by the shapes judge: position within 0.1, size within 0.03, colour and shape exact. \
          Each row draws its conditions at random per sample; factors a row does not condition on are scored against random conditions (chance).\n",
         options.samples,
@@ -67,7 +67,7 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
             crate::sample::ChainStart::Background => "empty floors (random light, no object)",
             crate::sample::ChainStart::Noise => "uniform noise",
         },
-        langevin.steps, langevin.step_size, langevin.noise_std, langevin.grad_clip, options.alpha, options.temperature, options.seed
+        langevin.steps, langevin.step_size, langevin.noise_std, langevin.grad_clip.map_or("none".to_string(), |c| c.to_string()), options.alpha, options.temperature, options.seed
     )?;
     writeln!(
         md,
@@ -89,7 +89,7 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
             md,
             "| {} | `{}` | {pos} | {col} | {} | {} | {paper} | {} | {:.0} s |",
             r.key,
-            r.formula,
+            r.formula.replace('|', "\\|"),
             fmt(m, "shape"),
             fmt(m, "size"),
             target(&r.key),
