@@ -5,7 +5,7 @@
 
 use ebm::compose::Composed;
 use ebm::energy::{Energy, Network};
-use ebm::experiments::toy2d::{concept_toy_config, sample_toy, to_points, toy_sampler, train_box};
+use ebm::experiments::toy2d::{concept_toy_config, fraction_in_band, train_box};
 
 fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())
@@ -18,18 +18,11 @@ fn train(x: (f64, f64), seed: u64) -> Box<dyn Network> {
 }
 
 fn leaf(model: &dyn Energy) -> Composed<'_> {
-    Composed::Leaf {
-        model,
-        code: None,
-        label: String::new(),
-    }
+    Composed::leaf(model)
 }
 
-/// Fraction of 2000 samples whose x satisfies `inside`, and whose |y| ≤ 2.
 fn fraction(energy: &dyn Energy, inside: impl Fn(f64) -> bool) -> f64 {
-    let sampler = toy_sampler(ebm::data::Toy2dKind::Box, &concept_toy_config(1, 0).langevin);
-    let points = to_points(&sample_toy(energy, &sampler, 2000, 300, 9));
-    points.iter().filter(|(x, y)| inside(*x) && y.abs() <= 2.0).count() as f64 / points.len() as f64
+    fraction_in_band(energy, 2000, inside)
 }
 
 fn main() {

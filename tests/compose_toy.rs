@@ -8,22 +8,14 @@ mod common;
 use ebm::compose::algebra::{DEFAULT_ALPHA, DEFAULT_TEMPERATURE};
 use ebm::compose::Composed;
 use ebm::energy::Energy;
-use ebm::experiments::toy2d::{concept_toy_config, sample_toy, to_points, toy_sampler, train_box};
+use ebm::experiments::toy2d::{concept_toy_config, fraction_in_band, train_box};
 
 fn leaf(model: &dyn Energy) -> Composed<'_> {
-    Composed::Leaf {
-        model,
-        code: None,
-        label: String::new(),
-    }
+    Composed::leaf(model)
 }
 
-/// Fraction of 1000 samples (300 Langevin steps from noise on [−4, 4]²)
-/// with |y| ≤ 2 and x satisfying `inside`.
 fn fraction(energy: &dyn Energy, inside: impl Fn(f64) -> bool) -> f64 {
-    let sampler = toy_sampler(ebm::data::Toy2dKind::Box, &concept_toy_config(1, 0).langevin);
-    let points = to_points(&sample_toy(energy, &sampler, 1000, 300, 9));
-    points.iter().filter(|(x, y)| inside(*x) && y.abs() <= 2.0).count() as f64 / points.len() as f64
+    fraction_in_band(energy, 1000, inside)
 }
 
 #[test]

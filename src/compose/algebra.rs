@@ -30,7 +30,16 @@ pub enum Composed<'a> {
     },
 }
 
-impl Composed<'_> {
+impl<'a> Composed<'a> {
+    /// An unconditional model as a leaf.
+    pub fn leaf(model: &'a dyn Energy) -> Self {
+        Composed::Leaf {
+            model,
+            code: None,
+            label: String::new(),
+        }
+    }
+
     /// A readable form, e.g. `(pos=(0.3,0.7) & !colour=red)`.
     pub fn describe(&self) -> String {
         let join = |terms: &[(f64, Composed)], op: &str| {

@@ -75,6 +75,14 @@ pub fn concept_toy_config(steps: u64, seed: u64) -> TrainConfig {
 
 pub const CONCEPT_TOY_REUSE: f64 = 0.5;
 
+/// Fraction of `n` samples (300 Langevin steps from noise on [−4, 4]², the
+/// concept toys' sampler) with |y| ≤ 2 and x satisfying `inside`.
+pub fn fraction_in_band(energy: &dyn Energy, n: usize, inside: impl Fn(f64) -> bool) -> f64 {
+    let sampler = toy_sampler(Toy2dKind::Box, &concept_toy_config(1, 0).langevin);
+    let points = to_points(&sample_toy(energy, &sampler, n, 300, 9));
+    points.iter().filter(|(x, y)| inside(*x) && y.abs() <= 2.0).count() as f64 / points.len() as f64
+}
+
 /// A concept energy for "x in `x`, |y| ≤ 2": uniform on that rectangle.
 pub fn train_box(x: (f64, f64), config: TrainConfig) -> Result<Box<dyn Network>> {
     let data = Toy2d::uniform_box(x, (-2.0, 2.0), config.seed)?;
