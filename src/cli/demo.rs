@@ -92,7 +92,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
     )?;
     writeln!(report, "| expression | satisfied | time |\n|---|---|---|")?;
     for (text, satisfied, seconds) in &report_rows {
-        writeln!(report, "| `{text}` | {:.0} % | {seconds:.1} s |", 100.0 * satisfied)?;
+        writeln!(
+            report,
+            "| `{}` | {:.0} % | {seconds:.1} s |",
+            text.replace('|', "\\|"),
+            100.0 * satisfied
+        )?;
     }
     writeln!(
         report,
