@@ -142,6 +142,12 @@ fn wrong_version_shape_or_schema_is_rejected() {
             Box::new(|_, m| m["architecture"]["widths"] = serde_json::json!([])),
             "architecture is invalid",
         ),
+        (
+            Box::new(|_, m| {
+                m["concept"] = serde_json::json!({"name": "pos", "kind": "continuous", "components": ["x", "y", "z"], "range": [0.5, 0.5]})
+            }),
+            "needs finite low < high",
+        ),
     ];
     for (edit, expected) in cases {
         let path = tampered(dir.path(), edit);

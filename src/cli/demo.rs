@@ -2,7 +2,7 @@
 //! (position, colour, shape, size) are composed by expressions, sampled, and
 //! judged; writes `demo/compositions.png` and `demo/report.md`.
 
-use crate::compose::{parse, Settings};
+use crate::compose::{compose, parse, Settings};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
 use crate::experiments::composition::truth::satisfaction;
 use crate::experiments::composition::{judge_images, load_shapes_models};
@@ -58,12 +58,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let concept_models = library.concept_models();
     let settings = Settings::default();
     let mut sampler = library.sampler();
-    sampler.langevin.steps = super::sample::IMAGE_STEPS;
+    sampler.langevin.steps = crate::experiments::shapes::SHOWCASE_STEPS;
     let mut rows = Vec::new();
     let mut report_rows = Vec::new();
     for (i, text) in EXPRESSIONS.iter().enumerate() {
         let began = Instant::now();
-        let energy = library.compose(text, &concept_models, &settings)?;
+        let energy = compose(text, &concept_models, &settings)?;
         let images = sample_images(&energy, None, args.n, &sampler, args.seed * 100 + i as u64, None).x;
         let judged = judge_images(&judge, &images)?;
         let satisfied = satisfaction(&parse(text).map_err(|e| anyhow::anyhow!("{e}"))?, &judged)?;

@@ -1,8 +1,9 @@
 //! `ebm experiment`: long runs that write JSON + Markdown + PNG reports.
 
-use crate::compose::algebra::{DEFAULT_ALPHA, DEFAULT_TEMPERATURE};
+use crate::compose::Settings;
 use crate::experiments::composition::{self, CompositionOptions, Row};
 use crate::experiments::igebm::{run as run_igebm, IgebmOptions};
+use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -40,19 +41,10 @@ pub struct CompositionArgs {
     /// Only these rows (e.g. pos-and-color,pos-or-pos); default all.
     #[arg(long, value_delimiter = ',')]
     pub rows: Option<Vec<String>>,
-    /// Langevin steps (default 30).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Langevin step size λ (default: the models' card).
-    #[arg(long)]
-    pub step_size: Option<f64>,
-    /// Langevin noise σ (default: the models' card).
-    #[arg(long)]
-    pub noise: Option<f64>,
-    #[arg(long, default_value_t = DEFAULT_ALPHA)]
-    pub alpha: f64,
-    #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
-    pub temperature: f64,
+    #[command(flatten)]
+    pub langevin: LangevinOverrides,
+    #[command(flatten)]
+    pub settings: Settings,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -120,21 +112,14 @@ fn run_composition(args: CompositionArgs) -> Result<()> {
             })
             .collect::<Result<_>>()?,
     };
-    let library = composition::load_shapes_models(&args.models)?;
-    let mut langevin = library.sampler().langevin;
-    langevin.steps = args.steps.unwrap_or(super::sample::IMAGE_STEPS);
-    langevin.step_size = args.step_size.unwrap_or(langevin.step_size);
-    langevin.noise_std = args.noise.unwrap_or(langevin.noise_std);
-    drop(library);
     let options = CompositionOptions {
         models: args.models,
         judge: args.judge,
         out: args.out,
         samples: args.samples,
         rows,
-        langevin: Some(langevin),
-        alpha: args.alpha,
-        temperature: args.temperature,
+        langevin: args.langevin,
+        settings: args.settings,
         seed: args.seed,
     };
     let results = composition::run(&options, super::show_progress())?;

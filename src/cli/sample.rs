@@ -1,10 +1,10 @@
 //! `ebm sample` and `ebm info`.
 
-use crate::compose::{ConceptLibrary, Settings};
+use crate::compose::{compose, ConceptLibrary, Settings};
 use crate::energy::{load_checkpoint, ConceptKind};
-use crate::experiments::shapes::{chain_starts, IMAGE_SIZE};
+use crate::experiments::shapes::{chain_starts, IMAGE_SIZE, SHOWCASE_STEPS};
 use crate::experiments::toy2d::plot_toy;
-use crate::sample::{langevin, ChainStart, LangevinOptions, Sampled};
+use crate::sample::{langevin, ChainStart, LangevinOptions, LangevinOverrides, Sampled};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -25,21 +25,10 @@ pub struct SampleArgs {
     /// Output PNG.
     #[arg(short, long)]
     pub out: PathBuf,
-    /// Langevin steps (default: 200 for 2-D models, 30 for images).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Langevin step size λ (default: the model card's).
-    #[arg(long)]
-    pub step_size: Option<f64>,
-    /// Langevin noise std σ (default: the model card's).
-    #[arg(long)]
-    pub noise: Option<f64>,
-    /// α of NOT (E_pos − α·E_neg).
-    #[arg(long, default_value_t = crate::compose::algebra::DEFAULT_ALPHA)]
-    pub alpha: f64,
-    /// Temperature T of OR (−T·logsumexp(−E/T)).
-    #[arg(long, default_value_t = crate::compose::algebra::DEFAULT_TEMPERATURE)]
-    pub temperature: f64,
+    #[command(flatten)]
+    pub langevin: LangevinOverrides,
+    #[command(flatten)]
+    pub settings: Settings,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Also show the sampling chain: a .gif animates the chains, a .png lays
@@ -52,9 +41,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
     if args.n == 0 {
         bail!("-n must be at least 1");
     }
-    if !(args.temperature > 0.0 && args.temperature.is_finite() && args.alpha.is_finite()) {
-        bail!("--temperature must be a positive number and --alpha a finite one");
-    }
+    args.settings.validate()?;
     let library;
     let single;
     let models;
@@ -63,11 +50,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
         Some(text) => {
             library = ConceptLibrary::load(&args.model)?;
             models = library.concept_models();
-            let settings = Settings {
-                alpha: args.alpha,
-                temperature: args.temperature,
-            };
-            composed = library.compose(text, &models, &settings)?;
+            composed = compose(text, &models, &args.settings)?;
             (&composed, library.sampler(), library.input_shape(), text.clone())
         }
         None => {
@@ -93,10 +76,9 @@ pub fn run(args: SampleArgs) -> Result<()> {
         }
     };
     let is_2d = input_shape == [2];
-    let mut config = sampler.langevin.clone();
-    config.steps = args.steps.unwrap_or(if is_2d { 200 } else { IMAGE_STEPS });
-    config.step_size = args.step_size.unwrap_or(config.step_size);
-    config.noise_std = args.noise.unwrap_or(config.noise_std);
+    let config = args
+        .langevin
+        .apply(sampler.langevin.clone(), if is_2d { 200 } else { SHOWCASE_STEPS });
     tch::manual_seed(args.seed as i64);
     let mut shape = vec![args.n as i64];
     shape.extend(input_shape);
@@ -123,13 +105,6 @@ pub fn run(args: SampleArgs) -> Result<()> {
     println!("wrote {}", args.out.display());
     Ok(())
 }
-
-/// Langevin steps for image models when --steps is not given: the shapes
-/// concept models' chains are short (20 steps a training iteration, half of
-/// them continued once from the buffer). Judged over 100 samples per row,
-/// position alone was 0.91 / 0.98 / 0.97 / 0.75 correct after 20 / 30 / 40 /
-/// 100 steps, colour alone 1.00 / 0.98 / 0.94 / 0.75 (README, "Defaults").
-pub const IMAGE_STEPS: usize = crate::experiments::shapes::SHOWCASE_STEPS;
 
 fn example_value(kind: &ConceptKind) -> String {
     match kind {

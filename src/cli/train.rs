@@ -196,13 +196,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         summary.steps, summary.seconds, summary.divergences, summary.last.e_pos, summary.last.e_neg
     );
     let picture = args.out.join("samples.png");
+    // Pictures and numbers from the weights the checkpoint holds (EMA when on).
+    let network = trainer.averaged_network();
+    let card = trainer.card();
     match set {
-        TrainSet::Toy(kind) => report_toy(&trainer, kind, &args, &picture, summary.steps)?,
-        TrainSet::Shapes(concept) => {
-            crate::experiments::shapes::concept_sample_grid(trainer.network.as_ref(), concept, &trainer.card().sampler, &picture)?
-        }
+        TrainSet::Toy(kind) => report_toy(network.as_ref(), &card.sampler, kind, &args, &picture, summary.steps)?,
+        TrainSet::Shapes(concept) => crate::experiments::shapes::concept_sample_grid(network.as_ref(), concept, &card.sampler, &picture)?,
         TrainSet::Mnist { conditional } => {
-            let network = trainer.averaged_network();
             let sampler = igebm::mnist_langevin(100);
             if conditional {
                 let _samples = igebm::run::conditional_grid(network.as_ref(), 8, &sampler, args.seed, &picture, "mnist")?;
@@ -219,19 +219,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn report_toy(trainer: &Trainer, kind: Toy2dKind, args: &TrainArgs, picture: &std::path::Path, steps: u64) -> Result<()> {
-    let card = trainer.card();
-    let samples = sample_toy(trainer.network.as_ref(), &card.sampler, 1000, 200, 1);
+fn report_toy(
+    network: &dyn crate::energy::Network,
+    sampler: &crate::sample::SamplerDefaults,
+    kind: Toy2dKind,
+    args: &TrainArgs,
+    picture: &std::path::Path,
+    steps: u64,
+) -> Result<()> {
+    let samples = sample_toy(network, sampler, 1000, 200, 1);
     let evaluation = evaluate_toy(kind, &samples, args.seed);
     let title = format!("{} after {steps} steps", kind.name());
     let data = Toy2d::new(kind, args.seed);
-    plot_toy(
-        picture,
-        trainer.network.as_ref(),
-        &samples,
-        Some(&data.points(u64::MAX, 500)),
-        &title,
-    )?;
+    plot_toy(picture, network, &samples, Some(&data.points(u64::MAX, 500)), &title)?;
     println!(
         "MMD² to fresh data {:.5} (data-vs-data floor {:.5})",
         evaluation.mmd2, evaluation.mmd2_data_floor

@@ -77,12 +77,6 @@ impl ConceptLibrary {
             .collect()
     }
 
-    /// Parses and resolves `text` against the loaded models.
-    pub fn compose<'a>(&'a self, text: &str, models: &[ConceptModel<'a>], settings: &Settings) -> Result<Composed<'a>> {
-        let expr = parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        resolve(text, &expr, models, settings).map_err(|e| anyhow::anyhow!("{e}"))
-    }
-
     /// Sampler settings of the first model (where fresh chains start, step, noise).
     pub fn sampler(&self) -> SamplerDefaults {
         self.concepts[0].model.card.sampler.clone()
@@ -91,4 +85,10 @@ impl ConceptLibrary {
     pub fn input_shape(&self) -> Vec<i64> {
         self.concepts[0].model.card.architecture.input_shape()
     }
+}
+
+/// Parses and resolves `text` against `models`; errors carry the caret display.
+pub fn compose<'a>(text: &str, models: &[ConceptModel<'a>], settings: &Settings) -> Result<Composed<'a>> {
+    let expr = parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    resolve(text, &expr, models, settings).map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -9,5 +9,5 @@ pub mod resolve;
 
 pub use algebra::Composed;
 pub use expr::{parse, Expr, ParseError};
-pub use library::{ConceptLibrary, LoadedConcept};
+pub use library::{compose, ConceptLibrary, LoadedConcept};
 pub use resolve::{resolve, ConceptModel, Settings};

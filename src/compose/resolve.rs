@@ -11,11 +11,27 @@ pub struct ConceptModel<'a> {
     pub energy: &'a dyn Energy,
 }
 
+#[derive(Clone, Debug, clap::Args)]
 pub struct Settings {
-    /// α of NOT: E_pos − α·E_neg.
+    /// α of NOT (E_pos − α·E_neg).
+    #[arg(long, default_value_t = super::algebra::DEFAULT_ALPHA)]
     pub alpha: f64,
-    /// T of OR.
+    /// Temperature T of OR (−T·logsumexp(−E/T)).
+    #[arg(long, default_value_t = super::algebra::DEFAULT_TEMPERATURE)]
     pub temperature: f64,
+}
+
+impl Settings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(self.temperature > 0.0 && self.temperature.is_finite() && self.alpha.is_finite()) {
+            anyhow::bail!(
+                "--temperature must be a positive number and --alpha a finite one, got {} and {}",
+                self.temperature,
+                self.alpha
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for Settings {

@@ -106,6 +106,16 @@ impl ModelCard {
         if code_dim != concept_dim {
             bail!("its network takes a code of width {code_dim} but its concept schema describes {concept_dim} entries");
         }
+        // Codes are scaled by the range (ConceptSchema::encode), so it must have width.
+        if let Some(ConceptSchema {
+            name,
+            kind: ConceptKind::Continuous { range: (lo, hi), .. },
+        }) = &self.concept
+        {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                bail!("concept '{name}' has range ({lo}, {hi}); a continuous concept needs finite low < high");
+            }
+        }
         Ok(())
     }
 }

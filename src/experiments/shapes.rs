@@ -167,7 +167,12 @@ pub fn concept_sample_grid(energy: &dyn Energy, concept: ShapesConcept, sampler:
     write_grid(path, &sampled.x, PER_ROW, &captions, &title)
 }
 
-/// Langevin steps for pictures and evaluation (see `cli::sample::IMAGE_STEPS`).
+/// Langevin steps for sampling the shapes concept models (pictures,
+/// evaluation, and `ebm sample` without --steps): the
+/// concept models' chains are short (20 steps a training iteration, half of
+/// them continued once from the buffer). Judged over 100 samples per row,
+/// position alone was 0.91 / 0.98 / 0.97 / 0.75 correct after 20 / 30 / 40 /
+/// 100 steps, colour alone 1.00 / 0.98 / 0.94 / 0.75 (README, "Defaults").
 pub const SHOWCASE_STEPS: usize = 30;
 
 /// Images `[N, 3, S, S]` as a captioned PNG grid.

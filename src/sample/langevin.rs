@@ -54,6 +54,30 @@ pub struct SamplerDefaults {
     pub start: ChainStart,
 }
 
+/// Command-line changes to a model card's sampler; `None` keeps the card's value.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct LangevinOverrides {
+    /// Langevin steps (default: 200 for 2-D models, 30 for images).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Langevin step size λ (default: the model card's).
+    #[arg(long)]
+    pub step_size: Option<f64>,
+    /// Langevin noise std σ (default: the model card's).
+    #[arg(long)]
+    pub noise: Option<f64>,
+}
+
+impl LangevinOverrides {
+    /// `config` with the overrides applied; `default_steps` when no --steps.
+    pub fn apply(&self, mut config: LangevinConfig, default_steps: usize) -> LangevinConfig {
+        config.steps = self.steps.unwrap_or(default_steps);
+        config.step_size = self.step_size.unwrap_or(config.step_size);
+        config.noise_std = self.noise.unwrap_or(config.noise_std);
+        config
+    }
+}
+
 /// How fresh chains begin.
 ///
 /// `Data` is contrastive divergence as first defined: negatives start at

@@ -4,5 +4,5 @@
 pub mod langevin;
 pub mod replay_buffer;
 
-pub use langevin::{langevin, ChainStart, InitNoise, LangevinConfig, LangevinOptions, Sampled, SamplerDefaults};
+pub use langevin::{langevin, ChainStart, InitNoise, LangevinConfig, LangevinOptions, LangevinOverrides, Sampled, SamplerDefaults};
 pub use replay_buffer::{BufferMode, ReplayBuffer, ReplayConfig};

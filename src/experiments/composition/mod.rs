@@ -8,11 +8,12 @@ pub mod rows;
 pub mod truth;
 
 use crate::compose::ConceptLibrary;
+use crate::compose::Settings;
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::Energy;
-use crate::experiments::shapes::{sample_images, write_grid};
+use crate::experiments::shapes::{sample_images, write_grid, SHOWCASE_STEPS};
 use crate::judge::network::Judge;
-use crate::sample::LangevinConfig;
+use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
 use rand::SeedableRng;
 pub use rows::{Conditions, Row, ShapesModels};
@@ -27,9 +28,8 @@ pub struct CompositionOptions {
     pub out: PathBuf,
     pub samples: usize,
     pub rows: Vec<Row>,
-    pub langevin: Option<LangevinConfig>,
-    pub alpha: f64,
-    pub temperature: f64,
+    pub langevin: LangevinOverrides,
+    pub settings: Settings,
     pub seed: u64,
 }
 
@@ -163,12 +163,9 @@ pub fn run(options: &CompositionOptions, progress: bool) -> Result<Vec<RowResult
     let library = load_shapes_models(&options.models)?;
     let models = shapes_models(&library);
     let (judge, _) = Judge::load(&options.judge)?;
+    options.settings.validate()?;
     let mut sampler = library.sampler();
-    sampler.langevin = options.langevin.clone().unwrap_or_else(|| {
-        let mut l = sampler.langevin.clone();
-        l.steps = crate::cli::sample::IMAGE_STEPS;
-        l
-    });
+    sampler.langevin = options.langevin.apply(sampler.langevin, SHOWCASE_STEPS);
     std::fs::create_dir_all(&options.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out.display()))?;
     let bar = crate::cli::progress::bar((options.rows.len() * options.samples) as u64, "samples", progress);
     let mut results = Vec::new();
@@ -178,7 +175,7 @@ pub fn run(options: &CompositionOptions, progress: bool) -> Result<Vec<RowResult
         let conditions: Vec<Conditions> = (0..options.samples).map(|_| Conditions::draw(&mut rng, row)).collect();
         let mut images = Vec::new();
         for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
-            let energy = models.energy(row, chunk, options.alpha, options.temperature);
+            let energy = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
             let seed = options.seed * 1000 + (r * 100 + c) as u64;
             images.push(sample_images(&energy, None, chunk.len(), &sampler, seed, None).x);
             bar.inc(chunk.len() as u64);

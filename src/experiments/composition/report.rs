@@ -43,8 +43,8 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         "judge": options.judge,
         "samples_per_row": options.samples,
         "seed": options.seed,
-        "alpha": options.alpha,
-        "temperature": options.temperature,
+        "alpha": options.settings.alpha,
+        "temperature": options.settings.temperature,
         "langevin": langevin,
         "chain_start": sampler.start,
         "rows": results,
@@ -67,7 +67,7 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
             crate::sample::ChainStart::Background => "empty floors (random light, no object)",
             crate::sample::ChainStart::Noise => "uniform noise",
         },
-        langevin.steps, langevin.step_size, langevin.noise_std, langevin.grad_clip.map_or("none".to_string(), |c| c.to_string()), options.alpha, options.temperature, options.seed
+        langevin.steps, langevin.step_size, langevin.noise_std, langevin.grad_clip.map_or("none".to_string(), |c| c.to_string()), options.settings.alpha, options.settings.temperature, options.seed
     )?;
     writeln!(
         md,
