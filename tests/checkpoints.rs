@@ -20,6 +20,9 @@ fn conditional_conv() -> (Box<dyn ebm::Network>, ModelCard) {
         spectral_norm: true,
         pool: SpatialPool::Sum,
         coords: false,
+        residual_gain: 0.0,
+        code_head: false,
+        init_gain: 1.0,
     });
     let network = arch.build(tch::Device::Cpu);
     let concept = ConceptSchema {

@@ -80,6 +80,7 @@ fn mlp(code_dim: i64, seed: i64) -> Box<dyn Network> {
         code_dim,
         activation: Activation::Swish,
         spectral_norm: false,
+        input_shape: vec![],
     })
     .build(tch::Device::Cpu);
     net.var_store_mut().double();

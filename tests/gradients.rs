@@ -77,7 +77,20 @@ fn residual_block_matches_finite_differences() {
     tch::manual_seed(2);
     for (spectral, act) in [(true, Activation::Swish), (false, Activation::Swish), (true, Activation::LeakyRelu)] {
         let mut vs = VarStore::new(Device::Cpu);
-        let block = ResBlock::new(&vs.root(), 2, 3, 4, spectral);
+        let config = ConvConfig {
+            channels: 2,
+            size: 6,
+            widths: vec![3],
+            code_dim: 4,
+            activation: act,
+            spectral_norm: spectral,
+            pool: SpatialPool::Sum,
+            coords: false,
+            residual_gain: 0.0,
+            code_head: false,
+            init_gain: 1.0,
+        };
+        let block = ResBlock::new(&vs.root(), 2, 3, &config);
         vs.double();
         for (name, mut p) in named_parameters(&vs) {
             if name.contains("residual_gain") {
@@ -102,8 +115,9 @@ fn residual_block_matches_finite_differences() {
 fn conv_energy_with_codes_matches_finite_differences() {
     let _serial = common::serial();
     tch::manual_seed(3);
-    // Coordinate channels on in one variant: they enter the input conv.
-    for (spectral, pool, coords) in [(true, SpatialPool::Sum, true), (false, SpatialPool::Mean, false)] {
+    // Coordinate channels on in one variant: they enter the input conv; the
+    // other reads the code out of the pooled features too.
+    for (spectral, pool, coords, code_head) in [(true, SpatialPool::Sum, true, false), (false, SpatialPool::Mean, false, true)] {
         let arch = Architecture::Conv(ConvConfig {
             channels: 3,
             size: 8,
@@ -113,6 +127,9 @@ fn conv_energy_with_codes_matches_finite_differences() {
             spectral_norm: spectral,
             pool,
             coords,
+            residual_gain: 1.0,
+            code_head,
+            init_gain: 2.0,
         });
         let mut net = arch.build(Device::Cpu);
         prepare(&mut net);
@@ -136,6 +153,9 @@ fn conv_energy_on_odd_sizes_matches_finite_differences() {
         spectral_norm: true,
         pool: SpatialPool::Sum,
         coords: false,
+        residual_gain: 0.0,
+        code_head: false,
+        init_gain: 1.0,
     });
     let mut net = arch.build(Device::Cpu);
     prepare(&mut net);
@@ -153,9 +173,37 @@ fn mlp_energy_matches_finite_differences() {
             code_dim: 2,
             activation: Activation::Swish,
             spectral_norm: spectral,
+            input_shape: vec![],
         });
         let mut net = arch.build(Device::Cpu);
         prepare(&mut net);
         check_network(net.as_ref(), &randn(&[4, 3]), Some(&randn(&[4, 2])));
     }
+}
+
+#[test]
+fn mlp_on_images_flattens_them_and_checks_the_shape() {
+    let _serial = common::serial();
+    tch::manual_seed(6);
+    let config = MlpConfig {
+        input_dim: 4,
+        hidden: vec![5],
+        code_dim: 2,
+        activation: Activation::Swish,
+        spectral_norm: false,
+        input_shape: vec![1, 2, 2],
+    };
+    let arch = Architecture::Mlp(config.clone());
+    assert_eq!(arch.input_shape(), vec![1, 2, 2]);
+    let net = arch.build(Device::Cpu);
+    let images = tch::Tensor::randn([3, 1, 2, 2], (Kind::Float, Device::Cpu));
+    let code = tch::Tensor::randn([3, 2], (Kind::Float, Device::Cpu));
+    let flat = net.energy(&images.view([3, 4]), Some(&code));
+    assert!(net.energy(&images, Some(&code)).allclose(&flat, 1e-6, 1e-6, false));
+    let wrong = Architecture::Mlp(MlpConfig {
+        input_shape: vec![1, 3, 2],
+        ..config
+    });
+    let message = wrong.validate().expect_err("6 numbers are not input_dim 4");
+    assert!(message.contains("input_shape"), "{message}");
 }

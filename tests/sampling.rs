@@ -119,6 +119,7 @@ fn replay_buffer_reuses_at_the_configured_rate_and_keeps_codes() {
         capacity: 100,
         reuse_prob: 0.95,
         mode: BufferMode::Fifo,
+        reuse_codes: true,
     });
     let fresh = Tensor::zeros([2000, 3], (Kind::Float, tch::Device::Cpu));
     let fresh_codes = Tensor::zeros([2000, 2], (Kind::Float, tch::Device::Cpu));
@@ -137,6 +138,11 @@ fn replay_buffer_reuses_at_the_configured_rate_and_keeps_codes() {
     // FIFO: the oldest 50 were overwritten, so only values 51..=150 remain.
     let min_reused = x.select(1, 0).masked_select(&reused).min().double_value(&[]);
     assert!(min_reused >= 51.0, "found overwritten sample {min_reused}");
+    // Without reuse_codes, restarted chains take the fresh codes (split-MNIST).
+    buffer.config.reuse_codes = false;
+    let (x, codes) = buffer.draw(&fresh, Some(&fresh_codes));
+    assert!(x.select(1, 0).gt(0.0).any().int64_value(&[]) == 1, "nothing was reused");
+    assert!(codes.expect("codes").equal(&fresh_codes), "reused chains kept their old codes");
 }
 
 #[test]
@@ -147,6 +153,7 @@ fn reservoir_buffer_keeps_a_uniform_sample_of_everything_pushed() {
         capacity: 2000,
         reuse_prob: 1.0,
         mode: BufferMode::Reservoir,
+        reuse_codes: true,
     });
     for chunk in 0..20 {
         let values = Tensor::arange(250, (Kind::Float, tch::Device::Cpu)) + (chunk * 250) as f64;

@@ -134,6 +134,9 @@ fn architecture(name: &str) -> Result<(ConvConfig, i64)> {
             spectral_norm: true,
             pool: SpatialPool::Sum,
             coords: false,
+            residual_gain: 0.0,
+            code_head: false,
+            init_gain: 1.0,
         },
         128,
     ))

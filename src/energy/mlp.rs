@@ -16,6 +16,11 @@ pub struct MlpConfig {
     pub code_dim: i64,
     pub activation: Activation,
     pub spectral_norm: bool,
+    /// Shape of one input when it is not a flat vector (e.g. `[1, 28, 28]`
+    /// for MNIST images, as IGEBM's split-MNIST model is an MLP); inputs are
+    /// flattened to `input_dim`. Empty means `[input_dim]`.
+    #[serde(default)]
+    pub input_shape: Vec<i64>,
 }
 
 impl MlpConfig {
@@ -31,6 +36,12 @@ impl MlpConfig {
         }
         if self.code_dim < 0 {
             return Err(format!("code_dim must be ≥ 0, got {}", self.code_dim));
+        }
+        if !self.input_shape.is_empty() && self.input_shape.iter().product::<i64>() != self.input_dim {
+            return Err(format!(
+                "input_shape {:?} does not hold input_dim = {} numbers",
+                self.input_shape, self.input_dim
+            ));
         }
         Ok(())
     }
@@ -71,7 +82,7 @@ impl Energy for MlpEnergy {
     fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
         let kind = self.head.bias.kind();
         let code = require_code(code, self.config.code_dim).map(|c| c.to_kind(kind));
-        let mut h = x.to_kind(kind);
+        let mut h = x.flatten(1, -1).to_kind(kind);
         for layer in &self.hidden {
             h = layer.dense.forward(&h);
             if let (Some(film), Some(code)) = (&layer.film, &code) {

@@ -36,7 +36,8 @@ impl Architecture {
     /// Shape of one input, without the batch dimension.
     pub fn input_shape(&self) -> Vec<i64> {
         match self {
-            Architecture::Mlp(c) => vec![c.input_dim],
+            Architecture::Mlp(c) if c.input_shape.is_empty() => vec![c.input_dim],
+            Architecture::Mlp(c) => c.input_shape.clone(),
             Architecture::Conv(c) => vec![c.channels, c.size, c.size],
         }
     }

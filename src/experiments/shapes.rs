@@ -30,6 +30,9 @@ pub fn concept_architecture(concept: ShapesConcept, widths: &[i64], spectral_nor
         spectral_norm,
         pool: SpatialPool::Max,
         coords: concept == ShapesConcept::Pos,
+        residual_gain: 0.0,
+        code_head: false,
+        init_gain: 1.0,
     })
 }
 
@@ -60,6 +63,7 @@ pub fn concept_config(steps: u64, seed: u64) -> TrainConfig {
             capacity: 10_000,
             reuse_prob: 0.5,
             mode: BufferMode::Fifo,
+            reuse_codes: true,
         },
         seed,
         checkpoint_every: 500,

@@ -24,6 +24,7 @@ pub fn toy_architecture(spectral_norm: bool) -> Architecture {
         code_dim: 0,
         activation: Activation::Swish,
         spectral_norm,
+        input_shape: vec![],
     })
 }
 
@@ -52,6 +53,7 @@ pub fn toy_config(steps: u64, seed: u64) -> TrainConfig {
             capacity: 10_000,
             reuse_prob: 0.95,
             mode: BufferMode::Fifo,
+            reuse_codes: true,
         },
         seed,
         checkpoint_every: 0,

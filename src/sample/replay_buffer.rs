@@ -21,6 +21,17 @@ pub struct ReplayConfig {
     /// Probability that a chain restarts from the buffer rather than noise.
     pub reuse_prob: f64,
     pub mode: BufferMode,
+    /// A chain restarted from the buffer keeps the code it was sampled
+    /// under. When false it takes the fresh chain's code instead: split-MNIST
+    /// keeps one buffer across tasks, so the model's pictures of old digits
+    /// become negatives under the new task's labels (IGEBM samples negatives
+    /// only with the current task's labels, from a buffer it maintains).
+    #[serde(default = "keep_codes")]
+    pub reuse_codes: bool,
+}
+
+fn keep_codes() -> bool {
+    true
 }
 
 impl Default for ReplayConfig {
@@ -29,6 +40,7 @@ impl Default for ReplayConfig {
             capacity: 10_000,
             reuse_prob: 0.95,
             mode: BufferMode::Fifo,
+            reuse_codes: true,
         }
     }
 }
@@ -79,7 +91,7 @@ impl ReplayBuffer {
         shape.resize(fresh.dim(), 1);
         let x = stored.where_self(&reuse.reshape(&shape[..]), fresh);
         let codes = match (&self.codes, fresh_codes) {
-            (Some(stored_codes), Some(fresh_codes)) => {
+            (Some(stored_codes), Some(fresh_codes)) if self.config.reuse_codes => {
                 let stored = stored_codes.index_select(0, &index);
                 Some(stored.where_self(&reuse.unsqueeze(-1), fresh_codes))
             }

@@ -186,6 +186,18 @@ impl<'a> Trainer<'a> {
         logits.cross_entropy_for_logits(&code.argmax(-1, false))
     }
 
+    /// Continues from another trainer's replay buffer (split-MNIST hands one
+    /// buffer from task to task); this trainer's replay settings apply.
+    pub fn set_replay_buffer(&mut self, mut buffer: ReplayBuffer) {
+        buffer.config = self.config.replay.clone();
+        self.buffer = buffer;
+    }
+
+    /// The network and the replay buffer, for a next stage of training.
+    pub fn into_parts(self) -> (Box<dyn Network>, ReplayBuffer) {
+        (self.network, self.buffer)
+    }
+
     /// One step, with the divergence guard around it.
     pub fn step(&mut self) -> Result<StepMetrics> {
         if self.snapshot.is_none() || (self.step.is_multiple_of(self.config.guard.snapshot_every) && self.retries_since_snapshot == 0) {

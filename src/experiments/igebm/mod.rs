@@ -29,8 +29,17 @@ use std::path::PathBuf;
 /// that a Langevin step of 32 images costs ~20 ms on 2 cores.
 pub const WIDTHS: [i64; 3] = [16, 32, 64];
 
-/// The MNIST energy: IGEBM's residual network with spectral norm and swish;
-/// conditional models take a one-hot digit through FiLM.
+/// The MNIST energy: IGEBM's residual network with swish and sum pooling;
+/// conditional models take a one-hot digit through FiLM and a bilinear
+/// read-out of the pooled features.
+///
+/// Departures from IGEBM, each measured with `examples/mnist_probe`
+/// (test accuracy of −E as logits, 1000 test digits, cross-entropy alone,
+/// 100 steps, lr 1e-3): spectral norm off (on, it caps every layer's gain
+/// at 1 and the network stays nearly linear: 0.28–0.43 on, 0.37 off with
+/// weights at 1/√fan-in, 0.75 off with weights at 2/√fan-in);
+/// plain residual blocks (gain 1) and the code read-out, without which
+/// the code did nothing for 60 steps (every digit got one label).
 pub fn mnist_architecture(conditional: bool) -> Architecture {
     Architecture::Conv(ConvConfig {
         channels: 1,
@@ -38,9 +47,12 @@ pub fn mnist_architecture(conditional: bool) -> Architecture {
         widths: WIDTHS.to_vec(),
         code_dim: if conditional { 10 } else { 0 },
         activation: Activation::Swish,
-        spectral_norm: true,
+        spectral_norm: false,
         pool: SpatialPool::Sum,
         coords: false,
+        residual_gain: 1.0,
+        code_head: conditional,
+        init_gain: 2.0,
     })
 }
 
@@ -56,13 +68,14 @@ pub fn mnist_langevin(steps: usize) -> LangevinConfig {
     }
 }
 
-/// Training settings: IGEBM's loss and optimiser (Adam β1 = 0, lr 3e-4,
-/// L2 α = 1), a replay buffer of 10 000 with 95 % reuse, EMA 0.99 for
+/// Training settings: IGEBM's loss and optimiser (Adam β1 = 0, L2 α = 1),
+/// lr 1e-3 (3e-4 had the hybrid model at 0.23 test accuracy after 150
+/// steps), a replay buffer of 10 000 with 95 % reuse, EMA 0.99 for
 /// evaluation; MNIST's batch and chain length as given.
 pub fn mnist_config(steps: u64, batch_size: usize, langevin_steps: usize, seed: u64) -> TrainConfig {
     let mut config = crate::experiments::shapes::concept_config(steps, seed);
     config.batch_size = batch_size;
-    config.lr = 3e-4;
+    config.lr = 1e-3;
     config.energy_l2 = 1.0;
     config.replay.reuse_prob = 0.95;
     config.langevin = mnist_langevin(langevin_steps);
@@ -114,7 +127,7 @@ impl Budget {
     /// The full run (estimated at about an hour on 2 cores).
     pub fn full() -> Self {
         Self {
-            train_steps: 600,
+            train_steps: 500,
             hybrid_steps: 1200,
             batch_size: 32,
             langevin_steps: 20,
@@ -126,7 +139,7 @@ impl Budget {
             restore_steps: 60,
             sample_steps: 100,
             samples_per_class: 20,
-            split_steps_per_task: 100,
+            split_steps_per_task: 300,
             split_seeds: vec![0, 1, 2, 3, 4],
             split_test_images: 10_000,
             pgd_images: 500,
@@ -149,7 +162,7 @@ impl Budget {
             restore_steps: 40,
             sample_steps: 60,
             samples_per_class: 8,
-            split_steps_per_task: 10,
+            split_steps_per_task: 30,
             split_seeds: vec![0, 1],
             split_test_images: 1000,
             pgd_images: 100,
