@@ -55,6 +55,7 @@ fn main() -> anyhow::Result<()> {
     config.energy_l2 = num("l2", "1");
     config.langevin.step_size = num("lambda", "20");
     config.langevin.noise_std = num("sigma", "0.005");
+    config.langevin.grad_clip = Some(num("clip", "0.01")).filter(|c| *c > 0.0);
     config.replay.reuse_prob = num("reuse", "0.95");
     tch::manual_seed(0);
     let mut trainer = Trainer::new(architecture.build(tch::Device::Cpu), &data, config.clone(), None)?;
@@ -130,7 +131,10 @@ fn main() -> anyhow::Result<()> {
                     let (samples, asked) = ebm::experiments::igebm::classify::sample_each_digit(
                         net,
                         10,
-                        &ebm::experiments::igebm::mnist_langevin(num("sample_steps", "60") as usize),
+                        &ebm::sample::LangevinConfig {
+                            steps: num("sample_steps", "60") as usize,
+                            ..config.langevin.clone()
+                        },
                         0,
                     );
                     let judged = accuracy(&ebm::experiments::igebm::classify::judge_digits(judge, &samples), &asked);
@@ -188,6 +192,9 @@ fn restore_mode(path: &str, task: &MnistTask, num: &dyn Fn(&str, &str) -> f64) -
             r.task, r.judge_before, r.judge_after
         );
     }
+    let sources = x.narrow(0, 0, 100);
+    let mapped = ebm::experiments::igebm::restore::cross_class_accuracy(energy, &judge, &sources, &sampler);
+    println!("cross-class mapping judged as the target digit {mapped:.3}");
     let (samples, asked) = sample_each_digit(energy, 10, &sampler, 0);
     println!("generation judged {:.3}", accuracy(&judge_digits(&judge, &samples), &asked));
     Ok(())

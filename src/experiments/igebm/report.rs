@@ -55,6 +55,8 @@ pub struct IgebmReport {
     pub ood: Vec<OodTable>,
     /// Restoration with the hybrid model.
     pub restoration: Vec<RestoreRow>,
+    /// Chains of every digit started at test digits, judged as that digit.
+    pub cross_class: Scored,
     pub split_mnist: SplitSummary,
     pub robustness: Vec<RobustnessRow>,
     pub pictures: Vec<String>,
@@ -153,6 +155,13 @@ pub fn markdown(r: &IgebmReport) -> String {
         );
     }
     md.push_str("\nPSNR in dB against the clean digit; for inpainting 'before' is the chain's start (noise in the unknown half).\n");
+    let _ = writeln!(
+        md,
+        "Cross-class mapping ({}, {}): the judge reads the digit each chain ran under on **{}** (chance 10 %).\n",
+        r.cross_class.model,
+        r.cross_class.what,
+        pct(r.cross_class.value)
+    );
     md.push_str("Pictures: `restoration.png`, `cross-class.png`.\n\n## Split-MNIST incremental class learning\n\n");
     let s = &r.split_mnist;
     let _ = writeln!(

@@ -5,7 +5,7 @@ use super::classify::{accuracy, all_digits, judge_digits, predict, sample_each_d
 use super::continual::{split_mnist, task_config};
 use super::ood::{build_ood_sets, evaluate_ood};
 use super::report::{check_targets, write_report, IgebmReport, ModelTraining, OodTable, Scored};
-use super::restore::{cross_class_picture, evaluate_restoration};
+use super::restore::{cross_class_accuracy, cross_class_picture, evaluate_restoration};
 use super::robustness::{plot_robustness, robustness_curves, train_cnn_baseline, Norm};
 use super::{mnist_architecture, mnist_config, mnist_langevin, train_model, Budget, HYBRID_CE_WEIGHT};
 use crate::data::mnist::load_digits_csv;
@@ -153,6 +153,12 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
         &out.join("cross-class.png"),
     )?;
     pictures.push("cross-class.png".into());
+    let sources = test_x.narrow(0, 0, budget.refine_images.min(test_count) / 10);
+    let cross_class = Scored {
+        model: hybrid.name.into(),
+        what: format!("{} test digits × 10 digits, {} steps", sources.size()[0], restore_langevin.steps),
+        value: cross_class_accuracy(hybrid.network.as_ref(), &judge, &sources, &restore_langevin),
+    };
 
     say("split-MNIST");
     let split_config = task_config(budget.split_steps_per_task, budget.batch_size, budget.langevin_steps, options.seed);
@@ -194,6 +200,7 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
         classification,
         ood,
         restoration,
+        cross_class,
         split_mnist,
         robustness,
         pictures,
