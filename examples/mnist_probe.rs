@@ -192,6 +192,16 @@ fn restore_mode(path: &str, task: &MnistTask, num: &dyn Fn(&str, &str) -> f64) -
             r.task, r.judge_before, r.judge_after
         );
     }
+    // Inpainting started from the zero-filled image instead of noise.
+    let known = ebm::experiments::igebm::restore::top_half_known();
+    let zero_filled = &x * &known;
+    let inpainted = ebm::experiments::igebm::restore::restore(energy, &zero_filled, &zero_filled, Some(&known), &sampler);
+    let psnr = ebm::experiments::igebm::restore::psnr;
+    println!(
+        "inpainting from zero fill: {:.2} -> {:.2} dB",
+        psnr(&zero_filled, &x),
+        psnr(&inpainted, &x)
+    );
     let sources = x.narrow(0, 0, 100);
     let mapped = ebm::experiments::igebm::restore::cross_class_accuracy(energy, &judge, &sources, &sampler);
     println!("cross-class mapping judged as the target digit {mapped:.3}");
