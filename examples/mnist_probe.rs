@@ -145,15 +145,12 @@ fn main() -> anyhow::Result<()> {
                     return;
                 }
                 let inside = ood_scores(net, &x.narrow(0, 0, 500), conditional);
-                let aurocs: Vec<String> = sets
-                    .iter()
-                    .map(|s| format!("{:.2}", auroc(&inside, &ood_scores(net, &s.images, conditional))))
-                    .collect();
-                let mean: f64 = sets
+                let aurocs: Vec<f64> = sets
                     .iter()
                     .map(|s| auroc(&inside, &ood_scores(net, &s.images, conditional)))
-                    .sum::<f64>()
-                    / sets.len() as f64;
+                    .collect();
+                let mean = aurocs.iter().sum::<f64>() / aurocs.len() as f64;
+                let aurocs: Vec<String> = aurocs.iter().map(|a| format!("{a:.2}")).collect();
                 println!("  {name}: acc {acc:.3} ood mean {mean:.3} [{}]", aurocs.join(" "));
             };
             println!(

@@ -147,6 +147,13 @@ fn wrong_version_shape_or_schema_is_rejected() {
         ),
         (
             Box::new(|_, m| {
+                m["architecture"]["code_head"] = true.into();
+                m["architecture"]["code_dim"] = 0.into();
+            }),
+            "code_head reads a code",
+        ),
+        (
+            Box::new(|_, m| {
                 m["concept"] = serde_json::json!({"name": "pos", "kind": "continuous", "components": ["x", "y", "z"], "range": [0.5, 0.5]})
             }),
             "needs finite low < high",

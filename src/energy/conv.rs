@@ -93,6 +93,9 @@ impl ConvConfig {
         if self.code_dim < 0 {
             return Err(format!("code_dim must be ≥ 0, got {}", self.code_dim));
         }
+        if self.code_head && self.code_dim == 0 {
+            return Err("code_head reads a code: set code_dim > 0 or code_head false".into());
+        }
         Ok(())
     }
 }

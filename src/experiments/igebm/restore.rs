@@ -144,10 +144,8 @@ pub fn cross_class_picture(energy: &dyn Energy, sources: &Tensor, config: &Lange
 /// each of the ten digits; the fraction of chains the judge reads as the
 /// digit they ran under.
 pub fn cross_class_accuracy(energy: &dyn Energy, judge: &Judge, sources: &Tensor, config: &LangevinConfig) -> f64 {
-    let n = sources.size()[0];
+    let targets: Vec<i64> = (0..sources.size()[0]).flat_map(|_| all_digits()).collect();
     let starts = sources.repeat_interleave_self_int(DIGITS, 0, None);
-    let targets = Tensor::arange(DIGITS, (tch::Kind::Int64, sources.device())).repeat([n]);
-    let code = digit_codes(&Vec::<i64>::try_from(&targets).unwrap_or_default());
-    let mapped = langevin(energy, &starts, Some(&code), config, &LangevinOptions::default()).x;
-    accuracy(&judge_digits(judge, &mapped), &targets)
+    let mapped = langevin(energy, &starts, Some(&digit_codes(&targets)), config, &LangevinOptions::default()).x;
+    accuracy(&judge_digits(judge, &mapped), &Tensor::from_slice(&targets))
 }
