@@ -7,7 +7,8 @@
 //!
 //! Other modes: `ceonly=true` (cross-entropy alone, no sampling),
 //! `split=true` (one split-MNIST sequence), `restore=PATH` (restoration and
-//! generation of a saved model under other sampler settings).
+//! generation of a saved model under other sampler settings), `buffer=PATH`
+//! (the replay buffer of a saved `train_state.safetensors`, judged).
 
 use ebm::data::mnist::load_digits_csv;
 use ebm::data::mnist_source::{labelled_tensors, MnistData};
@@ -57,11 +58,19 @@ fn main() -> anyhow::Result<()> {
     config.langevin.noise_std = num("sigma", "0.005");
     config.langevin.grad_clip = Some(num("clip", "0.01")).filter(|c| *c > 0.0);
     config.replay.reuse_prob = num("reuse", "0.95");
+    config.data_noise = num("data_noise", &config.data_noise.to_string());
     tch::manual_seed(0);
-    let mut trainer = Trainer::new(architecture.build(tch::Device::Cpu), &data, config.clone(), None)?;
+    let probe_data = ProbeData {
+        inner: &data,
+        init_power: num("init_pow", &ebm::data::mnist_source::MNIST_INIT.power.to_string()),
+    };
+    let mut trainer = Trainer::new(architecture.build(tch::Device::Cpu), &probe_data, config.clone(), None)?;
     let (x, y) = labelled_tensors(&task.test, &(0..1000).collect::<Vec<_>>());
     let small = load_digits_csv(&root.join("../shared/data/sklearn-digits/digits.csv.gz"))?;
     let sets = build_ood_sets(&x.narrow(0, 500, 500), &small, 300, 0);
+    if let Some(path) = args.get("buffer") {
+        return buffer_mode(path);
+    }
     if let Some(path) = args.get("restore") {
         return restore_mode(path, &task, &num);
     }
@@ -79,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         config.replay.reuse_prob = num("reuse", "0.95");
         config.energy_l2 = num("l2", "1");
         config.replay.reuse_codes = get("relabel", "true") != "true";
+        config.data_noise = num("data_noise", &config.data_noise.to_string());
         if get("reservoir", "true") != "true" {
             config.replay.mode = ebm::sample::BufferMode::Fifo;
         }
@@ -128,14 +138,21 @@ fn main() -> anyhow::Result<()> {
                     f64::NAN
                 };
                 if let Some(judge) = &judge {
-                    let (samples, asked) = ebm::experiments::igebm::classify::sample_each_digit(
-                        net,
+                    tch::manual_seed(0);
+                    let asked = tch::Tensor::arange(10, (tch::Kind::Int64, tch::Device::Cpu)).repeat_interleave_self_int(10, 0, None);
+                    let x0 = ebm::data::DataSource::fresh_chains(&probe_data, 1_000_000, 100);
+                    let sampler = ebm::sample::LangevinConfig {
+                        steps: num("sample_steps", "60") as usize,
+                        ..config.langevin.clone()
+                    };
+                    let code = ebm::data::mnist_source::digit_codes(&Vec::<i64>::try_from(&asked).unwrap());
+                    let samples = ebm::sample::langevin(net, &x0, Some(&code), &sampler, &Default::default()).x;
+                    let _ = ebm::experiments::shapes::write_grid(
+                        std::path::Path::new(&format!("/tmp/probe-gen-{}-{}.png", get("tag", "x"), name.trim())),
+                        &samples,
                         10,
-                        &ebm::sample::LangevinConfig {
-                            steps: num("sample_steps", "60") as usize,
-                            ..config.langevin.clone()
-                        },
-                        0,
+                        &vec![String::new(); 100],
+                        "gen",
                     );
                     let judged = accuracy(&ebm::experiments::igebm::classify::judge_digits(judge, &samples), &asked);
                     println!("  {name}: generation judged {judged:.3}");
@@ -189,20 +206,59 @@ fn restore_mode(path: &str, task: &MnistTask, num: &dyn Fn(&str, &str) -> f64) -
             r.task, r.judge_before, r.judge_after
         );
     }
-    // Inpainting started from the zero-filled image instead of noise.
-    let known = ebm::experiments::igebm::restore::top_half_known();
-    let zero_filled = &x * &known;
-    let inpainted = ebm::experiments::igebm::restore::restore(energy, &zero_filled, &zero_filled, Some(&known), &sampler);
-    let psnr = ebm::experiments::igebm::restore::psnr;
-    println!(
-        "inpainting from zero fill: {:.2} -> {:.2} dB",
-        psnr(&zero_filled, &x),
-        psnr(&inpainted, &x)
-    );
     let sources = x.narrow(0, 0, 100);
     let mapped = ebm::experiments::igebm::restore::cross_class_accuracy(energy, &judge, &sources, &sampler);
     println!("cross-class mapping judged as the target digit {mapped:.3}");
     let (samples, asked) = sample_each_digit(energy, 10, &sampler, 0);
     println!("generation judged {:.3}", accuracy(&judge_digits(&judge, &samples), &asked));
     Ok(())
+}
+
+/// The replay buffer of a saved training state: judged against the codes it
+/// was sampled under, and a grid of its first 100 samples.
+fn buffer_mode(path: &str) -> anyhow::Result<()> {
+    use ebm::experiments::igebm::classify::judge_digits;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let judge = ebm::judge::Judge::load(&root.join("judges/mnist.safetensors"))?.0;
+    let tensors: HashMap<String, tch::Tensor> = tch::Tensor::read_safetensors(path)?.into_iter().collect();
+    let samples = &tensors["buffer.samples"];
+    let n = samples.size()[0];
+    println!("buffer of {n}");
+    if let Some(codes) = tensors.get("buffer.codes") {
+        let asked = codes.argmax(-1, false);
+        let recent = samples.narrow(0, 0, n.min(2000));
+        let judged = accuracy(&judge_digits(&judge, &recent), &asked.narrow(0, 0, n.min(2000)));
+        println!("buffer judged as its codes {judged:.3}");
+    }
+    let shown = samples.narrow(0, 0, n.min(100));
+    let captions = vec![String::new(); shown.size()[0] as usize];
+    ebm::experiments::shapes::write_grid(std::path::Path::new("/tmp/mnist-probe-buffer.png"), &shown, 10, &captions, "buffer")?;
+    Ok(())
+}
+
+/// The MNIST source with another start-noise power.
+struct ProbeData<'a> {
+    inner: &'a MnistData,
+    init_power: f64,
+}
+
+impl ebm::data::DataSource for ProbeData<'_> {
+    fn batch(&self, step: u64, batch_size: usize) -> ebm::data::Batch {
+        self.inner.batch(step, batch_size)
+    }
+    fn example_shape(&self) -> Vec<i64> {
+        self.inner.example_shape()
+    }
+    fn concept(&self) -> Option<ebm::energy::ConceptSchema> {
+        self.inner.concept()
+    }
+    fn init_noise(&self) -> ebm::sample::InitNoise {
+        ebm::sample::InitNoise {
+            power: self.init_power,
+            ..self.inner.init_noise()
+        }
+    }
+    fn describe(&self) -> serde_json::Value {
+        self.inner.describe()
+    }
 }

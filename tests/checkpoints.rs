@@ -39,7 +39,7 @@ fn conditional_conv() -> (Box<dyn ebm::Network>, ModelCard) {
             grad_clip: Some(0.01),
             clamp: Some((0.0, 1.0)),
         },
-        init: InitNoise { lo: 0.0, hi: 1.0 },
+        init: InitNoise::uniform(0.0, 1.0),
         start: ebm::sample::ChainStart::Noise,
     };
     let card = ModelCard::new(arch, Some(concept), serde_json::json!({"dataset": "test"}), sampler);
@@ -157,6 +157,10 @@ fn wrong_version_shape_or_schema_is_rejected() {
                 m["concept"] = serde_json::json!({"name": "pos", "kind": "continuous", "components": ["x", "y", "z"], "range": [0.5, 0.5]})
             }),
             "needs finite low < high",
+        ),
+        (
+            Box::new(|_, m| m["sampler"]["init"]["power"] = 0.into()),
+            "start noise (lo 0, hi 1, power 0) is invalid",
         ),
     ];
     for (edit, expected) in cases {

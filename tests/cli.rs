@@ -40,6 +40,10 @@ fn bad_input_is_refused_with_the_reason() {
         (vec!["data", "preview", "shapes", "-o", o, "--size-range", "0.01,0.2"], "size range"),
         (vec!["judge", "score", "--judge", g, "--samples", g], "garbage.safetensors"),
         (vec!["--threads", "0", "bench", "data"], "--threads must be at least 1"),
+        (
+            vec!["train", "eight-gaussians", "--out", o, "--steps", "1", "--data-noise=nan"],
+            "data_noise must be a number ≥ 0",
+        ),
     ];
     for (args, expected) in cases {
         let (ok, text) = ebm(&args);

@@ -1,8 +1,9 @@
-//! IGEBM abilities on MNIST, on small budgets: conditional sampling gives
-//! the asked digit (per the judge) well above chance, uniform noise is told
-//! apart from digits, inpainting never moves the known pixels, PGD raises
-//! the loss it attacks; plus the pieces (AUROC, the data source, the
-//! supervised term's guard).
+//! IGEBM abilities on MNIST, on small budgets: a briefly trained
+//! conditional model draws the asked digit (per the judge) well above
+//! chance and tells uniform noise apart from digits, inpainting never moves
+//! the known pixels, PGD raises the loss it attacks; plus the pieces (the
+//! sampling and judging path on a known energy, AUROC, the data source,
+//! the supervised term's guard).
 
 mod common;
 
@@ -13,7 +14,7 @@ use ebm::experiments::igebm::classify::{accuracy, all_digits, judge_digits, pred
 use ebm::experiments::igebm::ood::{auroc, ood_scores};
 use ebm::experiments::igebm::restore::{psnr, top_half_known};
 use ebm::experiments::igebm::robustness::{attack_gain, ebm_logits, Norm};
-use ebm::experiments::igebm::{mnist_architecture, mnist_config, mnist_langevin, train_model};
+use ebm::experiments::igebm::{mnist_architecture, mnist_config, mnist_langevin, train_model, DATA_NOISE};
 use ebm::judge::Judge;
 use ebm::sample::{langevin, LangevinOptions};
 use std::path::PathBuf;
@@ -70,21 +71,34 @@ fn conditional_sampling_gives_the_asked_digit_per_the_judge() {
     assert!(judged_as_asked_zero < 0.3, "{judged_as_asked_zero}");
 }
 
+/// Steps of the briefly trained model below: enough for its samples to be
+/// read as the asked digit (hybrid recipe, noisy digits).
+const BRIEF_STEPS: u64 = 150;
+
 #[test]
-fn briefly_trained_conditional_model_tells_digits_from_uniform_noise() {
+fn briefly_trained_conditional_model_draws_the_asked_digit_and_tells_digits_from_noise() {
     let _serial = common::serial();
     let set = mnist_test_split();
     let train_part = ImageSet {
-        images: set.images[..3000 * 784].to_vec(),
-        labels: set.labels[..3000].to_vec(),
+        images: set.images[..5000 * 784].to_vec(),
+        labels: set.labels[..5000].to_vec(),
         ..set.clone()
     };
     let data = MnistData::new(&train_part, true, None, 0).expect("data");
-    let mut config = mnist_config(30, 32, 5, 0);
+    let mut config = mnist_config(BRIEF_STEPS, 32, 20, 0);
     config.label_ce_weight = 1.0;
-    // The live weights: an EMA of 30 steps is still mostly the initial net.
+    config.data_noise = DATA_NOISE;
+    // The live weights: an EMA of a short run lags behind.
     config.ema_decay = None;
     let (network, _) = train_model(&data, &mnist_architecture(true), config, None).expect("training runs");
+    let (judge, _) = Judge::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("judges/mnist.safetensors")).expect("judge");
+    let (samples, asked) = sample_each_digit(network.as_ref(), 5, &mnist_langevin(60), 1);
+    let judged = accuracy(&judge_digits(&judge, &samples), &asked);
+    assert!(
+        judged >= 0.4,
+        "the judge read the asked digit on {:.0} % of samples (chance 10 %)",
+        100.0 * judged
+    );
     let held_out: Vec<usize> = (5000..5300).collect();
     let (digits, labels) = labelled_tensors(&set, &held_out);
     let noise = Tensor::rand([300, 1, 28, 28], (Kind::Float, tch::Device::Cpu));
@@ -93,10 +107,10 @@ fn briefly_trained_conditional_model_tells_digits_from_uniform_noise() {
         &ood_scores(network.as_ref(), &noise, true),
     );
     assert!(auc >= 0.99, "AUROC against uniform noise {auc:.4}");
-    // Lowest-energy classification runs end to end; 30 steps leave it near
-    // chance, so only its range is checked here.
     let classified = accuracy(&predict(network.as_ref(), &digits, &all_digits(), None), &labels);
-    assert!((0.0..=1.0).contains(&classified) && labels.size() == [300]);
+    // 150 steps leave classification short of the full run's; 0.40 measured.
+    assert!(classified >= 0.25, "lowest-energy classification {classified:.2} (chance 0.10)");
+    eprintln!("judged {judged:.2}, AUROC {auc:.4}, classification {classified:.2}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 mod common;
 
 use ebm::energy::GaussianEnergy;
-use ebm::sample::{langevin, BufferMode, LangevinConfig, LangevinOptions, ReplayBuffer, ReplayConfig};
+use ebm::sample::{langevin, BufferMode, InitNoise, LangevinConfig, LangevinOptions, ReplayBuffer, ReplayConfig};
 use tch::{Kind, Tensor};
 
 fn column_stats(x: &Tensor) -> (Vec<f64>, Vec<f64>) {
@@ -163,4 +163,27 @@ fn reservoir_buffer_keeps_a_uniform_sample_of_everything_pushed() {
     // 2000 kept of 0..5000 uniformly: mean 2500 ± 32 (one standard error).
     let mean = x.mean(Kind::Double).double_value(&[]);
     assert!((mean - 2500.0).abs() < 130.0, "mean {mean}: reservoir favours old or new samples");
+}
+
+#[test]
+fn start_noise_power_skews_toward_lo_with_the_right_moments() {
+    tch::manual_seed(5);
+    // lo + (hi − lo)·uᵖ has mean lo + (hi − lo)/(p + 1) and, for the
+    // median, lo + (hi − lo)·0.5ᵖ.
+    for (lo, hi, power) in [(0.0, 1.0, 1.0), (0.0, 1.0, 3.0), (-2.0, 2.0, 2.0)] {
+        let x = InitNoise { lo, hi, power }.sample(&[200_000]);
+        let mean = x.mean(Kind::Double).double_value(&[]);
+        let median = x.median().double_value(&[]);
+        let want_mean = lo + (hi - lo) / (power + 1.0);
+        let want_median = lo + (hi - lo) * 0.5f64.powf(power);
+        assert!(
+            (mean - want_mean).abs() < 0.01 * (hi - lo),
+            "p={power}: mean {mean} want {want_mean}"
+        );
+        assert!(
+            (median - want_median).abs() < 0.01 * (hi - lo),
+            "p={power}: median {median} want {want_median}"
+        );
+        assert!(x.min().double_value(&[]) >= lo && x.max().double_value(&[]) <= hi);
+    }
 }

@@ -170,3 +170,23 @@ fn checkpoints_hold_the_ema_weights_when_ema_is_on() {
         assert_eq!(all_equal, expect_equal, "decay {decay}");
     }
 }
+
+#[test]
+fn data_noise_reaches_the_positives_and_zero_noise_leaves_them_as_they_are() {
+    let _serial = common::serial();
+    let data = Toy2d::new(Toy2dKind::EightGaussians, 3);
+    let first_e_pos = |data_noise: f64| {
+        tch::manual_seed(3);
+        let mut config = small_config(1);
+        config.data_noise = data_noise;
+        let mut trainer = Trainer::new(toy_architecture(false).build(tch::Device::Cpu), &data, config, None).expect("trainer");
+        trainer.step().expect("step").e_pos
+    };
+    let clean = first_e_pos(0.0);
+    assert_eq!(clean, first_e_pos(0.0), "same seed, same positives");
+    let noisy = first_e_pos(0.5);
+    assert!((noisy - clean).abs() > 1e-4, "noise 0.5 left E+ at {clean}");
+    let mut config = small_config(1);
+    config.data_noise = -0.1;
+    assert!(config.validate().unwrap_err().contains("data_noise"));
+}

@@ -41,6 +41,9 @@ pub struct TrainArgs {
     /// (conditional models with categorical codes only; 0 = pure CD).
     #[arg(long)]
     pub label_ce: Option<f64>,
+    /// Std of Gaussian noise added to the training images at every step.
+    #[arg(long)]
+    pub data_noise: Option<f64>,
     /// For image models: channel widths of the residual blocks, e.g. 32,64,64.
     #[arg(long, value_delimiter = ',')]
     pub widths: Option<Vec<i64>>,
@@ -130,6 +133,7 @@ fn apply_overrides(config: &mut TrainConfig, args: &TrainArgs) -> Result<()> {
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
     config.energy_l2 = args.energy_l2.unwrap_or(config.energy_l2);
     config.label_ce_weight = args.label_ce.unwrap_or(config.label_ce_weight);
+    config.data_noise = args.data_noise.unwrap_or(config.data_noise);
     config.replay.reuse_prob = args.reuse.unwrap_or(config.replay.reuse_prob);
     if let Err(problem) = config.validate() {
         bail!("invalid training settings: {problem}");
@@ -180,7 +184,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 if let (Architecture::Conv(conv), Some(widths)) = (&mut architecture, &args.widths) {
                     conv.widths = widths.clone();
                 }
-                (igebm::mnist_config(steps, 32, 20, args.seed), architecture)
+                let mut config = igebm::mnist_config(steps, 32, 20, args.seed);
+                // As the experiment: conditional models train on noisy digits.
+                config.data_noise = if conditional { igebm::DATA_NOISE } else { 0.0 };
+                (config, architecture)
             }
         };
         apply_overrides(&mut config, &args)?;

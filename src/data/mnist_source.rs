@@ -57,6 +57,17 @@ pub struct MnistData {
     pub seed: u64,
 }
 
+/// Where fresh MNIST chains start: u³, u uniform on [0, 1], so the noise
+/// is mostly dark like the digits' background (mean 0.25, against 0.5 for
+/// uniform). Measured with `examples/mnist_probe` (hybrid model, 300 steps,
+/// 100 samples from the start noise, 60 steps): the judge read the asked
+/// digit on 51 % of samples (EMA weights), against 15 % from uniform noise.
+pub const MNIST_INIT: InitNoise = InitNoise {
+    lo: 0.0,
+    hi: 1.0,
+    power: 3.0,
+};
+
 impl MnistData {
     /// Training data from `set` (the training split), keeping only `digits`
     /// when given.
@@ -123,7 +134,7 @@ impl DataSource for MnistData {
     }
 
     fn init_noise(&self) -> InitNoise {
-        InitNoise { lo: 0.0, hi: 1.0 }
+        MNIST_INIT
     }
 
     fn describe(&self) -> serde_json::Value {

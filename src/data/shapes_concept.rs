@@ -139,7 +139,7 @@ impl DataSource for ShapesConceptData {
     }
 
     fn init_noise(&self) -> InitNoise {
-        InitNoise { lo: 0.0, hi: 1.0 }
+        InitNoise::uniform(0.0, 1.0)
     }
 
     fn chain_start(&self) -> ChainStart {

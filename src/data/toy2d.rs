@@ -168,7 +168,7 @@ impl DataSource for Toy2d {
         vec![2]
     }
     fn init_noise(&self) -> InitNoise {
-        InitNoise { lo: -4.0, hi: 4.0 }
+        InitNoise::uniform(-4.0, 4.0)
     }
     fn describe(&self) -> serde_json::Value {
         let mut description = serde_json::json!({ "dataset": "toy2d", "name": self.kind.name(), "seed": self.seed });

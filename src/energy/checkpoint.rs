@@ -116,6 +116,15 @@ impl ModelCard {
                 bail!("concept '{name}' has range ({lo}, {hi}); a continuous concept needs finite low < high");
             }
         }
+        let init = &self.sampler.init;
+        if !(init.lo.is_finite() && init.hi.is_finite() && init.lo <= init.hi && init.power.is_finite() && init.power > 0.0) {
+            bail!(
+                "its sampler's start noise (lo {}, hi {}, power {}) is invalid; it needs finite lo ≤ hi and a power > 0",
+                init.lo,
+                init.hi,
+                init.power
+            );
+        }
         Ok(())
     }
 }

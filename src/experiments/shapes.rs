@@ -56,6 +56,7 @@ pub fn concept_config(steps: u64, seed: u64) -> TrainConfig {
         adam_beta2: 0.999,
         energy_l2: 0.1,
         label_ce_weight: 0.0,
+        data_noise: 0.0,
         grad_clip_norm: Some(10.0),
         ema_decay: Some(0.99),
         langevin: concept_langevin(20),
@@ -93,7 +94,7 @@ pub fn chain_starts(start: ChainStart, n: usize, seed: u64) -> Tensor {
         ChainStart::Background => random_scenes(IMAGE_SIZE as usize, SAMPLING_SEED ^ seed, 0, n, true),
         ChainStart::Noise => {
             tch::manual_seed(seed as i64);
-            InitNoise { lo: 0.0, hi: 1.0 }.sample(&[n as i64, 3, IMAGE_SIZE, IMAGE_SIZE])
+            InitNoise::uniform(0.0, 1.0).sample(&[n as i64, 3, IMAGE_SIZE, IMAGE_SIZE])
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn toy_config(steps: u64, seed: u64) -> TrainConfig {
         adam_beta2: 0.999,
         energy_l2: 0.1,
         label_ce_weight: 0.0,
+        data_noise: 0.0,
         grad_clip_norm: Some(10.0),
         ema_decay: None,
         // Temperature σ²/λ = 0.2: cooler than exp(−E) itself, as in IGEBM;

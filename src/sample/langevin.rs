@@ -30,16 +30,32 @@ pub struct LangevinConfig {
     pub clamp: Option<(f64, f64)>,
 }
 
-/// Where fresh chains start: uniform noise on [lo, hi] per element.
+/// Where fresh chains start: lo + (hi − lo)·uᵖ per element, u uniform on
+/// [0, 1]. A power p > 1 skews the noise toward `lo`, for data that is
+/// mostly background (MNIST: mostly black).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InitNoise {
     pub lo: f64,
     pub hi: f64,
+    /// Cards written before this field start from plain uniform noise.
+    #[serde(default = "uniform_power")]
+    pub power: f64,
+}
+
+fn uniform_power() -> f64 {
+    1.0
 }
 
 impl InitNoise {
+    /// Uniform noise on [lo, hi].
+    pub fn uniform(lo: f64, hi: f64) -> Self {
+        Self { lo, hi, power: 1.0 }
+    }
+
     pub fn sample(&self, shape: &[i64]) -> Tensor {
-        Tensor::rand(shape, (tch::Kind::Float, tch::Device::Cpu)) * (self.hi - self.lo) + self.lo
+        let u = Tensor::rand(shape, (tch::Kind::Float, tch::Device::Cpu));
+        let u = if self.power == 1.0 { u } else { u.pow_tensor_scalar(self.power) };
+        u * (self.hi - self.lo) + self.lo
     }
 }
 

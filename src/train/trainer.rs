@@ -110,7 +110,14 @@ impl<'a> Trainer<'a> {
         let started = Instant::now();
         tch::manual_seed(step_seed(self.config.seed, self.step));
         self.network.power_iteration();
-        let batch = self.data.batch(self.step, self.config.batch_size);
+        let mut batch = self.data.batch(self.step, self.config.batch_size);
+        if self.config.data_noise > 0.0 {
+            let noisy = &batch.x + batch.x.randn_like() * self.config.data_noise;
+            batch.x = match self.config.langevin.clamp {
+                Some((lo, hi)) => noisy.clamp(lo, hi),
+                None => noisy,
+            };
+        }
         let fresh = self.data.fresh_chains(self.step, self.config.batch_size);
         let fresh_codes = self.data.negative_codes(&batch);
         let (x0, neg_codes) = self.buffer.draw(&fresh, fresh_codes.as_ref());

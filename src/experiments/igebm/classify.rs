@@ -2,7 +2,7 @@
 //! Langevin steps per label in a small box around the input; and the
 //! per-class sample grid judged by the MNIST judge.
 
-use crate::data::mnist_source::{digit_codes, DIGITS};
+use crate::data::mnist_source::{digit_codes, DIGITS, MNIST_INIT};
 use crate::energy::Energy;
 use crate::judge::Judge;
 use crate::sample::{langevin, LangevinConfig, LangevinOptions};
@@ -86,12 +86,12 @@ pub fn accuracy(predicted: &Tensor, truth: &Tensor) -> f64 {
         .double_value(&[])
 }
 
-/// `per_class` samples of each digit from uniform noise, labels alongside:
-/// `([10·per_class, 1, 28, 28], [10·per_class])`.
+/// `per_class` samples of each digit from MNIST's start noise
+/// ([`MNIST_INIT`]), labels alongside: `([10·per_class, 1, 28, 28], [10·per_class])`.
 pub fn sample_each_digit(energy: &dyn Energy, per_class: usize, langevin_config: &LangevinConfig, seed: i64) -> (Tensor, Tensor) {
     tch::manual_seed(seed);
     let labels: Vec<i64> = (0..DIGITS).flat_map(|d| std::iter::repeat_n(d, per_class)).collect();
-    let x0 = Tensor::rand([labels.len() as i64, 1, 28, 28], (Kind::Float, tch::Device::Cpu));
+    let x0 = MNIST_INIT.sample(&[labels.len() as i64, 1, 28, 28]);
     let code = digit_codes(&labels);
     let x = langevin(energy, &x0, Some(&code), langevin_config, &LangevinOptions::default()).x;
     (x, Tensor::from_slice(&labels))

@@ -71,6 +71,9 @@ pub fn task_config(steps: u64, batch_size: usize, langevin_steps: usize, seed: u
     // The network is handed from task to task; an EMA would live in each
     // task's trainer only.
     config.ema_decay = None;
+    // Noisy digits cost split-MNIST dearly (seeds 0, 1, 2: 31, 25, 32 %
+    // with noise 0.03 against 56, 56, 53 % without).
+    config.data_noise = 0.0;
     config.replay.reuse_codes = false;
     // FIFO would hold only the current task's negatives after 10 000 / 32
     // steps; a reservoir keeps every task's in equal measure.

@@ -4,7 +4,7 @@ use super::continual::{SplitSummary, PAPER, PAPER_EBM_STD};
 use super::ood::OodRow;
 use super::restore::RestoreRow;
 use super::robustness::RobustnessRow;
-use super::Budget;
+use super::{restore_langevin, Budget};
 use anyhow::Result;
 use serde::Serialize;
 use std::fmt::Write;
@@ -142,10 +142,9 @@ pub fn markdown(r: &IgebmReport) -> String {
     md.push_str("## Restoration (cond-hybrid; chains under the EBM's own label for the corrupted input)\n\n");
     md.push_str("| task | PSNR before | PSNR after | gain | judge before | judge after |\n|---|---|---|---|---|---|\n");
     for row in &r.restoration {
-        let zero = row.psnr_zero_fill.map_or(String::new(), |z| format!(" (zero-filled: {z:.2})"));
         let _ = writeln!(
             md,
-            "| {} | {:.2}{zero} | {:.2} | {:+.2} | {} | {} |",
+            "| {} | {:.2} | {:.2} | {:+.2} | {} | {} |",
             row.task,
             row.psnr_before,
             row.psnr_after,
@@ -154,7 +153,13 @@ pub fn markdown(r: &IgebmReport) -> String {
             pct(row.judge_after)
         );
     }
-    md.push_str("\nPSNR in dB against the clean digit; for inpainting 'before' is the chain's start (noise in the unknown half).\n");
+    let _ = writeln!(
+        md,
+        "\nPSNR in dB against the clean digit, of the sampler's input and its result ({} Langevin steps, λ = {}, {}); inpainting starts from the masked digit (unknown half black).",
+        r.budget.restore_steps,
+        restore_langevin(1).step_size,
+        restore_langevin(1).grad_clip.map_or("no gradient clip".to_string(), |c| format!("gradient clip {c}"))
+    );
     let _ = writeln!(
         md,
         "Cross-class mapping ({}, {}): the judge reads the digit each chain ran under on **{}** (chance 10 %).\n",
@@ -166,9 +171,10 @@ pub fn markdown(r: &IgebmReport) -> String {
     let s = &r.split_mnist;
     let _ = writeln!(
         md,
-        "Five tasks of two digits, {} steps each, negatives only under the current task's labels, final classification over all ten labels. \
-         Seeds {:?}.\n\n| method | accuracy |\n|---|---|\n| **this EBM (cond, pure CD)** | **{:.2} ± {:.2} %** |",
+        "Five tasks of two digits, {} steps each with {}-step Langevin negatives, negatives only under the current task's labels, \
+         final classification over all ten labels. Seeds {:?}.\n\n| method | accuracy |\n|---|---|\n| **this EBM (cond, pure CD)** | **{:.2} ± {:.2} %** |",
         s.steps_per_task,
+        r.budget.split_langevin_steps,
         s.runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
         100.0 * s.mean,
         100.0 * s.std

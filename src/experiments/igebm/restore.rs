@@ -39,9 +39,6 @@ pub struct RestoreRow {
     /// The judge's digit accuracy on the input and on the result.
     pub judge_before: f64,
     pub judge_after: f64,
-    /// Inpainting only: PSNR of the input with the unknown half set to 0
-    /// (black background), a stronger baseline than noise.
-    pub psnr_zero_fill: Option<f64>,
 }
 
 /// Runs Langevin from `start` under the label the energy prefers for `cue`
@@ -71,18 +68,19 @@ pub fn evaluate_restoration(
     tch::manual_seed(seed as i64);
     let judged = |x: &Tensor| accuracy(&judge_digits(judge, x), truth);
     let known = top_half_known();
-    let zero_filled = clean * &known;
-    let noise_filled = &zero_filled + clean.rand_like() * (1.0 - &known);
-    let inpainted = restore(energy, &zero_filled, &noise_filled, Some(&known), config);
+    // The unknown half starts black (MNIST's background): a chain from
+    // uniform noise there ends further from the digit (7.9 dB against 14.1
+    // dB from black, λ = 2, 60 steps, full run's hybrid model).
+    let masked = clean * &known;
+    let inpainted = restore(energy, &masked, &masked, Some(&known), config);
     let mut rows = vec![RestoreRow {
         task: "inpainting (bottom half)".into(),
-        psnr_before: psnr(&noise_filled, clean),
+        psnr_before: psnr(&masked, clean),
         psnr_after: psnr(&inpainted, clean),
-        judge_before: judged(&zero_filled),
+        judge_before: judged(&masked),
         judge_after: judged(&inpainted),
-        psnr_zero_fill: Some(psnr(&zero_filled, clean)),
     }];
-    let mut panels = vec![clean.shallow_clone(), noise_filled, inpainted];
+    let mut panels = vec![clean.shallow_clone(), masked, inpainted];
     let corruptions = [
         ("salt-and-pepper 10%", salt_and_pepper(clean, 0.1)),
         ("Gaussian noise σ=0.3", (clean + clean.randn_like() * 0.3).clamp(0.0, 1.0)),
@@ -95,7 +93,6 @@ pub fn evaluate_restoration(
             psnr_after: psnr(&restored, clean),
             judge_before: judged(&corrupted),
             judge_after: judged(&restored),
-            psnr_zero_fill: None,
         });
         panels.extend([corrupted, restored]);
     }
