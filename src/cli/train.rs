@@ -185,8 +185,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     conv.widths = widths.clone();
                 }
                 let mut config = igebm::mnist_config(steps, 32, 20, args.seed);
-                // As the experiment: conditional models train on noisy digits.
-                config.data_noise = if conditional { igebm::DATA_NOISE } else { 0.0 };
+                // As the experiment: the pure-CD conditional model (the one
+                // that draws digits) trains on noisy digits, the others not.
+                let pure_cd = args.label_ce.unwrap_or(0.0) == 0.0;
+                config.data_noise = if conditional && pure_cd { igebm::DATA_NOISE } else { 0.0 };
                 (config, architecture)
             }
         };

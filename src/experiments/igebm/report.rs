@@ -53,8 +53,9 @@ pub struct IgebmReport {
     pub generation: Vec<Scored>,
     pub classification: Vec<Scored>,
     pub ood: Vec<OodTable>,
-    /// Restoration with the hybrid model.
     pub restoration: Vec<RestoreRow>,
+    /// The model the restoration chains ran under.
+    pub restoration_model: String,
     /// Chains of every digit started at test digits, judged as that digit.
     pub cross_class: Scored,
     pub split_mnist: SplitSummary,
@@ -139,7 +140,11 @@ pub fn markdown(r: &IgebmReport) -> String {
         let _ = writeln!(md, "| mean | {} |", means.join(" | "));
     }
     md.push_str("\nConditional models score −min over the ten digits of E(x | digit). Histograms: `ood-*-hist-*.png`.\n\n");
-    md.push_str("## Restoration (cond-hybrid; chains under the EBM's own label for the corrupted input)\n\n");
+    let _ = writeln!(
+        md,
+        "## Restoration ({}; chains under the EBM's own label for the corrupted input)\n",
+        r.restoration_model
+    );
     md.push_str("| task | PSNR before | PSNR after | gain | judge before | judge after |\n|---|---|---|---|---|---|\n");
     for row in &r.restoration {
         let _ = writeln!(

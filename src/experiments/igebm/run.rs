@@ -54,7 +54,7 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
     let (test_x, test_y) = labelled_tensors(&task.test, &(0..test_count as usize).collect::<Vec<_>>());
 
     let (models, training) = train_models(&task, &budget, options.seed, out)?;
-    let hybrid = &models[2];
+    let (generator, hybrid) = (&models[1], &models[2]);
     let mut pictures = Vec::new();
 
     say("sampling and classifying");
@@ -140,7 +140,7 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
     let restorer = restore_langevin(budget.restore_steps);
     let n = budget.restore_images.min(test_count);
     let restoration = evaluate_restoration(
-        hybrid.network.as_ref(),
+        generator.network.as_ref(),
         &judge,
         &test_x.narrow(0, 0, n),
         &test_y.narrow(0, 0, n),
@@ -212,6 +212,7 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
         classification,
         ood,
         restoration,
+        restoration_model: generator.name.into(),
         cross_class,
         split_mnist,
         robustness,
@@ -225,14 +226,15 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
 }
 
 /// Trains `uncond`, `cond-cd` and `cond-hybrid` (in that order), each into
-/// `out/models/<name>`. The conditional models, which generate and restore,
-/// see noisy digits ([`DATA_NOISE`]); the unconditional one, which scores
-/// OOD, sees them clean.
+/// `out/models/<name>`. Only `cond-cd`, which generates and restores, sees
+/// noisy digits ([`DATA_NOISE`]); `uncond` (the OOD scorer) and
+/// `cond-hybrid` (classification, cross-class mapping, robustness) see them
+/// clean.
 fn train_models(task: &MnistTask, budget: &Budget, seed: u64, out: &Path) -> Result<(Vec<Model>, Vec<ModelTraining>)> {
     let specs = [
         ("uncond", false, 0.0, 0.0, budget.uncond_steps),
         ("cond-cd", true, 0.0, DATA_NOISE, budget.train_steps),
-        ("cond-hybrid", true, HYBRID_CE_WEIGHT, DATA_NOISE, budget.hybrid_steps),
+        ("cond-hybrid", true, HYBRID_CE_WEIGHT, 0.0, budget.hybrid_steps),
     ];
     let mut models = Vec::new();
     let mut training = Vec::new();
