@@ -139,13 +139,14 @@ fn main() -> anyhow::Result<()> {
                 };
                 if let Some(judge) = &judge {
                     tch::manual_seed(0);
-                    let asked = tch::Tensor::arange(10, (tch::Kind::Int64, tch::Device::Cpu)).repeat_interleave_self_int(10, 0, None);
+                    let labels: Vec<i64> = (0..10).flat_map(|d| [d; 10]).collect();
+                    let asked = tch::Tensor::from_slice(&labels);
                     let x0 = ebm::data::DataSource::fresh_chains(&probe_data, 1_000_000, 100);
                     let sampler = ebm::sample::LangevinConfig {
                         steps: num("sample_steps", "60") as usize,
                         ..config.langevin.clone()
                     };
-                    let code = ebm::data::mnist_source::digit_codes(&Vec::<i64>::try_from(&asked).unwrap());
+                    let code = ebm::data::mnist_source::digit_codes(&labels);
                     let samples = ebm::sample::langevin(net, &x0, Some(&code), &sampler, &Default::default()).x;
                     let _ = ebm::experiments::shapes::write_grid(
                         std::path::Path::new(&format!("/tmp/probe-gen-{}-{}.png", get("tag", "x"), name.trim())),

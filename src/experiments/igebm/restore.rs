@@ -70,7 +70,7 @@ pub fn evaluate_restoration(
     let known = top_half_known();
     // The unknown half starts black (MNIST's background): a chain from
     // uniform noise there ends further from the digit (7.9 dB against 14.1
-    // dB from black, λ = 2, 60 steps, full run's hybrid model).
+    // dB from black, λ = 2, 60 steps, hybrid model of the cd7d4cf full run).
     let masked = clean * &known;
     let inpainted = restore(energy, &masked, &masked, Some(&known), config);
     let mut rows = vec![RestoreRow {

@@ -151,7 +151,7 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
     pictures.push("restoration.png".into());
     // Mapping a digit into another moves far: the training sampler (λ = 20,
     // clipped) does it better than the restorer (88.6 % against 70.7 %
-    // judged, full run's hybrid model, 60 steps).
+    // judged, hybrid model of the cd7d4cf full run, 60 steps).
     let mapper = mnist_langevin(budget.restore_steps);
     cross_class_picture(
         hybrid.network.as_ref(),
