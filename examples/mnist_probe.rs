@@ -6,7 +6,7 @@
 //! cargo run --release --example mnist_probe -- steps=300 ce=1 sn=false gain=1 head=true init=2 lr=1e-3
 //!
 //! Other modes: `ceonly=true` (cross-entropy alone, no sampling),
-//! `split=true` (one split-MNIST sequence), `restore=PATH` (restoration and
+//! `split=true` (one split-MNIST sequence; `freeze=false` trains every weight), `restore=PATH` (restoration and
 //! generation of a saved model under other sampler settings), `buffer=PATH`
 //! (the replay buffer of a saved `train_state.safetensors`, judged).
 
@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
         return restore_mode(path, &task, &num);
     }
     if get("split", "false") == "true" {
-        use ebm::experiments::igebm::continual::{split_architecture, split_mnist_run, task_config};
+        use ebm::experiments::igebm::continual::{split_architecture, split_mnist_run, task_config, SplitMethod};
         let (tx, ty) = labelled_tensors(&task.test, &(0..2000).collect::<Vec<_>>());
         let mut config = task_config(
             num("steps", "100") as u64,
@@ -93,12 +93,21 @@ fn main() -> anyhow::Result<()> {
             config.replay.mode = ebm::sample::BufferMode::Fifo;
         }
         let arch = if get("arch", "mlp") == "mlp" {
-            split_architecture()
+            let mut arch = split_architecture();
+            if let ebm::energy::Architecture::Mlp(m) = &mut arch {
+                m.hidden = get("hidden", "400,400").split(',').map(|w| w.parse().unwrap_or(400)).collect();
+            }
+            arch
         } else {
             architecture.clone()
         };
         let started = std::time::Instant::now();
-        let run = split_mnist_run(&task.train, &tx, &ty, &arch, &config)?;
+        let method = if get("freeze", "true") == "true" {
+            SplitMethod::FrozenShared
+        } else {
+            SplitMethod::AllWeights
+        };
+        let run = split_mnist_run(&task.train, &tx, &ty, &arch, &config, method)?;
         println!("{run:?} in {:.0}s", started.elapsed().as_secs_f64());
         return Ok(());
     }

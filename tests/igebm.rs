@@ -205,3 +205,35 @@ fn the_supervised_term_is_refused_on_unconditional_data() {
     let err = train_model(&data, &mnist_architecture(false), config, None).err().expect("refused");
     assert!(format!("{err}").contains("categorical concept"), "{err}");
 }
+
+/// Split-MNIST with the shared layers frozen: training on digits 2 and 3
+/// leaves every energy under labels 0 and 1 bit-identical (their FiLM
+/// columns get zero gradient and Adam with β1 = 0 does not move them) and
+/// changes those under 2 and 3.
+#[test]
+fn frozen_shared_layers_keep_old_labels_energies_exactly() {
+    use ebm::energy::network::freeze_parameters;
+    use ebm::experiments::igebm::continual::{label_parameter, split_architecture, task_config};
+    let _serial = common::serial();
+    let set = mnist_test_split();
+    tch::manual_seed(0);
+    let network = split_architecture().build(tch::Device::Cpu);
+    let trainable = ebm::energy::network::named_parameters(network.var_store()).len();
+    let frozen = freeze_parameters(network.var_store(), &label_parameter);
+    assert!(frozen > 0 && frozen < trainable, "froze {frozen} of {trainable} parameters");
+    let (x, _) = labelled_tensors(&set, &(0..16).collect::<Vec<_>>());
+    let under = |energy: &dyn ebm::Energy, digit: i64| energy.energy(&x, Some(&digit_codes(&[digit; 16])));
+    let before: Vec<Tensor> = (0..4).map(|d| under(network.as_ref(), d)).collect();
+    let data = MnistData::new(&set, true, Some(&[2, 3]), 0).expect("digits 2 and 3");
+    let mut trainer = ebm::train::Trainer::new(network, &data, task_config(5, 16, 3, 0), None).expect("trainer");
+    trainer.run(false).expect("training");
+    for (digit, old) in before.iter().enumerate() {
+        let new = under(trainer.network.as_ref(), digit as i64);
+        let moved = (&new - old).abs().max().double_value(&[]);
+        if digit < 2 {
+            assert_eq!(moved, 0.0, "label {digit} was not trained, yet its energies moved by {moved}");
+        } else {
+            assert!(moved > 1e-4, "label {digit} was trained, yet its energies moved only {moved}");
+        }
+    }
+}

@@ -72,6 +72,20 @@ pub fn named_parameters(vs: &VarStore) -> Vec<(String, Tensor)> {
     named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
 }
 
+/// Stops training every parameter whose name `keep_training` rejects (a
+/// trainer built afterwards leaves it as it is); returns how many were
+/// frozen.
+pub fn freeze_parameters(vs: &VarStore, keep_training: &dyn Fn(&str) -> bool) -> usize {
+    let mut frozen = 0;
+    for (name, var) in named_parameters(vs) {
+        if !keep_training(&name) {
+            let _ = var.set_requires_grad(false);
+            frozen += 1;
+        }
+    }
+    frozen
+}
+
 /// Copies every variable of `from` into `to` (same architecture).
 pub fn copy_weights(from: &VarStore, to: &VarStore) {
     let source: std::collections::HashMap<_, _> = from.variables().into_iter().collect();

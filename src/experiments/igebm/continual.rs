@@ -8,11 +8,17 @@
 //! restarted from it takes a current-task label: the model's own pictures
 //! of old digits become negatives under the new labels, which is what keeps
 //! new labels from claiming old digits.
+//!
+//! Two ways to train: every weight on every task (the paper's), or the
+//! shared layers frozen after the first task so that later tasks train only
+//! their own labels' parameters (FiLM's columns for those one-hot entries).
+//! The second cannot forget through shared weights; the first does.
 
 use super::classify::{accuracy, all_digits, predict};
 use super::mnist_config;
 use crate::data::mnist::ImageSet;
 use crate::data::mnist_source::MnistData;
+use crate::energy::network::freeze_parameters;
 use crate::energy::{Activation, Architecture, MlpConfig, Network};
 use crate::sample::BufferMode;
 use crate::train::{TrainConfig, Trainer};
@@ -33,6 +39,35 @@ pub const PAPER: [(&str, f64); 6] = [
 ];
 pub const PAPER_EBM_STD: f64 = 4.27;
 
+/// Which weights train after the first task.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum SplitMethod {
+    /// Every weight on every task, as the paper.
+    AllWeights,
+    /// After the first task only each label's own parameters: a one-hot code
+    /// reaches the network through FiLM's weight matrices, whose column k
+    /// gets a gradient only from label k (and Adam with β1 = 0 leaves a
+    /// parameter with zero gradient exactly where it is), so old labels keep
+    /// their energies exactly. The shared layers and FiLM's biases are the
+    /// first task's.
+    FrozenShared,
+}
+
+impl SplitMethod {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SplitMethod::AllWeights => "every weight trains on every task (the paper's setting)",
+            SplitMethod::FrozenShared => "shared layers frozen after the first task; later tasks train only their labels' FiLM columns",
+        }
+    }
+}
+
+/// Whether `name` is a label's own parameter: a FiLM weight matrix (one
+/// column per one-hot entry), not its bias, which every label shares.
+pub fn label_parameter(name: &str) -> bool {
+    name.contains(".film.") && name.ends_with(".weight")
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct SplitRun {
     pub seed: u64,
@@ -41,11 +76,15 @@ pub struct SplitRun {
     /// After each task: accuracy on the test digits seen so far, classified
     /// over all ten labels.
     pub accuracy_on_seen: Vec<f64>,
+    /// After the last task: accuracy on the test digits of each digit 0–9
+    /// (which digits were forgotten).
+    pub final_per_digit: Vec<f64>,
     pub divergences: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SplitSummary {
+    pub method: SplitMethod,
     pub runs: Vec<SplitRun>,
     pub mean: f64,
     pub std: f64,
@@ -89,15 +128,20 @@ pub fn split_mnist_run(
     test_labels: &Tensor,
     architecture: &Architecture,
     config: &TrainConfig,
+    method: SplitMethod,
 ) -> Result<SplitRun> {
     tch::manual_seed(config.seed as i64);
     let mut network: Box<dyn Network> = architecture.build(tch::Device::Cpu);
     let mut buffer = None;
     let mut accuracy_on_seen = Vec::new();
     let mut divergences = 0;
+    let mut final_per_digit = Vec::new();
     for (t, digits) in TASKS.iter().enumerate() {
         let data = MnistData::new(train, true, Some(digits), config.seed.wrapping_add(t as u64))?;
         let task_seed = config.seed.wrapping_mul(31).wrapping_add(t as u64);
+        if t == 1 && method == SplitMethod::FrozenShared {
+            freeze_parameters(network.var_store(), &label_parameter);
+        }
         let mut trainer = Trainer::new(
             network,
             &data,
@@ -116,12 +160,20 @@ pub fn split_mnist_run(
         let seen: Vec<u8> = TASKS[..=t].iter().flatten().copied().collect();
         let mask = seen_mask(test_labels, &seen);
         let (x, y) = (test.index(&[Some(&mask)]), test_labels.index(&[Some(&mask)]));
-        accuracy_on_seen.push(accuracy(&predict(network.as_ref(), &x, &all_digits(), None), &y));
+        let predicted = predict(network.as_ref(), &x, &all_digits(), None);
+        accuracy_on_seen.push(accuracy(&predicted, &y));
+        final_per_digit = (0..10)
+            .map(|d| {
+                let of_d = y.eq(d);
+                accuracy(&predicted.index(&[Some(&of_d)]), &y.index(&[Some(&of_d)]))
+            })
+            .collect();
     }
     Ok(SplitRun {
         seed: config.seed,
         final_accuracy: *accuracy_on_seen.last().unwrap_or(&f64::NAN),
         accuracy_on_seen,
+        final_per_digit,
         divergences,
     })
 }
@@ -137,14 +189,31 @@ fn seen_mask(labels: &Tensor, digits: &[u8]) -> Tensor {
 
 /// `seeds` independent runs; mean and (sample) standard deviation of the
 /// final accuracy.
-pub fn split_mnist(train: &ImageSet, test: &Tensor, test_labels: &Tensor, config: &TrainConfig, seeds: &[u64]) -> Result<SplitSummary> {
+pub fn split_mnist(
+    train: &ImageSet,
+    test: &Tensor,
+    test_labels: &Tensor,
+    config: &TrainConfig,
+    seeds: &[u64],
+    method: SplitMethod,
+) -> Result<SplitSummary> {
     let architecture = split_architecture();
     let runs = seeds
         .iter()
-        .map(|&seed| split_mnist_run(train, test, test_labels, &architecture, &TrainConfig { seed, ..config.clone() }))
+        .map(|&seed| {
+            split_mnist_run(
+                train,
+                test,
+                test_labels,
+                &architecture,
+                &TrainConfig { seed, ..config.clone() },
+                method,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let (mean, std) = mean_std(&runs.iter().map(|r| r.final_accuracy).collect::<Vec<_>>());
     Ok(SplitSummary {
+        method,
         runs,
         mean,
         std,
