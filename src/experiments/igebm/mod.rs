@@ -167,7 +167,7 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// The full run (45 min on 2 cores, seed 0).
+    /// The full run (54 min on 2 cores, seed 0).
     pub fn full() -> Self {
         Self {
             uncond_steps: 1750,
