@@ -6,9 +6,11 @@
 //! cargo run --release --example mnist_probe -- steps=300 ce=1 sn=false gain=1 head=true init=2 lr=1e-3
 //!
 //! Other modes: `ceonly=true` (cross-entropy alone, no sampling),
-//! `split=true` (one split-MNIST sequence; `freeze=false` trains every weight), `restore=PATH` (restoration and
-//! generation of a saved model under other sampler settings), `buffer=PATH`
-//! (the replay buffer of a saved `train_state.safetensors`, judged).
+//! `split=true` (one split-MNIST sequence, shared layers frozen after the
+//! first task; `freeze=false` trains every weight, `hidden=800,800` widens
+//! the MLP), `restore=PATH` (restoration and generation of a saved model
+//! under other sampler settings), `buffer=PATH` (the replay buffer of a
+//! saved `train_state.safetensors`, judged).
 
 use ebm::data::mnist::load_digits_csv;
 use ebm::data::mnist_source::{labelled_tensors, MnistData};

@@ -162,12 +162,14 @@ pub fn split_mnist_run(
         let (x, y) = (test.index(&[Some(&mask)]), test_labels.index(&[Some(&mask)]));
         let predicted = predict(network.as_ref(), &x, &all_digits(), None);
         accuracy_on_seen.push(accuracy(&predicted, &y));
-        final_per_digit = (0..10)
-            .map(|d| {
-                let of_d = y.eq(d);
-                accuracy(&predicted.index(&[Some(&of_d)]), &y.index(&[Some(&of_d)]))
-            })
-            .collect();
+        if t + 1 == TASKS.len() {
+            final_per_digit = (0..10)
+                .map(|d| {
+                    let of_d = y.eq(d);
+                    accuracy(&predicted.index(&[Some(&of_d)]), &y.index(&[Some(&of_d)]))
+                })
+                .collect();
+        }
     }
     Ok(SplitRun {
         seed: config.seed,

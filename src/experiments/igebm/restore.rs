@@ -129,10 +129,11 @@ pub fn nearest_neighbour_inpainting(train: &Tensor, judge: &Judge, clean: &Tenso
         })
         .collect();
     let neighbours = Tensor::cat(&neighbours, 0);
+    let n = clean.size()[0];
+    let (psnr_before, judge_before) = (psnr(&masked, clean), accuracy(&judge_digits(judge, &masked), truth));
     ks.iter()
         .map(|&k| {
             let k = k.clamp(1, k_max);
-            let n = clean.size()[0];
             let chosen = neighbours.narrow(1, 0, k).flatten(0, -1);
             let bottoms = train
                 .index_select(0, &chosen)
@@ -145,9 +146,9 @@ pub fn nearest_neighbour_inpainting(train: &Tensor, judge: &Judge, clean: &Tenso
                 } else {
                     format!("inpainting reference: mean bottom half of the {k} nearest training digits (no energy)")
                 },
-                psnr_before: psnr(&masked, clean),
+                psnr_before,
                 psnr_after: psnr(&filled, clean),
-                judge_before: accuracy(&judge_digits(judge, &masked), truth),
+                judge_before,
                 judge_after: accuracy(&judge_digits(judge, &filled), truth),
             }
         })

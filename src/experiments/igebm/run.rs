@@ -172,6 +172,7 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
 
     say("split-MNIST");
     let split_n = budget.split_test_images.min(test_count);
+    let (split_x, split_y) = (test_x.narrow(0, 0, split_n), test_y.narrow(0, 0, split_n));
     let split_mnist = [
         (SplitMethod::AllWeights, budget.split_steps_per_task),
         (SplitMethod::FrozenShared, budget.split_frozen_steps_per_task),
@@ -179,8 +180,7 @@ pub fn run(options: &IgebmOptions) -> Result<IgebmReport> {
     .into_iter()
     .map(|(method, steps)| {
         let config = task_config(steps, budget.batch_size, budget.split_langevin_steps, options.seed);
-        let (x, y) = (test_x.narrow(0, 0, split_n), test_y.narrow(0, 0, split_n));
-        split_mnist(&task.train, &x, &y, &config, &budget.split_seeds, method)
+        split_mnist(&task.train, &split_x, &split_y, &config, &budget.split_seeds, method)
     })
     .collect::<Result<Vec<_>>>()?;
 
