@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
-    println!("cargo:rerun-if-changed=.libtorch");
+    if let Some(dir) = std::env::var_os("LIBTORCH") {
+        println!("cargo:rerun-if-changed={}", PathBuf::from(dir).display());
+    }
     let Some(libtorch) = std::env::var_os("LIBTORCH").map(PathBuf::from) else {
         return;
     };

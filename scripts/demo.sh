@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup-torch.sh
-cargo run --release --quiet -- demo "$@"
+cargo run --release --quiet -p ebm-cli --bin ebm -- demo "$@"

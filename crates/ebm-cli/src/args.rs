@@ -1,0 +1,108 @@
+//! Argument groups that several commands share, each turned into the
+//! library's plain settings value.
+
+use ebm::compose::algebra::{DEFAULT_ALPHA, DEFAULT_TEMPERATURE};
+use ebm::compose::Settings;
+use ebm::sample::{LangevinConfig, LangevinOverrides, SamplerConfig, SamplerKind};
+
+/// Changes to a model card's sampler; an absent flag keeps the card's value.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct LangevinArgs {
+    /// Sampler steps (default: 200 for 2-D models, 30 for images).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Langevin step size λ (default: the model card's).
+    #[arg(long)]
+    pub step_size: Option<f64>,
+    /// Langevin noise std σ (default: the model card's).
+    #[arg(long)]
+    pub noise: Option<f64>,
+}
+
+impl LangevinArgs {
+    pub fn overrides(&self) -> LangevinOverrides {
+        LangevinOverrides {
+            steps: self.steps,
+            step_size: self.step_size,
+            noise: self.noise,
+        }
+    }
+}
+
+/// Weights of the composition operators.
+#[derive(Clone, Debug, clap::Args)]
+pub struct OperatorArgs {
+    /// α of NOT (E_pos − α·E_neg).
+    #[arg(long, default_value_t = DEFAULT_ALPHA)]
+    pub alpha: f64,
+    /// Temperature T of OR (−T·logsumexp(−E/T)).
+    #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
+    pub temperature: f64,
+}
+
+impl OperatorArgs {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            alpha: self.alpha,
+            temperature: self.temperature,
+        }
+    }
+}
+
+/// Which sampler draws the samples. Without `--sampler` (and without
+/// `--anneal`) the card's unadjusted Langevin runs as trained.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct SamplerArgs {
+    /// ula, mala or hmc: the card's Langevin move as a proper sampler of
+    /// exp(−E/T) with T = σ²/λ (λ = σ²), Metropolis-corrected for mala and hmc.
+    #[arg(long)]
+    pub sampler: Option<SamplerKind>,
+    /// HMC: leapfrog steps per proposal.
+    #[arg(long, default_value_t = 5)]
+    pub leapfrog: usize,
+    /// HMC: partial momentum refresh ρ (1: a fresh momentum every proposal).
+    #[arg(long, default_value_t = 1.0)]
+    pub momentum_refresh: f64,
+    /// Adapt the step towards this mean acceptance during --warmup (dual averaging), then freeze it.
+    #[arg(long)]
+    pub target_accept: Option<f64>,
+    /// Warm-up steps (adaptation only; left out of the statistics). Default: a third of the steps when adapting.
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// Target temperature T (default: the card's σ²/λ).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Anneal: start at this many times the target temperature and cool
+    /// geometrically over --anneal-levels levels, splitting the steps evenly.
+    #[arg(long)]
+    pub anneal: Option<f64>,
+    #[arg(long, default_value_t = 5)]
+    pub anneal_levels: usize,
+}
+
+impl SamplerArgs {
+    /// The sampler for a card's Langevin settings, or None for the card's own chain.
+    pub fn config(&self, langevin: &LangevinConfig) -> anyhow::Result<Option<SamplerConfig>> {
+        let kind = match (self.sampler, self.anneal) {
+            (None, None) => return Ok(None),
+            (kind, _) => kind.unwrap_or(SamplerKind::Ula),
+        };
+        let mut config = SamplerConfig::from_langevin(kind, langevin);
+        config.leapfrog_steps = self.leapfrog;
+        config.momentum_refresh = self.momentum_refresh;
+        config.target_accept = self.target_accept;
+        config.warmup = self
+            .warmup
+            .unwrap_or(if self.target_accept.is_some() { config.steps / 3 } else { 0 });
+        if let Some(t) = self.temperature {
+            config.temperature = t;
+        }
+        if let Some(factor) = self.anneal {
+            if !(factor >= 1.0 && factor.is_finite()) || self.anneal_levels < 2 {
+                anyhow::bail!("--anneal takes a start factor ≥ 1 and --anneal-levels at least 2");
+            }
+        }
+        config.validate().map_err(|e| anyhow::anyhow!("invalid sampler settings: {e}"))?;
+        Ok(Some(config))
+    }
+}

@@ -1,0 +1,48 @@
+//! `ebm demo`: the command-line face of [`ebm::experiments::demo`].
+
+use crate::home::shipped;
+use anyhow::Result;
+use clap::Args;
+use ebm::experiments::demo::{self, DemoOptions};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Output directory.
+    #[arg(long, short, default_value = "demo")]
+    pub out: PathBuf,
+    /// Concept checkpoints (pos, color, shape, size .safetensors); trained
+    /// into OUT/models when missing (default: the shipped models/shapes).
+    #[arg(long, default_value_os_t = shipped("models/shapes"))]
+    pub models: PathBuf,
+    #[arg(long, default_value_os_t = shipped("judges/shapes.safetensors"))]
+    pub judge: PathBuf,
+    /// Samples per expression.
+    #[arg(short, default_value_t = 16)]
+    pub n: usize,
+    /// Training steps per concept when checkpoints must be trained.
+    #[arg(long, default_value_t = ebm::experiments::shapes::RECIPE_STEPS)]
+    pub train_steps: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub fn run(args: DemoArgs, context: &crate::Context) -> Result<()> {
+    crate::experiment::cpu_only("demo", context)?;
+    let options = DemoOptions {
+        out: args.out,
+        models: args.models,
+        judge: args.judge,
+        n: args.n,
+        train_steps: args.train_steps,
+        seed: args.seed,
+    };
+    let report = demo::run(&options, &context.progress)?;
+    print!("{report}");
+    println!(
+        "wrote {} and {}",
+        options.out.join("compositions.png").display(),
+        options.out.join("report.md").display()
+    );
+    Ok(())
+}

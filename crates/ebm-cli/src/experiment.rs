@@ -1,0 +1,192 @@
+//! `ebm experiment`: long runs that write JSON + Markdown + PNG reports.
+
+use crate::args::{LangevinArgs, OperatorArgs};
+use crate::Context;
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use ebm::experiments::composition::{self, CompositionOptions, Row};
+use ebm::experiments::eight_gaussians::{self, EightGaussiansOptions};
+use ebm::experiments::igebm::{run as run_igebm, IgebmOptions};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ExperimentArgs {
+    #[command(subcommand)]
+    pub which: Experiment,
+}
+
+#[derive(Subcommand)]
+pub enum Experiment {
+    /// Table 1 of the compositional paper on `shapes`, judged.
+    Composition(CompositionArgs),
+    /// Train, sample and judge an energy on eight-gaussians (MMD², modes).
+    EightGaussians(EightGaussiansArgs),
+    /// IGEBM's abilities on MNIST: conditional generation, classification,
+    /// OOD, restoration, split-MNIST and adversarial robustness (about an
+    /// hour on 2 cores; --quick: a few minutes).
+    IgebmMnist(IgebmArgs),
+    /// The diagnostic a shapes concept model must pass before its samples are
+    /// judged: lowest-energy classification (categorical, ≥ 0.95) or grid
+    /// inference error (continuous, ≤ 0.05) on fresh scenes.
+    ConceptCheck(ConceptCheckArgs),
+}
+
+#[derive(Args)]
+pub struct ConceptCheckArgs {
+    /// A shapes concept checkpoint (pos, color, shape or size).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Fresh scenes to check on.
+    #[arg(short, default_value_t = 500)]
+    pub n: usize,
+    /// Seed of the scenes (the default is apart from every training seed the recipes use).
+    #[arg(long, default_value_t = 9_001)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct EightGaussiansArgs {
+    /// Output directory.
+    #[arg(long, short, default_value = "experiments/eight-gaussians")]
+    pub out: PathBuf,
+    /// Training steps.
+    #[arg(long, default_value_t = 1500)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct CompositionArgs {
+    /// Directory with pos, color, shape and size .safetensors concept models
+    /// (default: the shipped models/shapes).
+    #[arg(long, default_value_os_t = crate::home::shipped("models/shapes"))]
+    pub models: PathBuf,
+    #[arg(long, default_value_os_t = crate::home::shipped("judges/shapes.safetensors"))]
+    pub judge: PathBuf,
+    #[arg(long, short, default_value = "experiments/composition")]
+    pub out: PathBuf,
+    /// Samples per row.
+    #[arg(long, default_value_t = 500)]
+    pub samples: usize,
+    /// Only these rows (e.g. pos-and-color,pos-or-pos); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub rows: Option<Vec<String>>,
+    #[command(flatten)]
+    pub langevin: LangevinArgs,
+    #[command(flatten)]
+    pub operators: OperatorArgs,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct IgebmArgs {
+    /// Small budgets everywhere: checks that everything runs, in minutes.
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory for report.json, report.md, the PNGs and the models.
+    #[arg(long, short, default_value = "runs/igebm-mnist")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Directory with the four MNIST IDX files.
+    #[arg(long, default_value_os_t = crate::home::shared_data().join("mnist"))]
+    pub mnist_dir: PathBuf,
+    /// The 8×8 sklearn digits CSV (an OOD set).
+    #[arg(long, default_value_os_t = crate::home::shared_data().join("sklearn-digits/digits.csv.gz"))]
+    pub digits_csv: PathBuf,
+    /// The MNIST judge that reads digits off samples.
+    #[arg(long, default_value_os_t = crate::home::shipped("judges/mnist.safetensors"))]
+    pub judge: PathBuf,
+}
+
+pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
+    match args.which {
+        Experiment::Composition(args) => run_composition(args, context),
+        Experiment::EightGaussians(a) => {
+            cpu_only("eight-gaussians", context)?;
+            let options = EightGaussiansOptions {
+                out: a.out,
+                steps: a.steps,
+                seed: a.seed,
+            };
+            print!("{}", eight_gaussians::run(&options, &context.progress)?);
+            println!("wrote {}", options.out.display());
+            Ok(())
+        }
+        Experiment::ConceptCheck(a) => {
+            let model = ebm::checkpoint::load_checkpoint(&a.model)?;
+            let Some(schema) = &model.card.concept else {
+                bail!("{} is unconditional; the check needs a shapes concept model", a.model.display());
+            };
+            let concept: ebm::data::shapes_concept::ShapesConcept = schema.name.parse().map_err(anyhow::Error::msg)?;
+            let check = ebm::experiments::concept_check::check_concept(model.network.as_ref(), concept, a.n, a.seed)?;
+            println!("{}", serde_json::to_string_pretty(&check)?);
+            Ok(())
+        }
+        Experiment::IgebmMnist(a) => {
+            cpu_only("igebm-mnist", context)?;
+            let options = IgebmOptions {
+                quick: a.quick,
+                out: a.out,
+                seed: a.seed,
+                mnist_dir: a.mnist_dir,
+                digits_csv: a.digits_csv,
+                judge: a.judge,
+            };
+            let report = run_igebm(&options, &context.progress)?;
+            println!("{}", ebm::experiments::igebm::report::markdown(&report));
+            println!("wrote {}/report.md, report.json and the pictures", options.out.display());
+            Ok(())
+        }
+    }
+}
+
+fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
+    cpu_only("composition", context)?;
+    if args.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let rows = match &args.rows {
+        None => Row::ALL.to_vec(),
+        Some(keys) => keys
+            .iter()
+            .map(|k| {
+                Row::ALL.iter().copied().find(|r| r.key() == *k).ok_or_else(|| {
+                    let all: Vec<String> = Row::ALL.iter().map(|r| r.key()).collect();
+                    anyhow::anyhow!("unknown row '{k}'; rows are {}", all.join(", "))
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
+    let options = CompositionOptions {
+        models: args.models,
+        judge: args.judge,
+        out: args.out,
+        samples: args.samples,
+        rows,
+        langevin: args.langevin.overrides(),
+        settings: args.operators.settings(),
+        seed: args.seed,
+    };
+    let results = composition::run(&options, &context.progress)?;
+    for r in &results {
+        let metrics: Vec<String> = r.metrics.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
+        println!("{:<24} {}", r.key, metrics.join("  "));
+    }
+    println!("wrote {}", options.out.join("composition.md").display());
+    Ok(())
+}
+
+/// Experiments that still build their tensors on the CPU refuse another device
+/// rather than fail inside libtorch on mixed devices.
+pub fn cpu_only(name: &str, context: &Context) -> Result<()> {
+    if context.device != tch::Device::Cpu {
+        bail!(
+            "`ebm experiment {name}` runs on the CPU only for now; pass --device cpu (asked: {})",
+            ebm::device::device_name(context.device)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The `ebm` command: argument parsing, progress display and file layout over
+//! the `ebm` library, which knows nothing of them.
+
+mod args;
+mod bench;
+mod data;
+mod demo;
+mod experiment;
+mod home;
+mod judge;
+mod progress;
+mod sample;
+mod train;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ebm",
+    version,
+    about = "Energy-based models: train, sample, compose",
+    propagate_version = true,
+    after_help = home::HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Threads for libtorch's CPU kernels (default: libtorch's choice, one per core).
+    #[arg(long, global = true)]
+    pub threads: Option<i32>,
+    /// Where to compute: cpu, cuda, cuda:N, or auto (CUDA when libtorch sees one).
+    #[arg(long, global = true, default_value = "cpu", value_parser = ebm::device::parse_device)]
+    pub device: tch::Device,
+}
+
+/// What every command gets besides its own arguments.
+pub struct Context {
+    pub device: tch::Device,
+    /// Bars for the library's long loops.
+    pub progress: progress::Bars,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train an energy model by contrastive divergence.
+    Train(train::TrainArgs),
+    /// Draw samples from a trained model by Langevin dynamics.
+    Sample(sample::SampleArgs),
+    /// Print a checkpoint's model card.
+    Info(sample::InfoArgs),
+    /// Look at the datasets.
+    Data(data::DataArgs),
+    /// Train judges and score samples with them.
+    Judge(judge::JudgeArgs),
+    /// Measure speed (beside a PyTorch reference where there is one).
+    Bench(bench::BenchArgs),
+    /// Long experiments that write JSON + Markdown + PNG reports.
+    Experiment(experiment::ExperimentArgs),
+    /// The main job: compose concept models on shapes, writing a picture and a report.
+    Demo(demo::DemoArgs),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    if let Some(threads) = cli.threads {
+        if threads < 1 {
+            anyhow::bail!("--threads must be at least 1, got {threads}");
+        }
+        tch::set_num_threads(threads);
+    }
+    let context = Context {
+        device: cli.device,
+        progress: progress::Bars::when_watched(),
+    };
+    match cli.command {
+        Command::Train(args) => train::run(args, &context),
+        Command::Sample(args) => sample::run(args, &context),
+        Command::Info(args) => sample::info(args),
+        Command::Bench(args) => bench::run(args, &context),
+        Command::Data(args) => data::run(args),
+        Command::Judge(args) => judge::run(args, &context),
+        Command::Demo(args) => demo::run(args, &context),
+        Command::Experiment(args) => experiment::run(args, &context),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(error) = run(cli) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

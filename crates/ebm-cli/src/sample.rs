@@ -1,0 +1,272 @@
+//! `ebm sample` and `ebm info`.
+
+use crate::args::{LangevinArgs, OperatorArgs, SamplerArgs};
+use crate::Context;
+use anyhow::{bail, Result};
+use clap::Args;
+use ebm::checkpoint::{load_checkpoint, load_checkpoint_on};
+use ebm::compose::{compose, parse, ConceptLibrary};
+use ebm::energy::ConceptKind;
+use ebm::experiments::composition::truth::judge_conditions;
+use ebm::experiments::shapes::{start_chains, SHOWCASE_STEPS};
+use ebm::experiments::toy2d::plot_toy;
+use ebm::sample::{
+    anneal, geometric, langevin, sample, summarize, Annealed, LangevinConfig, LangevinOptions, SampleOptions, Sampled, Schedule,
+};
+use std::path::PathBuf;
+use tch::Tensor;
+
+#[derive(Args)]
+pub struct SampleArgs {
+    /// A checkpoint written by `ebm train`: `path` for one unconditional model,
+    /// or `name=path` per concept model (repeat) to sample an --expr over them.
+    #[arg(long, required = true)]
+    pub model: Vec<String>,
+    /// A composition over the concept models, e.g. "pos=(0.3,0.7) & color=red & !shape=circle".
+    #[arg(long)]
+    pub expr: Option<String>,
+    /// Number of samples.
+    #[arg(short, default_value_t = 64)]
+    pub n: usize,
+    /// Output PNG.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub langevin: LangevinArgs,
+    #[command(flatten)]
+    pub operators: OperatorArgs,
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also show the sampling chain: a .gif animates the chains, a .png lays
+    /// frames out as columns (2-D models: mean energy per step).
+    #[arg(long)]
+    pub chain: Option<PathBuf>,
+    /// Also keep the samples: a safetensors file with `images` [N, C, H, W]
+    /// (vector models: `samples` [N, D]) and, for an --expr, one tensor per
+    /// condition of its top-level conjunction named after the shapes judge's
+    /// heads, exactly as `ebm judge score --samples` reads it.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Also write one PNG per sample at native resolution: DIR/sample_0000.png, … in sample order.
+    #[arg(long)]
+    pub png_dir: Option<PathBuf>,
+}
+
+pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
+    if args.n == 0 {
+        bail!("-n must be at least 1");
+    }
+    let settings = args.operators.settings();
+    settings.validate()?;
+    let library;
+    let single;
+    let models;
+    let composed;
+    let (energy, sampler, input_shape, title): (&dyn ebm::energy::Energy, _, _, String) = match &args.expr {
+        Some(text) => {
+            library = ConceptLibrary::load_on(&args.model, context.device)?;
+            models = library.concept_models();
+            composed = compose(text, &models, &settings)?;
+            (&composed, library.sampler(), library.input_shape(), text.clone())
+        }
+        None => {
+            if args.model.len() != 1 {
+                bail!(
+                    "{} models given without --expr; say how to combine them, e.g. --expr \"color=red & shape=square\"",
+                    args.model.len()
+                );
+            }
+            let path = PathBuf::from(&args.model[0]);
+            single = load_checkpoint_on(&path, context.device)?;
+            if let Some(concept) = &single.card.concept {
+                bail!(
+                    "{} is conditioned on '{}'; say which value with --expr, e.g. --expr \"{}={}\"",
+                    path.display(),
+                    concept.name,
+                    concept.name,
+                    example_value(&concept.kind)
+                );
+            }
+            let shape = single.card.architecture.input_shape();
+            (single.network.as_ref(), single.card.sampler.clone(), shape, "samples".to_string())
+        }
+    };
+    let is_2d = input_shape == [2];
+    let config = args
+        .langevin
+        .overrides()
+        .apply(sampler.langevin.clone(), if is_2d { 200 } else { SHOWCASE_STEPS });
+    let x0 = start_chains(&sampler, &input_shape, args.n, args.seed)?.to_device(context.device);
+    tch::manual_seed(args.seed as i64);
+    let options = LangevinOptions {
+        trace: true,
+        record_every: Some((config.steps / 20).max(1)),
+        ..Default::default()
+    };
+    let sampled = draw(energy, &x0, &config, &args.sampler, &options)?;
+    if is_2d {
+        let title = format!("{title}: {} samples, {} Langevin steps", args.n, config.steps);
+        plot_toy(&args.out, energy, &sampled.x, None, &title)?;
+    } else {
+        write_image_grid(&args.out, &sampled.x, None, &title)?;
+    }
+    if let Some(chain) = &args.chain {
+        write_chain(chain, &sampled, is_2d, args.n)?;
+    }
+    println!("wrote {}", args.out.display());
+    keep_samples(&args, &sampled.x)
+}
+
+/// `--save` and `--png-dir`.
+fn keep_samples(args: &SampleArgs, samples: &Tensor) -> Result<()> {
+    if let Some(path) = &args.save {
+        let conditions = match &args.expr {
+            Some(text) => judge_conditions(&parse(text).map_err(|e| anyhow::anyhow!("{e}"))?, args.n),
+            None => Vec::new(),
+        };
+        let about = serde_json::json!({"expression": args.expr, "models": args.model, "seed": args.seed});
+        ebm::io::save_samples(path, samples, &conditions, &about)?;
+        let names: Vec<&str> = conditions.iter().map(|(n, _)| n.as_str()).collect();
+        println!(
+            "wrote {} ({} samples; conditions: {})",
+            path.display(),
+            args.n,
+            if names.is_empty() { "none".into() } else { names.join(", ") }
+        );
+    }
+    if let Some(dir) = &args.png_dir {
+        if samples.dim() != 4 {
+            bail!("--png-dir writes images; this model's samples are vectors (use --save)");
+        }
+        let count = ebm::io::write_png_dir(dir, samples)?;
+        println!("wrote {count} PNGs to {}", dir.display());
+    }
+    Ok(())
+}
+
+fn example_value(kind: &ConceptKind) -> String {
+    match kind {
+        ConceptKind::Categorical { categories } => categories[0].clone(),
+        ConceptKind::Continuous { components, range } => {
+            let mid = (range.0 + range.1) / 2.0;
+            let values: Vec<String> = components.iter().map(|_| format!("{mid}")).collect();
+            if values.len() == 1 {
+                values[0].clone()
+            } else {
+                format!("({})", values.join(","))
+            }
+        }
+    }
+}
+
+fn write_chain(path: &std::path::Path, sampled: &Sampled, is_2d: bool, n: usize) -> Result<()> {
+    if is_2d {
+        let trace: Vec<(f64, f64)> = sampled.trace.iter().enumerate().map(|(i, &e)| (i as f64, e)).collect();
+        return ebm::viz::line_plot(path, &[("mean energy", &trace)], "Langevin chain", "step", "E", (640, 400));
+    }
+    let shown = 16.min(n as i64);
+    let frames: Vec<Tensor> = sampled.frames.iter().map(|f| f.narrow(0, 0, shown)).collect();
+    let is_gif = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    if is_gif {
+        let size = frames[0].size();
+        let flat: Vec<Vec<f32>> = frames.iter().map(to_flat).collect();
+        let (c, h, w) = (size[1] as usize, size[2] as usize, size[3] as usize);
+        let cols = (shown as f64).sqrt().ceil() as usize;
+        ebm::viz::grid_animation(path, &flat, shown as usize, c, h, w, cols, "Langevin chain", 3, 120)?;
+    } else {
+        let columns = frames.len();
+        write_image_grid(
+            path,
+            &Tensor::stack(&frames, 1).flatten(0, 1),
+            Some(columns),
+            "chains (rows) over steps (columns)",
+        )?;
+    }
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn to_flat(images: &Tensor) -> Vec<f32> {
+    let mut flat = vec![0f32; images.numel()];
+    images.to_kind(tch::Kind::Float).contiguous().copy_data(&mut flat, images.numel());
+    flat
+}
+
+/// Images `[N, C, H, W]` in [0, 1] as a PNG grid of `cols` columns (default: square).
+pub fn write_image_grid(path: &std::path::Path, images: &Tensor, cols: Option<usize>, title: &str) -> Result<()> {
+    let size = images.size();
+    let (n, c, h, w) = (size[0] as usize, size[1] as usize, size[2] as usize, size[3] as usize);
+    let flat = to_flat(images);
+    let cols = cols.unwrap_or((n as f64).sqrt().ceil() as usize);
+    ebm::viz::image_grid(path, &flat, n, c, h, w, cols, None, Some(title), 2)
+}
+
+#[derive(Args)]
+pub struct InfoArgs {
+    /// Checkpoint to describe.
+    pub model: PathBuf,
+}
+
+pub fn info(args: InfoArgs) -> Result<()> {
+    let model = load_checkpoint(&args.model)?;
+    println!("{}", serde_json::to_string_pretty(&model.card)?);
+    Ok(())
+}
+
+/// Runs the card's Langevin chain, or the sampler `--sampler`/`--anneal`
+/// ask for, printing its diagnostics (acceptance, ESS and R-hat of the energy).
+fn draw(
+    energy: &dyn ebm::Energy,
+    x0: &Tensor,
+    langevin_config: &LangevinConfig,
+    args: &SamplerArgs,
+    options: &LangevinOptions,
+) -> Result<Sampled> {
+    let Some(config) = args.config(langevin_config)? else {
+        return Ok(langevin(energy, x0, None, langevin_config, options));
+    };
+    let options = SampleOptions {
+        fixed_mask: None,
+        trace: true,
+        chain_energies: true,
+        record_every: options.record_every,
+    };
+    let started = std::time::Instant::now();
+    let runs = match args.anneal {
+        None => vec![sample(energy, x0, None, &config, &options)],
+        Some(factor) => {
+            let temperatures = geometric(config.temperature * factor, config.temperature, args.anneal_levels);
+            let per_level = (config.steps / args.anneal_levels).max(1);
+            let schedule = Schedule::temperatures(&temperatures, per_level, config.step_size);
+            anneal(Annealed::Temperature(energy), x0, None, &schedule, &config, &options).levels
+        }
+    };
+    let last = runs.last().expect("at least one level");
+    let warmup = if runs.len() == 1 { config.warmup } else { 0 };
+    let summary = summarize(last, warmup);
+    println!(
+        "sampler {} ({} levels), T {:.3e}, step {:.3e}, {:.1} s",
+        config.kind,
+        runs.len(),
+        config.temperature,
+        summary.step_size,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "acceptance {:.4} (chains {:.3}–{:.3})",
+        summary.acceptance, summary.acceptance_range.0, summary.acceptance_range.1
+    );
+    match (summary.energy_ess, summary.energy_rhat) {
+        (Some(ess), Some(rhat)) => println!("energy ESS {ess:.1}, split R-hat {rhat:.3}"),
+        _ => println!("energy ESS and R-hat need at least 2 chains and 8 steps after warm-up"),
+    }
+    let trace = runs.iter().flat_map(|r| r.trace.iter().copied()).collect();
+    let frames = runs.iter().flat_map(|r| r.frames.iter().map(|f| f.shallow_clone())).collect();
+    Ok(Sampled {
+        x: last.x.shallow_clone(),
+        trace,
+        frames,
+    })
+}

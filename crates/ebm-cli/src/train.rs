@@ -1,0 +1,219 @@
+//! `ebm train`: picks a recipe by name, applies the flags once, trains.
+
+use crate::Context;
+use anyhow::{bail, Result};
+use clap::Args;
+use ebm::data::shapes_concept::ShapesConcept;
+use ebm::data::{Toy2d, Toy2dKind};
+use ebm::experiments::igebm;
+use ebm::experiments::toy2d::{evaluate_toy, plot_toy, sample_toy};
+use ebm::sample::ChainStart;
+use ebm::train::recipe::{recipe, Dataset, Overrides};
+use ebm::train::state::{resume, STATE_FILE};
+use ebm::train::Trainer;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// What to train on: a 2-D toy (eight-gaussians, two-moons, rings,
+    /// checkerboard, spirals), `shapes` (with --concept) or `mnist`.
+    pub dataset: String,
+    /// For `shapes`: the one concept the model is conditioned on (pos, color
+    /// or colour, shape, size).
+    #[arg(long)]
+    pub concept: Option<ShapesConcept>,
+    /// How image models pool features over space: sum, mean or max (default:
+    /// the recipe's — max for shapes concept models, sum for MNIST).
+    #[arg(long)]
+    pub pool: Option<ebm::energy::conv::SpatialPool>,
+    /// Where fresh negative chains of a shapes concept model start: noise,
+    /// data (random scenes) or background (empty floors; the recipe's default).
+    #[arg(long)]
+    pub chain_start: Option<ChainStart>,
+    /// For `mnist`: condition on the digit (a one-hot code).
+    #[arg(long)]
+    pub conditional: bool,
+    /// For `mnist`: the directory with the four IDX files.
+    #[arg(long, default_value_os_t = crate::judge::default_mnist_dir())]
+    pub mnist_dir: PathBuf,
+    /// Weight of a supervised cross-entropy term on the logits −E(x | label)
+    /// (conditional models with categorical codes only; 0 = pure CD).
+    #[arg(long)]
+    pub label_ce: Option<f64>,
+    /// Std of Gaussian noise added to the training images at every step.
+    #[arg(long)]
+    pub data_noise: Option<f64>,
+    /// For image models: channel widths of the residual blocks, e.g. 32,64,64.
+    #[arg(long, value_delimiter = ',')]
+    pub widths: Option<Vec<i64>>,
+    /// Directory for the checkpoint (model.safetensors), the training state,
+    /// metrics.jsonl and pictures.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Training steps (default 2000; with --resume, the new total).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Continue the run saved in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Langevin step size λ (the drift is λ/2·∇E).
+    #[arg(long)]
+    pub step_size: Option<f64>,
+    /// Langevin noise standard deviation σ (independent of λ).
+    #[arg(long)]
+    pub noise: Option<f64>,
+    /// Langevin steps per training step.
+    #[arg(long)]
+    pub langevin_steps: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// α of the L2 energy regulariser.
+    #[arg(long)]
+    pub energy_l2: Option<f64>,
+    /// Keep an EMA of the weights with this decay (e.g. 0.999).
+    #[arg(long)]
+    pub ema: Option<f64>,
+    /// Write a checkpoint every N steps (0: at the end only).
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: u64,
+    /// Langevin chains restart from the replay buffer with this probability.
+    #[arg(long)]
+    pub reuse: Option<f64>,
+    /// Spectral norm on the hidden layers (default: off for 2-D toys, on for images).
+    #[arg(long)]
+    pub spectral_norm: Option<bool>,
+    /// Image models: also read the code bilinearly off the pooled features
+    /// (E = w·φ + (Uc)·φ, as JEM's −f(x)[y]); the MNIST conditional recipes use it.
+    #[arg(long)]
+    pub code_head: Option<bool>,
+    /// Image models: starting residual gain of every block (0: ReZero, 1: plain).
+    #[arg(long)]
+    pub residual_gain: Option<f64>,
+    /// Image models: scale of the convolutions' initial weights.
+    #[arg(long)]
+    pub init_gain: Option<f64>,
+}
+
+/// The recipe `ebm train` was asked for, by name (see [`ebm::train::recipe::recipe`]).
+fn recipe_name(args: &TrainArgs) -> Result<String> {
+    let name = match (args.dataset.as_str(), args.concept) {
+        ("shapes", Some(concept)) => format!("shapes-{}", concept.name()),
+        ("shapes", None) => bail!("`ebm train shapes` trains one concept model; add --concept pos, color, shape or size"),
+        ("mnist", None) if !args.conditional => "mnist".into(),
+        // The experiment's two conditional models: pure CD (the generator) or CD + cross-entropy (the classifier).
+        ("mnist", None) if args.label_ce.unwrap_or(0.0) > 0.0 => "mnist-hybrid".into(),
+        ("mnist", None) => "mnist-cond".into(),
+        ("mnist", Some(_)) => bail!("--concept applies to `shapes` only; `ebm train mnist --conditional` conditions on the digit"),
+        (_, Some(_)) => bail!("--concept applies to `shapes` only"),
+        (name, None) => name.to_string(),
+    };
+    if args.conditional && !name.starts_with("mnist") {
+        bail!("--conditional applies to `mnist` only");
+    }
+    Ok(name)
+}
+
+fn overrides(args: &TrainArgs) -> Overrides {
+    Overrides {
+        widths: args.widths.clone(),
+        pool: args.pool,
+        spectral_norm: args.spectral_norm,
+        code_head: args.code_head,
+        residual_gain: args.residual_gain,
+        init_gain: args.init_gain,
+        chain_start: args.chain_start,
+        step_size: args.step_size,
+        noise: args.noise,
+        langevin_steps: args.langevin_steps,
+        lr: args.lr,
+        batch_size: args.batch_size,
+        energy_l2: args.energy_l2,
+        ema: args.ema,
+        label_ce: args.label_ce,
+        data_noise: args.data_noise,
+        reuse: args.reuse,
+        checkpoint_every: Some(args.checkpoint_every),
+    }
+}
+
+pub fn run(args: TrainArgs, context: &Context) -> Result<()> {
+    let mut recipe = recipe(&recipe_name(&args)?, args.steps.unwrap_or(2000), args.seed)?;
+    recipe.apply(&overrides(&args))?;
+    let data = recipe.data(&args.mnist_dir)?;
+    let mut trainer = if args.resume {
+        if context.device != tch::Device::Cpu {
+            bail!("--resume continues a run on the CPU only for now; pass --device cpu");
+        }
+        resume(&args.out, data.as_ref(), args.steps)?
+    } else {
+        if args.out.join(STATE_FILE).exists() {
+            bail!(
+                "{} already holds a training run; pass --resume to continue it, or choose another --out",
+                args.out.display()
+            );
+        }
+        tch::manual_seed(args.seed as i64);
+        let network = recipe.architecture.build(context.device);
+        Trainer::new(network, data.as_ref(), recipe.config.clone(), Some(args.out.clone()))?
+    };
+    let summary = trainer.run(&context.progress)?;
+    println!(
+        "trained {} steps in {:.1}s ({} divergences recovered); E+ {:.3} E- {:.3}",
+        summary.steps, summary.seconds, summary.divergences, summary.last.e_pos, summary.last.e_neg
+    );
+    let picture = args.out.join("samples.png");
+    // Pictures and numbers from the weights the checkpoint holds (EMA when on), on the CPU.
+    let network = trainer.averaged_network();
+    let card = trainer.card();
+    match recipe.dataset {
+        Dataset::Toy(kind) => report_toy(network.as_ref(), &card.sampler, kind, &args, &picture, summary.steps)?,
+        Dataset::Shapes { concept, .. } => {
+            ebm::experiments::shapes::concept_sample_grid(network.as_ref(), concept, &card.sampler, &picture)?
+        }
+        Dataset::Mnist { conditional } => {
+            let sampler = igebm::mnist_langevin(100);
+            if conditional {
+                let _samples = igebm::run::conditional_grid(network.as_ref(), 8, &sampler, args.seed, &picture, "mnist")?;
+            } else {
+                igebm::run::unconditional_grid(network.as_ref(), &sampler, &picture, args.seed)?;
+            }
+        }
+    }
+    println!(
+        "wrote {} and {}",
+        args.out.join(ebm::train::state::MODEL_FILE).display(),
+        picture.display()
+    );
+    Ok(())
+}
+
+fn report_toy(
+    network: &dyn ebm::energy::Network,
+    sampler: &ebm::sample::SamplerDefaults,
+    kind: Toy2dKind,
+    args: &TrainArgs,
+    picture: &std::path::Path,
+    steps: u64,
+) -> Result<()> {
+    let samples = sample_toy(network, sampler, 1000, 200, 1);
+    let evaluation = evaluate_toy(kind, &samples, args.seed);
+    let title = format!("{} after {steps} steps", kind.name());
+    let data = Toy2d::new(kind, args.seed);
+    plot_toy(picture, network, &samples, Some(&data.points(u64::MAX, 500)), &title)?;
+    println!(
+        "MMD² to fresh data {:.5} (data-vs-data floor {:.5})",
+        evaluation.mmd2, evaluation.mmd2_data_floor
+    );
+    if let Some(c) = &evaluation.coverage {
+        println!(
+            "modes hit {}/8, {:.1}% of samples within 3σ of a mode",
+            c.modes_hit,
+            100.0 * c.on_mode
+        );
+    }
+    Ok(())
+}

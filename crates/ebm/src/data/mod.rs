@@ -1,0 +1,53 @@
+//! Datasets. Every source is deterministic: batch `step` of a source with a
+//! given seed is the same whatever ran before it, so training can resume
+//! mid-run and reproduce the uninterrupted numbers.
+
+pub mod mnist;
+pub mod mnist_source;
+pub mod raster;
+pub mod shapes;
+pub mod shapes_concept;
+pub mod sprites;
+pub mod toy2d;
+
+pub use toy2d::{Toy2d, Toy2dKind};
+
+use crate::energy::ConceptSchema;
+use crate::sample::{ChainStart, InitNoise};
+use tch::Tensor;
+
+pub struct Batch {
+    pub x: Tensor,
+    /// Codes of the positives, `[B, C]`, for conditional sources.
+    pub code: Option<Tensor>,
+}
+
+pub trait DataSource {
+    /// Batch number `step` (deterministic in the source's seed and `step`).
+    fn batch(&self, step: u64, batch_size: usize) -> Batch;
+    /// Shape of one example, without the batch dimension.
+    fn example_shape(&self) -> Vec<i64>;
+    /// The concept the codes describe (None: unconditional).
+    fn concept(&self) -> Option<ConceptSchema> {
+        None
+    }
+    /// The noise fresh negative chains start from (when they start from noise).
+    fn init_noise(&self) -> InitNoise;
+    fn chain_start(&self) -> ChainStart {
+        ChainStart::Noise
+    }
+    /// Starting points of `n` fresh chains at training step `step`.
+    fn fresh_chains(&self, _step: u64, n: usize) -> Tensor {
+        let mut shape = vec![n as i64];
+        shape.extend(self.example_shape());
+        self.init_noise().sample(&shape)
+    }
+    /// Name and parameters, for the model card.
+    fn describe(&self) -> serde_json::Value;
+    /// Codes for fresh chains: by default those of the positives.
+    fn negative_codes(&self, batch: &Batch) -> Option<Tensor> {
+        batch.code.as_ref().map(|c| c.shallow_clone())
+    }
+}
+
+pub use crate::seed::rng as stream_rng;

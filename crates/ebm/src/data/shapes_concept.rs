@@ -1,0 +1,157 @@
+//! `shapes` as training data for one concept model: images paired with the
+//! code of a single factor (position, colour, shape or size), so each concept
+//! is learned alone and composed with the others only at sampling time.
+
+use super::shapes::{Scene, Shapes, ShapesFilter, COLOUR_NAMES, POSITION_RANGE, SHAPE_NAMES, SIZE_RANGE};
+use super::{Batch, DataSource};
+use crate::energy::{ConceptKind, ConceptSchema};
+use crate::sample::{ChainStart, InitNoise};
+use tch::Tensor;
+
+/// A factor of `shapes`, under the name expressions use for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShapesConcept {
+    /// Object centre (x, y), continuous.
+    Pos,
+    /// One of the 8 colours.
+    Color,
+    /// Square, circle or triangle.
+    Shape,
+    /// Half-size r, continuous.
+    Size,
+}
+
+crate::named!(ShapesConcept, "concept", [Pos => "pos" | "position", Color => "color" | "colour", Shape => "shape", Size => "size"]);
+
+impl ShapesConcept {
+    pub const ALL: [ShapesConcept; 4] = [Self::Pos, Self::Color, Self::Shape, Self::Size];
+
+    pub fn schema(self) -> ConceptSchema {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        let kind = match self {
+            Self::Pos => ConceptKind::Continuous {
+                components: names(&["x", "y"]),
+                range: POSITION_RANGE,
+            },
+            Self::Size => ConceptKind::Continuous {
+                components: names(&["r"]),
+                range: SIZE_RANGE,
+            },
+            Self::Color => ConceptKind::Categorical {
+                categories: names(&COLOUR_NAMES),
+            },
+            Self::Shape => ConceptKind::Categorical {
+                categories: names(&SHAPE_NAMES),
+            },
+        };
+        ConceptSchema {
+            name: self.name().into(),
+            kind,
+        }
+    }
+}
+
+/// `shapes` images with the codes of one concept.
+pub struct ShapesConceptData {
+    pub shapes: Shapes,
+    pub concept: ShapesConcept,
+    pub start: ChainStart,
+    schema: ConceptSchema,
+}
+
+/// `n` random scenes of the full `shapes` distribution (any colour, shape,
+/// position, size), from their own stream, or with `empty` only their lit
+/// floors: where chains start when a model edits scenes rather than
+/// painting from noise.
+pub fn random_scenes(size: usize, seed: u64, start: u64, n: usize, empty: bool) -> Tensor {
+    let shapes = Shapes::new(size, crate::seed::derive(seed, &[crate::seed::streams::CHAIN_START]));
+    let pixels = if empty {
+        let scenes: Vec<Scene> = (0..n as u64)
+            .map(|i| Scene {
+                objects: Vec::new(),
+                ..shapes.scene(start + i)
+            })
+            .collect();
+        scenes.iter().flat_map(|s| s.render(size)).collect()
+    } else {
+        shapes.batch(start, n).0
+    };
+    let s = size as i64;
+    Tensor::from_slice(&pixels).reshape([n as i64, 3, s, s])
+}
+
+impl ShapesConceptData {
+    pub fn new(concept: ShapesConcept, size: usize, seed: u64, filter: ShapesFilter, start: ChainStart) -> anyhow::Result<Self> {
+        filter.validate()?;
+        let mut shapes = Shapes::new(size, seed);
+        shapes.filter = filter;
+        Ok(Self {
+            shapes,
+            concept,
+            start,
+            schema: concept.schema(),
+        })
+    }
+}
+
+impl DataSource for ShapesConceptData {
+    fn batch(&self, step: u64, batch_size: usize) -> Batch {
+        let (pixels, scenes) = self.shapes.batch(step * batch_size as u64, batch_size);
+        let s = self.shapes.size as i64;
+        let x = Tensor::from_slice(&pixels).reshape([batch_size as i64, 3, s, s]);
+        let dim = self.schema.code_dim() as usize;
+        let mut code = Vec::with_capacity(batch_size * dim);
+        for scene in &scenes {
+            let object = scene.objects.last().expect("a shapes scene has its object");
+            let mut one_hot = |index: usize| (0..dim).for_each(|k| code.push(if k == index { 1.0 } else { 0.0 }));
+            match self.concept {
+                ShapesConcept::Pos => code.extend(self.schema.encode(&[object.x, object.y])),
+                ShapesConcept::Size => code.extend(self.schema.encode(&[object.r])),
+                ShapesConcept::Color => one_hot(object.colour.expect("the labelled object has a colour")),
+                ShapesConcept::Shape => one_hot(object.shape),
+            }
+        }
+        Batch {
+            x,
+            code: Some(Tensor::from_slice(&code).reshape([batch_size as i64, dim as i64])),
+        }
+    }
+
+    fn example_shape(&self) -> Vec<i64> {
+        let s = self.shapes.size as i64;
+        vec![3, s, s]
+    }
+
+    fn concept(&self) -> Option<ConceptSchema> {
+        Some(self.schema.clone())
+    }
+
+    fn init_noise(&self) -> InitNoise {
+        InitNoise::uniform(0.0, 1.0)
+    }
+
+    fn chain_start(&self) -> ChainStart {
+        self.start
+    }
+
+    fn fresh_chains(&self, step: u64, n: usize) -> Tensor {
+        match self.start {
+            ChainStart::Noise => self
+                .init_noise()
+                .sample(&[n as i64, 3, self.shapes.size as i64, self.shapes.size as i64]),
+            ChainStart::Data => random_scenes(self.shapes.size, self.shapes.seed, step * n as u64, n, false),
+            ChainStart::Background => random_scenes(self.shapes.size, self.shapes.seed, step * n as u64, n, true),
+        }
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dataset": "shapes",
+            "concept": self.concept.name(),
+            "size": self.shapes.size,
+            "seed": self.shapes.seed,
+            "filter": self.shapes.filter,
+        })
+    }
+}

@@ -1,0 +1,10 @@
+//! Experiments: long runs that write JSON + Markdown + PNG reports, as
+//! library functions returning their results (the command only parses
+//! arguments and prints).
+pub mod composition;
+pub mod concept_check;
+pub mod demo;
+pub mod eight_gaussians;
+pub mod igebm;
+pub mod shapes;
+pub mod toy2d;

@@ -1,0 +1,7 @@
+//! Concept inference: the code c* = argmin_c Σᵢ E(xᵢ | c) of a model, found
+//! over a set of candidate codes (all categories of a categorical concept, a
+//! dense grid over a continuous one's range).
+
+pub mod candidates;
+
+pub use candidates::{candidate_codes, infer_codes, Candidates};

@@ -1,0 +1,180 @@
+//! Recipes: what `ebm train <dataset>` trains — a data source, an
+//! architecture and a [`TrainConfig`], each written as its differences from
+//! the documented bases ([`TrainConfig::default`], the recipe functions in
+//! `experiments`). The command line picks a recipe by name, applies the
+//! user's [`Overrides`] once with [`Recipe::apply`], and hands it to the
+//! trainer; nothing downstream re-derives a setting.
+
+use super::TrainConfig;
+use crate::data::mnist::{load_mnist, Split};
+use crate::data::mnist_source::MnistData;
+use crate::data::shapes::ShapesFilter;
+use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+use crate::data::{DataSource, Toy2d, Toy2dKind};
+use crate::energy::conv::SpatialPool;
+use crate::energy::Architecture;
+use crate::experiments::{igebm, shapes, toy2d};
+use crate::sample::ChainStart;
+use anyhow::{bail, Result};
+use std::path::Path;
+
+/// What a recipe trains on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Dataset {
+    Toy(Toy2dKind),
+    /// One `shapes` concept model; chains start as `start` says.
+    Shapes {
+        concept: ShapesConcept,
+        start: ChainStart,
+    },
+    /// MNIST, conditioned on the digit when `conditional`.
+    Mnist {
+        conditional: bool,
+    },
+}
+
+/// A complete training setup.
+#[derive(Clone, Debug)]
+pub struct Recipe {
+    /// `eight-gaussians`, `shapes-color`, `mnist-cond`, …
+    pub name: String,
+    pub dataset: Dataset,
+    pub architecture: Architecture,
+    pub config: TrainConfig,
+}
+
+/// The recipes by name: every toy2d density, `shapes-<concept>`, and
+/// `mnist` (unconditional, the OOD scorer), `mnist-cond` (pure CD on noisy
+/// digits: the generator), `mnist-hybrid` (CD + cross-entropy on clean
+/// digits: the classifier) — the three models of `ebm experiment igebm-mnist`.
+pub fn recipe(name: &str, steps: u64, seed: u64) -> Result<Recipe> {
+    let (dataset, architecture, config) = if let Some(concept) = name.strip_prefix("shapes-") {
+        let concept: ShapesConcept = concept.parse().map_err(anyhow::Error::msg)?;
+        let start = shapes::RECIPE_CHAIN_START;
+        let architecture = shapes::concept_architecture(concept, &shapes::DEFAULT_WIDTHS, shapes::RECIPE_SPECTRAL_NORM);
+        (
+            Dataset::Shapes { concept, start },
+            architecture,
+            shapes::concept_config(steps, seed),
+        )
+    } else if let Some(variant) = name.strip_prefix("mnist") {
+        let (conditional, ce, noise) = match variant {
+            "" => (false, 0.0, 0.0),
+            "-cond" => (true, 0.0, igebm::DATA_NOISE),
+            "-hybrid" => (true, igebm::HYBRID_CE_WEIGHT, 0.0),
+            other => bail!("unknown MNIST recipe 'mnist{other}'; choose mnist, mnist-cond or mnist-hybrid"),
+        };
+        let config = TrainConfig {
+            label_ce_weight: ce,
+            data_noise: noise,
+            ..igebm::mnist_config(steps, 32, 20, seed)
+        };
+        (Dataset::Mnist { conditional }, igebm::mnist_architecture(conditional), config)
+    } else {
+        let kind: Toy2dKind = name.parse().map_err(|e: String| {
+            anyhow::anyhow!("unknown dataset '{name}'; choose shapes (with a concept), mnist, or a 2-D density: {e}")
+        })?;
+        (Dataset::Toy(kind), toy2d::toy_architecture(false), toy2d::toy_config(steps, seed))
+    };
+    Ok(Recipe {
+        name: name.to_string(),
+        dataset,
+        architecture,
+        config,
+    })
+}
+
+/// A user's changes to a recipe; `None` keeps the recipe's value.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub widths: Option<Vec<i64>>,
+    pub pool: Option<SpatialPool>,
+    pub spectral_norm: Option<bool>,
+    /// Image models: the bilinear code read-out (see `ConvConfig::code_head`).
+    pub code_head: Option<bool>,
+    pub residual_gain: Option<f64>,
+    pub init_gain: Option<f64>,
+    pub chain_start: Option<ChainStart>,
+    pub step_size: Option<f64>,
+    pub noise: Option<f64>,
+    pub langevin_steps: Option<usize>,
+    pub lr: Option<f64>,
+    pub batch_size: Option<usize>,
+    pub energy_l2: Option<f64>,
+    pub ema: Option<f64>,
+    pub label_ce: Option<f64>,
+    pub data_noise: Option<f64>,
+    pub reuse: Option<f64>,
+    pub checkpoint_every: Option<u64>,
+}
+
+fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *slot = v.clone();
+    }
+}
+
+impl Recipe {
+    /// Applies `o`, refusing settings that do not fit the recipe, and
+    /// validates the result.
+    pub fn apply(&mut self, o: &Overrides) -> Result<()> {
+        match (&mut self.architecture, &self.dataset) {
+            (Architecture::Conv(conv), _) => {
+                set(&mut conv.widths, &o.widths);
+                set(&mut conv.pool, &o.pool);
+                set(&mut conv.spectral_norm, &o.spectral_norm);
+                set(&mut conv.code_head, &o.code_head);
+                set(&mut conv.residual_gain, &o.residual_gain);
+                set(&mut conv.init_gain, &o.init_gain);
+            }
+            (Architecture::Mlp(mlp), _) => {
+                if o.widths.is_some() || o.pool.is_some() || o.code_head.is_some() || o.residual_gain.is_some() || o.init_gain.is_some() {
+                    bail!("--widths, --pool, --code-head, --residual-gain and --init-gain apply to image models (shapes, mnist) only");
+                }
+                set(&mut mlp.spectral_norm, &o.spectral_norm);
+            }
+        }
+        match (&mut self.dataset, o.chain_start) {
+            (Dataset::Shapes { start, .. }, Some(s)) => *start = s,
+            (_, Some(_)) => bail!("--chain-start applies to `shapes` concept models only"),
+            _ => {}
+        }
+        let c = &mut self.config;
+        set(&mut c.langevin.step_size, &o.step_size);
+        set(&mut c.langevin.noise_std, &o.noise);
+        set(&mut c.langevin.steps, &o.langevin_steps);
+        set(&mut c.lr, &o.lr);
+        set(&mut c.batch_size, &o.batch_size);
+        set(&mut c.energy_l2, &o.energy_l2);
+        set(&mut c.label_ce_weight, &o.label_ce);
+        set(&mut c.data_noise, &o.data_noise);
+        set(&mut c.replay.reuse_prob, &o.reuse);
+        set(&mut c.checkpoint_every, &o.checkpoint_every);
+        if o.ema.is_some() {
+            c.ema_decay = o.ema;
+        }
+        if let Err(problem) = c.validate() {
+            bail!("invalid training settings: {problem}");
+        }
+        if let Err(problem) = self.architecture.validate() {
+            bail!("invalid architecture: {problem}");
+        }
+        Ok(())
+    }
+
+    /// The recipe's data (MNIST read from `mnist_dir`).
+    pub fn data(&self, mnist_dir: &Path) -> Result<Box<dyn DataSource>> {
+        let seed = self.config.seed;
+        Ok(match self.dataset {
+            Dataset::Toy(kind) => Box::new(Toy2d::new(kind, seed)),
+            Dataset::Shapes { concept, start } => Box::new(ShapesConceptData::new(
+                concept,
+                shapes::IMAGE_SIZE as usize,
+                seed,
+                ShapesFilter::default(),
+                start,
+            )?),
+            Dataset::Mnist { conditional } => Box::new(MnistData::new(&load_mnist(mnist_dir, Split::Train)?, conditional, None, seed)?),
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! The training loop.
+
+use super::{adam::Adam, guard::check_step, metrics::MetricsLog, StepMetrics, TrainConfig};
+use crate::data::DataSource;
+use crate::energy::network::named_parameters;
+use crate::energy::Network;
+use crate::progress::Progress;
+use crate::sample::{langevin, LangevinOptions, ReplayBuffer};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+pub struct Trainer<'a> {
+    pub network: Box<dyn Network>,
+    pub config: TrainConfig,
+    pub data: &'a dyn DataSource,
+    /// Trainable parameters, sorted by name (the order of Adam's moments).
+    /// Built once: roll-back and resume copy into these tensors in place.
+    pub(super) params: Vec<Tensor>,
+    pub(super) adam: Adam,
+    pub(super) buffer: ReplayBuffer,
+    pub(super) ema: Option<Vec<Tensor>>,
+    /// Steps completed.
+    pub step: u64,
+    /// Current Langevin step size and learning rate (the guard lowers them).
+    pub step_size: f64,
+    pub lr: f64,
+    /// Divergences recovered from so far.
+    pub divergences: u32,
+    pub(super) snapshot: Option<super::state::TrainState>,
+    pub(super) retries_since_snapshot: u32,
+    pub(super) out_dir: Option<PathBuf>,
+    pub(super) log: Option<MetricsLog>,
+    pub last_metrics: StepMetrics,
+}
+
+pub struct TrainSummary {
+    pub steps: u64,
+    pub divergences: u32,
+    pub last: StepMetrics,
+    pub seconds: f64,
+}
+
+/// The seed of step `step`: every step reseeds libtorch's generator, so a
+/// step's randomness depends only on (seed, step) and a resumed run repeats
+/// the uninterrupted one exactly.
+fn step_seed(seed: u64, step: u64) -> i64 {
+    crate::seed::torch_seed(seed, &[step])
+}
+
+impl<'a> Trainer<'a> {
+    /// A trainer for a fresh network. With `out_dir`, metrics and checkpoints
+    /// are written there.
+    pub fn new(network: Box<dyn Network>, data: &'a dyn DataSource, config: TrainConfig, out_dir: Option<PathBuf>) -> Result<Self> {
+        if let Err(e) = config.validate() {
+            bail!("invalid training configuration: {e}");
+        }
+        let arch = network.architecture();
+        if arch.input_shape() != data.example_shape() {
+            bail!(
+                "the network takes inputs of shape {:?} but the data has shape {:?}",
+                arch.input_shape(),
+                data.example_shape()
+            );
+        }
+        let concept_dim = data.concept().map_or(0, |c| c.code_dim());
+        if arch.code_dim() != concept_dim {
+            bail!(
+                "the network takes codes of width {} but the data's concept has {concept_dim} entries",
+                arch.code_dim()
+            );
+        }
+        let categorical = matches!(data.concept().map(|c| c.kind), Some(crate::energy::ConceptKind::Categorical { .. }));
+        if config.label_ce_weight > 0.0 && !categorical {
+            bail!("label_ce_weight > 0 needs data with a categorical concept (one-hot codes); set it to 0 for this data");
+        }
+        let params: Vec<Tensor> = named_parameters(network.var_store()).into_iter().map(|(_, t)| t).collect();
+        let adam = Adam::new(&params, config.adam_beta1, config.adam_beta2);
+        let ema = config.ema_decay.map(|_| params.iter().map(|p| p.detach().copy()).collect());
+        let log = match &out_dir {
+            Some(dir) => Some(MetricsLog::open(&dir.join("metrics.jsonl"), None)?),
+            None => None,
+        };
+        Ok(Self {
+            buffer: ReplayBuffer::new(config.replay.clone()),
+            step_size: config.langevin.step_size,
+            lr: config.lr,
+            network,
+            data,
+            params,
+            adam,
+            ema,
+            step: 0,
+            divergences: 0,
+            snapshot: None,
+            retries_since_snapshot: 0,
+            out_dir,
+            log,
+            last_metrics: StepMetrics::default(),
+            config,
+        })
+    }
+
+    /// One contrastive-divergence step; Err(reason) when the guard rejects it
+    /// (nothing is updated then).
+    fn try_step(&mut self) -> Result<StepMetrics, String> {
+        let started = Instant::now();
+        tch::manual_seed(step_seed(self.config.seed, self.step));
+        self.network.power_iteration();
+        // Data sources build on the CPU; chains and batches follow the network.
+        let device = self.network.var_store().device();
+        let mut batch = self.data.batch(self.step, self.config.batch_size);
+        batch.x = batch.x.to_device(device);
+        batch.code = batch.code.map(|c| c.to_device(device));
+        if self.config.data_noise > 0.0 {
+            let noisy = &batch.x + batch.x.randn_like() * self.config.data_noise;
+            batch.x = match self.config.langevin.clamp {
+                Some((lo, hi)) => noisy.clamp(lo, hi),
+                None => noisy,
+            };
+        }
+        let fresh = self.data.fresh_chains(self.step, self.config.batch_size).to_device(device);
+        let fresh_codes = self.data.negative_codes(&batch).map(|c| c.to_device(device));
+        let (x0, neg_codes) = self.buffer.draw(&fresh, fresh_codes.as_ref());
+        let mut sampler = self.config.langevin.clone();
+        sampler.step_size = self.step_size;
+        let negatives = langevin(
+            self.network.as_ref(),
+            &x0,
+            neg_codes.as_ref(),
+            &sampler,
+            &LangevinOptions::default(),
+        )
+        .x;
+
+        let e_pos = self.network.energy(&batch.x, batch.code.as_ref());
+        let e_neg = self.network.energy(&negatives, neg_codes.as_ref());
+        let alpha = self.config.energy_l2;
+        let mut loss = e_pos.mean(Kind::Float) - e_neg.mean(Kind::Float)
+            + (e_pos.square().mean(Kind::Float) + e_neg.square().mean(Kind::Float)) * alpha;
+        if self.config.label_ce_weight > 0.0 {
+            loss += self.label_cross_entropy(&batch) * self.config.label_ce_weight;
+        }
+        let params = &self.params;
+        let grads = Tensor::run_backward(&[&loss], params, false, false);
+        let grad_norm = grads
+            .iter()
+            .map(|g| g.square().sum(Kind::Double).double_value(&[]))
+            .sum::<f64>()
+            .sqrt();
+        let mean = |e: &Tensor| e.mean(Kind::Double).double_value(&[]);
+        let (e_pos, e_neg, loss) = (mean(&e_pos), mean(&e_neg), loss.double_value(&[]));
+        if let Some(reason) = check_step(loss, e_pos, e_neg, grad_norm, &self.config.guard) {
+            return Err(reason);
+        }
+        let grads: Vec<Tensor> = match self.config.grad_clip_norm {
+            Some(max) if grad_norm > max => grads.iter().map(|g| g * (max / grad_norm)).collect(),
+            _ => grads,
+        };
+        self.adam.step(params, &grads, self.lr);
+        if let (Some(ema), Some(decay)) = (&mut self.ema, self.config.ema_decay) {
+            tch::no_grad(|| {
+                for (avg, p) in ema.iter_mut().zip(params) {
+                    let _ = avg.lerp_(p, 1.0 - decay);
+                }
+            });
+        }
+        self.buffer.push(&negatives, neg_codes.as_ref());
+        self.step += 1;
+        Ok(StepMetrics {
+            step: self.step,
+            e_pos,
+            e_neg,
+            gap: e_neg - e_pos,
+            loss,
+            grad_norm,
+            step_ms: started.elapsed().as_secs_f64() * 1e3,
+            step_size: self.step_size,
+            lr: self.lr,
+        })
+    }
+
+    /// Cross-entropy of the logits −E(x⁺ | k) over every category k of the
+    /// data's categorical concept (checked in `new`), against the positives'
+    /// own categories.
+    fn label_cross_entropy(&self, batch: &crate::data::Batch) -> Tensor {
+        let Some(code) = &batch.code else {
+            return Tensor::zeros([], (Kind::Float, batch.x.device()));
+        };
+        let (n, categories) = (code.size()[0], code.size()[1]);
+        let x = batch.x.repeat_interleave_self_int(categories, 0, None);
+        let codes = Tensor::eye(categories, (Kind::Float, x.device())).repeat([n, 1]);
+        let logits = -self.network.energy(&x, Some(&codes)).view([n, categories]);
+        logits.cross_entropy_for_logits(&code.argmax(-1, false))
+    }
+
+    /// Continues from another trainer's replay buffer (split-MNIST hands one
+    /// buffer from task to task); this trainer's replay settings apply.
+    pub fn set_replay_buffer(&mut self, mut buffer: ReplayBuffer) {
+        buffer.config = self.config.replay.clone();
+        self.buffer = buffer;
+    }
+
+    /// The network and the replay buffer, for a next stage of training.
+    pub fn into_parts(self) -> (Box<dyn Network>, ReplayBuffer) {
+        (self.network, self.buffer)
+    }
+
+    /// One step, with the divergence guard around it.
+    pub fn step(&mut self) -> Result<StepMetrics> {
+        if self.snapshot.is_none() || (self.step.is_multiple_of(self.config.guard.snapshot_every) && self.retries_since_snapshot == 0) {
+            self.snapshot = Some(self.state());
+        }
+        match self.try_step() {
+            Ok(metrics) => {
+                self.retries_since_snapshot = 0;
+                if self.step.is_multiple_of(self.config.log_every) {
+                    if let Some(log) = &self.log {
+                        log.write(&metrics)?;
+                    }
+                }
+                self.last_metrics = metrics.clone();
+                Ok(metrics)
+            }
+            Err(reason) => {
+                self.recover(&reason)?;
+                Ok(self.last_metrics.clone())
+            }
+        }
+    }
+
+    fn recover(&mut self, reason: &str) -> Result<()> {
+        self.divergences += 1;
+        self.retries_since_snapshot += 1;
+        let failed_at = self.step + 1;
+        let guard = self.config.guard.clone();
+        if self.retries_since_snapshot > guard.max_retries {
+            bail!(
+                "training diverged {} times in a row at step {failed_at} ({reason}) even after lowering the Langevin step size to {:.3e} and the learning rate to {:.3e}; \
+                 try a smaller --step-size or --lr, a larger energy_l2, or more Langevin steps",
+                self.retries_since_snapshot,
+                self.step_size,
+                self.lr
+            );
+        }
+        // The lowered settings and the event count outlive the roll-back.
+        let (step_size, lr, divergences) = (self.step_size * guard.backoff, self.lr * guard.backoff, self.divergences);
+        let snapshot = self.snapshot.take().expect("a snapshot is taken before every step");
+        self.restore(&snapshot)
+            .map_err(|e| anyhow::anyhow!("cannot roll back after a divergence: {e}"))?;
+        self.step_size = step_size;
+        self.lr = lr;
+        self.divergences = divergences;
+        self.snapshot = Some(snapshot);
+        let event = serde_json::json!({
+            "event": "divergence", "step": self.step, "failed_at": failed_at, "reason": reason,
+            "new_step_size": step_size, "new_lr": lr,
+        });
+        eprintln!("warning: step {failed_at} diverged ({reason}); rolled back to step {} and lowered the step size to {step_size:.3e}, lr to {lr:.3e}", self.step);
+        if let Some(log) = &self.log {
+            log.write(&event)?;
+        }
+        Ok(())
+    }
+
+    /// Trains until `config.steps`, reporting each step to `progress`.
+    pub fn run(&mut self, progress: &dyn Progress) -> Result<TrainSummary> {
+        let started = Instant::now();
+        let bar = progress.begin("train", self.config.steps);
+        bar.set_position(self.step);
+        while self.step < self.config.steps {
+            let m = self.step()?;
+            bar.set_position(self.step);
+            bar.set_message(&format!("E+ {:.3} E- {:.3}", m.e_pos, m.e_neg));
+            let every = self.config.checkpoint_every;
+            if every > 0 && self.step.is_multiple_of(every) && self.step < self.config.steps {
+                self.save()?;
+            }
+        }
+        drop(bar);
+        if self.out_dir.is_some() {
+            self.save()?;
+        }
+        Ok(TrainSummary {
+            steps: self.step,
+            divergences: self.divergences,
+            last: self.last_metrics.clone(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
