@@ -29,6 +29,27 @@ pub enum Experiment {
     /// judged: lowest-energy classification (categorical, ≥ 0.95) or grid
     /// inference error (continuous, ≤ 0.05) on fresh scenes.
     ConceptCheck(ConceptCheckArgs),
+    /// ULA vs MALA vs HMC on the shipped concept models at equal gradient
+    /// evaluations: acceptance, ESS, R-hat, judged accuracy.
+    Samplers(SamplersArgs),
+}
+
+#[derive(Args)]
+pub struct SamplersArgs {
+    #[arg(long, default_value_os_t = crate::home::shipped("models/shapes"))]
+    pub models: PathBuf,
+    #[arg(long, default_value_os_t = crate::home::shipped("judges/shapes.safetensors"))]
+    pub judge: PathBuf,
+    #[arg(long, short, default_value = "experiments/samplers")]
+    pub out: PathBuf,
+    /// Chains per expression and sampler.
+    #[arg(long, default_value_t = 64)]
+    pub samples: usize,
+    /// Gradient evaluations per chain.
+    #[arg(long, default_value_t = ebm::experiments::samplers::DEFAULT_GRADIENTS)]
+    pub gradients: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Args)]
@@ -103,44 +124,69 @@ pub struct IgebmArgs {
 
 pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
     match args.which {
-        Experiment::Composition(args) => run_composition(args, context),
-        Experiment::EightGaussians(a) => {
-            cpu_only("eight-gaussians", context)?;
-            let options = EightGaussiansOptions {
-                out: a.out,
-                steps: a.steps,
-                seed: a.seed,
-            };
-            print!("{}", eight_gaussians::run(&options, &context.progress)?);
-            println!("wrote {}", options.out.display());
-            Ok(())
-        }
-        Experiment::ConceptCheck(a) => {
-            let model = ebm::checkpoint::load_checkpoint(&a.model)?;
-            let Some(schema) = &model.card.concept else {
-                bail!("{} is unconditional; the check needs a shapes concept model", a.model.display());
-            };
-            let concept: ebm::data::shapes_concept::ShapesConcept = schema.name.parse().map_err(anyhow::Error::msg)?;
-            let check = ebm::experiments::concept_check::check_concept(model.network.as_ref(), concept, a.n, a.seed)?;
-            println!("{}", serde_json::to_string_pretty(&check)?);
-            Ok(())
-        }
-        Experiment::IgebmMnist(a) => {
-            cpu_only("igebm-mnist", context)?;
-            let options = IgebmOptions {
-                quick: a.quick,
-                out: a.out,
-                seed: a.seed,
-                mnist_dir: a.mnist_dir,
-                digits_csv: a.digits_csv,
-                judge: a.judge,
-            };
-            let report = run_igebm(&options, &context.progress)?;
-            println!("{}", ebm::experiments::igebm::report::markdown(&report));
-            println!("wrote {}/report.md, report.json and the pictures", options.out.display());
-            Ok(())
-        }
+        Experiment::Composition(a) => run_composition(a, context),
+        Experiment::EightGaussians(a) => run_eight_gaussians(a, context),
+        Experiment::Samplers(a) => run_samplers(a, context),
+        Experiment::ConceptCheck(a) => run_concept_check(a),
+        Experiment::IgebmMnist(a) => run_igebm_mnist(a, context),
     }
+}
+
+fn run_eight_gaussians(a: EightGaussiansArgs, context: &Context) -> Result<()> {
+    cpu_only("eight-gaussians", context)?;
+    let options = EightGaussiansOptions {
+        out: a.out,
+        steps: a.steps,
+        seed: a.seed,
+    };
+    print!("{}", eight_gaussians::run(&options, &context.progress)?);
+    println!("wrote {}", options.out.display());
+    Ok(())
+}
+
+fn run_samplers(a: SamplersArgs, context: &Context) -> Result<()> {
+    cpu_only("samplers", context)?;
+    if a.samples < 2 || a.gradients < 8 {
+        bail!("--samples must be at least 2 and --gradients at least 8 (ESS and R-hat need them)");
+    }
+    let options = ebm::experiments::samplers::SamplersOptions {
+        models: a.models,
+        judge: a.judge,
+        out: a.out,
+        samples: a.samples,
+        gradients: a.gradients,
+        seed: a.seed,
+    };
+    ebm::experiments::samplers::run(&options)?;
+    print!("{}", std::fs::read_to_string(options.out.join("samplers.md"))?);
+    Ok(())
+}
+
+fn run_concept_check(a: ConceptCheckArgs) -> Result<()> {
+    let model = ebm::checkpoint::load_checkpoint(&a.model)?;
+    let Some(schema) = &model.card.concept else {
+        bail!("{} is unconditional; the check needs a shapes concept model", a.model.display());
+    };
+    let concept: ebm::data::shapes_concept::ShapesConcept = schema.name.parse().map_err(anyhow::Error::msg)?;
+    let check = ebm::experiments::concept_check::check_concept(model.network.as_ref(), concept, a.n, a.seed)?;
+    println!("{}", serde_json::to_string_pretty(&check)?);
+    Ok(())
+}
+
+fn run_igebm_mnist(a: IgebmArgs, context: &Context) -> Result<()> {
+    cpu_only("igebm-mnist", context)?;
+    let options = IgebmOptions {
+        quick: a.quick,
+        out: a.out,
+        seed: a.seed,
+        mnist_dir: a.mnist_dir,
+        digits_csv: a.digits_csv,
+        judge: a.judge,
+    };
+    let report = run_igebm(&options, &context.progress)?;
+    println!("{}", ebm::experiments::igebm::report::markdown(&report));
+    println!("wrote {}/report.md, report.json and the pictures", options.out.display());
+    Ok(())
 }
 
 fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {

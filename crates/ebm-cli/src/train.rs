@@ -37,7 +37,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_os_t = crate::judge::default_mnist_dir())]
     pub mnist_dir: PathBuf,
     /// Weight of a supervised cross-entropy term on the logits −E(x | label)
-    /// (conditional models with categorical codes only; 0 = pure CD).
+    /// (categorical codes: over every category; continuous: against 7 random
+    /// codes; 0 = pure CD).
     #[arg(long)]
     pub label_ce: Option<f64>,
     /// Std of Gaussian noise added to the training images at every step.

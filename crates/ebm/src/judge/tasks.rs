@@ -126,7 +126,7 @@ impl JudgeTask for ShapesTask {
                 max_mean_error: Some(0.01),
             },
             acc("shape", 0.99),
-            acc("colour", 0.99),
+            acc("color", 0.99),
         ]
     }
     fn describe(&self) -> serde_json::Value {

@@ -68,7 +68,7 @@ pub fn evaluate(judge: &Judge, data: &Labelled) -> Result<Vec<HeadScore>> {
 pub fn check_bars(bars: &[Bar], scores: &[HeadScore]) -> Vec<BarCheck> {
     bars.iter()
         .map(|bar| {
-            let score = scores.iter().find(|s| s.head == bar.head);
+            let score = scores.iter().find(|s| crate::names::same_name(&s.head, &bar.head));
             let passed = score.is_some_and(|s| {
                 bar.min_accuracy.is_none_or(|a| s.accuracy >= a) && bar.max_mean_error.is_none_or(|e| s.mean_error.is_some_and(|m| m <= e))
             });

@@ -28,8 +28,11 @@ pub struct TrainConfig {
     pub energy_l2: f64,
     /// Weight of an optional supervised term, not part of IGEBM: the
     /// cross-entropy of the logits −E(x⁺ | k) over every category k of a
-    /// categorical concept (as in JEM). 0 (the default) is pure contrastive
-    /// divergence.
+    /// categorical concept (as in JEM), or, for a continuous concept, over the
+    /// positive's own code and `trainer::CONTRASTED_CODES` − 1 random codes
+    /// (a contrastive analogue). It teaches the code's distinction directly
+    /// and makes energies comparable across codes. 0 (the default) is pure
+    /// contrastive divergence.
     #[serde(default)]
     pub label_ce_weight: f64,
     /// Std of Gaussian noise added to the positives at every step (then

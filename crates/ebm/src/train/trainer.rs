@@ -45,6 +45,10 @@ pub struct TrainSummary {
 /// The seed of step `step`: every step reseeds libtorch's generator, so a
 /// step's randomness depends only on (seed, step) and a resumed run repeats
 /// the uninterrupted one exactly.
+/// Codes each positive is contrasted against in the cross-entropy term of a
+/// continuous concept (its own and this many minus one random ones).
+pub const CONTRASTED_CODES: i64 = 8;
+
 fn step_seed(seed: u64, step: u64) -> i64 {
     crate::seed::torch_seed(seed, &[step])
 }
@@ -71,9 +75,8 @@ impl<'a> Trainer<'a> {
                 arch.code_dim()
             );
         }
-        let categorical = matches!(data.concept().map(|c| c.kind), Some(crate::energy::ConceptKind::Categorical { .. }));
-        if config.label_ce_weight > 0.0 && !categorical {
-            bail!("label_ce_weight > 0 needs data with a categorical concept (one-hot codes); set it to 0 for this data");
+        if config.label_ce_weight > 0.0 && data.concept().is_none() {
+            bail!("label_ce_weight > 0 needs conditional data (a concept with codes); set it to 0 for this data");
         }
         let params: Vec<Tensor> = named_parameters(network.var_store()).into_iter().map(|(_, t)| t).collect();
         let adam = Adam::new(&params, config.adam_beta1, config.adam_beta2);
@@ -188,11 +191,28 @@ impl<'a> Trainer<'a> {
         let Some(code) = &batch.code else {
             return Tensor::zeros([], (Kind::Float, batch.x.device()));
         };
-        let (n, categories) = (code.size()[0], code.size()[1]);
-        let x = batch.x.repeat_interleave_self_int(categories, 0, None);
-        let codes = Tensor::eye(categories, (Kind::Float, x.device())).repeat([n, 1]);
-        let logits = -self.network.energy(&x, Some(&codes)).view([n, categories]);
-        logits.cross_entropy_for_logits(&code.argmax(-1, false))
+        let (n, dim) = (code.size()[0], code.size()[1]);
+        let categorical = matches!(
+            self.data.concept().map(|c| c.kind),
+            Some(crate::energy::ConceptKind::Categorical { .. })
+        );
+        // Categorical: every category. Continuous: the true code first, then
+        // CONTRASTED_CODES − 1 others drawn uniformly over the code range [−1, 1]
+        // (the contrastive analogue over perturbed codes).
+        let (candidates, target) = if categorical {
+            let all = Tensor::eye(dim, (Kind::Float, code.device()))
+                .unsqueeze(0)
+                .expand([n, dim, dim], false);
+            (all, code.argmax(-1, false))
+        } else {
+            let others = Tensor::rand([n, CONTRASTED_CODES - 1, dim], (Kind::Float, code.device())) * 2.0 - 1.0;
+            let all = Tensor::cat(&[code.unsqueeze(1), others], 1);
+            (all, Tensor::zeros([n], (Kind::Int64, code.device())))
+        };
+        let k = candidates.size()[1];
+        let x = batch.x.repeat_interleave_self_int(k, 0, None);
+        let logits = -self.network.energy(&x, Some(&candidates.reshape([n * k, dim]))).view([n, k]);
+        logits.cross_entropy_for_logits(&target)
     }
 
     /// Continues from another trainer's replay buffer (split-MNIST hands one
