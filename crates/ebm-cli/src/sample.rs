@@ -52,6 +52,10 @@ pub struct SampleArgs {
     /// Also write one PNG per sample at native resolution: DIR/sample_0000.png, … in sample order.
     #[arg(long)]
     pub png_dir: Option<PathBuf>,
+    /// Score the samples with this judge as they are (with --expr: each
+    /// condition of its conjunction, and how many satisfy the whole expression).
+    #[arg(long)]
+    pub judge: Option<PathBuf>,
 }
 
 pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
@@ -135,6 +139,15 @@ fn keep_samples(args: &SampleArgs, samples: &Tensor) -> Result<()> {
             args.n,
             if names.is_empty() { "none".into() } else { names.join(", ") }
         );
+    }
+    if let (Some(judge), Some(text)) = (&args.judge, &args.expr) {
+        let (judge, _) = ebm::judge::Judge::load(judge)?;
+        let expr = parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let conditions = judge_conditions(&expr, args.n);
+        crate::judge::print_scores(&ebm::judge::score(&judge, samples, &conditions)?);
+        let judged = ebm::experiments::composition::judge_images(&judge, samples)?;
+        let satisfied = ebm::experiments::composition::truth::satisfaction(&expr, &judged)?;
+        println!("satisfied {:.4} ({} samples)", satisfied, args.n);
     }
     if let Some(dir) = &args.png_dir {
         if samples.dim() != 4 {
