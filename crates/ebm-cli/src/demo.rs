@@ -25,6 +25,13 @@ pub struct DemoArgs {
     pub train_steps: u64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also write each expression's samples to DIR/expression_<i>.safetensors
+    /// (`images` plus the expression's conditions, as `ebm judge score` reads them).
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Also write each expression's samples as PNGs under DIR/expression_<i>/.
+    #[arg(long)]
+    pub png_dir: Option<PathBuf>,
 }
 
 pub fn run(args: DemoArgs, context: &crate::Context) -> Result<()> {
@@ -36,6 +43,8 @@ pub fn run(args: DemoArgs, context: &crate::Context) -> Result<()> {
         n: args.n,
         train_steps: args.train_steps,
         seed: args.seed,
+        save: args.save,
+        png_dir: args.png_dir,
     };
     let report = demo::run(&options, &context.progress)?;
     print!("{report}");

@@ -208,7 +208,7 @@ fn the_supervised_term_is_refused_on_unconditional_data() {
     let err = train_model(&data, &mnist_architecture(false), config, None, &ebm::Quiet)
         .err()
         .expect("refused");
-    assert!(format!("{err}").contains("categorical concept"), "{err}");
+    assert!(format!("{err}").contains("needs conditional data"), "{err}");
 }
 
 /// Split-MNIST with the shared layers frozen: training on digits 2 and 3

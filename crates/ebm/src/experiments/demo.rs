@@ -28,6 +28,11 @@ pub struct DemoOptions {
     /// Training steps per concept when checkpoints must be trained.
     pub train_steps: u64,
     pub seed: u64,
+    /// Also write each expression's samples as `expression_<i>.safetensors`
+    /// here (what `ebm judge score` reads, with the expression's conditions).
+    pub save: Option<PathBuf>,
+    /// Also write each expression's samples as PNGs, `expression_<i>/sample_0000.png`, …
+    pub png_dir: Option<PathBuf>,
 }
 
 /// What the demo composes: each operator, alone and nested.
@@ -62,7 +67,9 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
         let seed = crate::seed::derive(args.seed, &[crate::seed::streams::EXPRESSION, i as u64]);
         let images = sample_images(&energy, None, args.n, &sampler, seed, None).x;
         let judged = judge_images(&judge, &images)?;
-        let satisfied = satisfaction(&parse(text).map_err(|e| anyhow::anyhow!("{e}"))?, &judged)?;
+        let expr = parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let satisfied = satisfaction(&expr, &judged)?;
+        keep_samples(args, i, text, &expr, &images)?;
         rows.push((text.to_string(), images.narrow(0, 0, 8.min(args.n as i64))));
         report_rows.push((text, satisfied, began.elapsed().as_secs_f64()));
         eprintln!("{text}: {:.0} % satisfied", 100.0 * satisfied);
@@ -102,6 +109,19 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     )?;
     crate::io::write_atomically(&args.out.join("report.md"), report.as_bytes())?;
     Ok(report)
+}
+
+/// `save` and `png_dir` for expression `i`.
+fn keep_samples(args: &DemoOptions, i: usize, text: &str, expr: &crate::compose::Expr, images: &tch::Tensor) -> Result<()> {
+    if let Some(dir) = &args.save {
+        let conditions = crate::experiments::composition::truth::judge_conditions(expr, args.n);
+        let about = serde_json::json!({"expression": text, "seed": args.seed});
+        crate::io::save_samples(&dir.join(format!("expression_{i}.safetensors")), images, &conditions, &about)?;
+    }
+    if let Some(dir) = &args.png_dir {
+        crate::io::write_png_dir(&dir.join(format!("expression_{i}")), images)?;
+    }
+    Ok(())
 }
 
 /// The directory holding all four concept checkpoints: `--models` when it
