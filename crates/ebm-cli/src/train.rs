@@ -41,6 +41,10 @@ pub struct TrainArgs {
     /// codes; 0 = pure CD).
     #[arg(long)]
     pub label_ce: Option<f64>,
+    /// Weight of the contrastive-divergence term (default 1; 0 with --label-ce
+    /// trains the code distinction alone, a diagnostic).
+    #[arg(long)]
+    pub cd_weight: Option<f64>,
     /// Std of Gaussian noise added to the training images at every step.
     #[arg(long)]
     pub data_noise: Option<f64>,
@@ -135,6 +139,7 @@ fn overrides(args: &TrainArgs) -> Overrides {
         energy_l2: args.energy_l2,
         ema: args.ema,
         label_ce: args.label_ce,
+        cd_weight: args.cd_weight,
         data_noise: args.data_noise,
         reuse: args.reuse,
         checkpoint_every: Some(args.checkpoint_every),

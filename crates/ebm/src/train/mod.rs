@@ -35,6 +35,11 @@ pub struct TrainConfig {
     /// contrastive divergence.
     #[serde(default)]
     pub label_ce_weight: f64,
+    /// Weight of the contrastive-divergence term mean E⁺ − mean E⁻ (1: IGEBM).
+    /// 0 with `label_ce_weight` > 0 trains the code distinction alone — a
+    /// diagnostic of whether the architecture can learn it at all.
+    #[serde(default = "unit_weight")]
+    pub cd_weight: f64,
     /// Std of Gaussian noise added to the positives at every step (then
     /// clamped to the sampler's box), as JEM does: it smooths the data
     /// distribution, so short chains from noise find digits rather than
@@ -56,6 +61,10 @@ pub struct TrainConfig {
     pub guard: GuardConfig,
 }
 
+fn unit_weight() -> f64 {
+    1.0
+}
+
 /// The base every recipe changes (IGEBM's choices where they apply): batch
 /// 32, Adam(β1 0, β2 0.999) at lr 1e-3, L2 energy regulariser α 0.1,
 /// pure contrastive divergence (no cross-entropy, no data noise), global
@@ -74,6 +83,7 @@ impl Default for TrainConfig {
             adam_beta2: 0.999,
             energy_l2: 0.1,
             label_ce_weight: 0.0,
+            cd_weight: 1.0,
             data_noise: 0.0,
             grad_clip_norm: Some(10.0),
             ema_decay: None,
@@ -95,6 +105,10 @@ impl TrainConfig {
             ((0.0..1.0).contains(&self.adam_beta1), "adam_beta1 must be in [0, 1)"),
             ((0.0..1.0).contains(&self.adam_beta2), "adam_beta2 must be in [0, 1)"),
             (self.energy_l2 >= 0.0, "energy_l2 must be ≥ 0"),
+            (
+                self.cd_weight >= 0.0 && self.cd_weight.is_finite(),
+                "cd_weight must be a number ≥ 0",
+            ),
             (
                 self.data_noise >= 0.0 && self.data_noise.is_finite(),
                 "data_noise must be a number ≥ 0",

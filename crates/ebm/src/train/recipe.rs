@@ -103,6 +103,7 @@ pub struct Overrides {
     pub energy_l2: Option<f64>,
     pub ema: Option<f64>,
     pub label_ce: Option<f64>,
+    pub cd_weight: Option<f64>,
     pub data_noise: Option<f64>,
     pub reuse: Option<f64>,
     pub checkpoint_every: Option<u64>,
@@ -147,6 +148,7 @@ impl Recipe {
         set(&mut c.batch_size, &o.batch_size);
         set(&mut c.energy_l2, &o.energy_l2);
         set(&mut c.label_ce_weight, &o.label_ce);
+        set(&mut c.cd_weight, &o.cd_weight);
         set(&mut c.data_noise, &o.data_noise);
         set(&mut c.replay.reuse_prob, &o.reuse);
         set(&mut c.checkpoint_every, &o.checkpoint_every);

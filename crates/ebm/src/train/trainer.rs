@@ -140,7 +140,7 @@ impl<'a> Trainer<'a> {
         let e_pos = self.network.energy(&batch.x, batch.code.as_ref());
         let e_neg = self.network.energy(&negatives, neg_codes.as_ref());
         let alpha = self.config.energy_l2;
-        let mut loss = e_pos.mean(Kind::Float) - e_neg.mean(Kind::Float)
+        let mut loss = (e_pos.mean(Kind::Float) - e_neg.mean(Kind::Float)) * self.config.cd_weight
             + (e_pos.square().mean(Kind::Float) + e_neg.square().mean(Kind::Float)) * alpha;
         if self.config.label_ce_weight > 0.0 {
             loss += self.label_cross_entropy(&batch) * self.config.label_ce_weight;
