@@ -28,13 +28,42 @@ fn names_accept_both_spellings_and_list_the_choices_when_wrong() {
 
 #[test]
 fn seeds_derive_reproducibly_and_streams_differ() {
-    use ebm::seed::{derive, streams, torch_seed};
-    assert_eq!(derive(7, &[streams::ROW, 3]), derive(7, &[streams::ROW, 3]));
+    use ebm::seed::{derive, streams};
     let children: std::collections::HashSet<u64> = (0..1000).map(|i| derive(7, &[streams::ROW, i])).collect();
     assert_eq!(children.len(), 1000, "no two rows share a seed");
     assert_ne!(derive(7, &[streams::ROW, 0]), derive(7, &[streams::CHUNK, 0]));
     assert_ne!(derive(7, &[1, 2]), derive(7, &[2, 1]), "paths are ordered");
-    assert!((0..100).all(|s| torch_seed(s, &[s]) >= 0));
+    // The trainer reseeds libtorch each step with torch_seed(seed, [step]); it
+    // must stay the SplitMix64 formula the trainer used before the scheme
+    // existed, or every recorded training run would change.
+    let before = |seed: u64, step: u64| {
+        let mut z = seed.wrapping_add(step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 1) as i64
+    };
+    for (seed, step) in [(0, 0), (3, 40), (u64::MAX, 7), (12_345, 1_000_000)] {
+        assert_eq!(ebm::seed::torch_seed(seed, &[step]), before(seed, step));
+    }
+}
+
+#[test]
+fn an_expression_names_the_judge_conditions_of_its_conjunction() {
+    use ebm::experiments::composition::truth::judge_conditions;
+    let expr =
+        ebm::compose::parse("pos=(0.3,0.7) & colour=red & color=blue & color=green & !shape=circle & (size=0.1 | size=0.2)").unwrap();
+    let conditions = judge_conditions(&expr, 4);
+    let names: Vec<&str> = conditions.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["position"],
+        "an ambiguous, negated or disjoined concept has no single target"
+    );
+    assert_eq!(conditions[0].1.size(), [4, 2]);
+    let expr = ebm::compose::parse("shape=triangle & size=0.15").unwrap();
+    let conditions = judge_conditions(&expr, 3);
+    assert_eq!(Vec::<i64>::try_from(&conditions[0].1).unwrap(), [2, 2, 2]);
+    assert_eq!(conditions[1].1.size(), [3, 1]);
 }
 
 #[test]

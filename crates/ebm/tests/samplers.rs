@@ -5,162 +5,16 @@
 
 mod common;
 
-use ebm::energy::{Energy, GaussianEnergy};
-use ebm::sample::diagnostics::{by_chain, ess, ess_bulk, mcse_mean, rank_rhat, split_rhat};
+use ebm::energy::GaussianEnergy;
 use ebm::sample::{
-    anneal, geometric, hamiltonian, langevin, leapfrog, sample, Annealed, LangevinConfig, LangevinOptions, NoiseConditioned, Run,
-    SampleOptions, SamplerConfig, SamplerKind, Schedule,
+    anneal, geometric, hamiltonian, langevin, leapfrog, sample, Annealed, LangevinConfig, LangevinOptions, Run, SampleOptions,
+    SamplerConfig, SamplerKind, Schedule,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
-const DOUBLE: (Kind, tch::Device) = (Kind::Double, tch::Device::Cpu);
-
-/// Tests share torch's global generator, so they run one at a time; the
-/// tensors are tiny, so one intra-op thread is fastest (on 2 cores, more
-/// threads only spin).
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    let guard = common::serial();
-    tch::set_num_threads(1);
-    guard
-}
-
-/// N(μ, Σ) with a full covariance: E(x) = ½ (x − μ)ᵀ Σ⁻¹ (x − μ).
-struct FullGaussian {
-    mean: Tensor,
-    precision: Tensor,
-}
-
-impl FullGaussian {
-    fn new(mean: [f64; 2], cov: [[f64; 2]; 2]) -> Self {
-        let det = cov[0][0] * cov[1][1] - cov[0][1] * cov[1][0];
-        let inv = [cov[1][1] / det, -cov[0][1] / det, -cov[1][0] / det, cov[0][0] / det];
-        Self {
-            mean: Tensor::from_slice(&mean),
-            precision: Tensor::from_slice(&inv).reshape([2, 2]),
-        }
-    }
-}
-
-impl Energy for FullGaussian {
-    fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
-        let z = x - &self.mean;
-        (z.matmul(&self.precision) * &z).sum_dim_intlist(-1, false, Kind::Double) * 0.5
-    }
-}
-
-/// 1-D mixture Σₖ wₖ N(μₖ, sₖ²) on x: [B, 1].
-#[derive(Clone)]
-struct Mixture {
-    weights: Vec<f64>,
-    means: Vec<f64>,
-    stds: Vec<f64>,
-}
-
-impl Mixture {
-    fn two(weights: [f64; 2], means: [f64; 2], std: f64) -> Self {
-        Self {
-            weights: weights.to_vec(),
-            means: means.to_vec(),
-            stds: vec![std; 2],
-        }
-    }
-
-    fn density(&self, x: f64) -> f64 {
-        let terms = self.weights.iter().zip(&self.means).zip(&self.stds);
-        terms
-            .map(|((w, m), s)| w * (-0.5 * ((x - m) / s).powi(2)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt()))
-            .sum()
-    }
-
-    /// P(x > 0), E[x | side] and Var[x | side] for side = x < 0 and x > 0, by
-    /// quadrature on a fine grid (error ≪ the tolerances used).
-    fn side_moments(&self) -> (f64, [(f64, f64); 2]) {
-        let (n, lo, hi) = (200_000, -12.0, 12.0);
-        let h = (hi - lo) / n as f64;
-        let mut sums = [[0.0; 3]; 2];
-        for i in 0..n {
-            let x = lo + (i as f64 + 0.5) * h;
-            let side = usize::from(x > 0.0);
-            let p = self.density(x) * h;
-            sums[side][0] += p;
-            sums[side][1] += p * x;
-            sums[side][2] += p * x * x;
-        }
-        let moments = sums.map(|[p, m1, m2]| (m1 / p, m2 / p - (m1 / p).powi(2)));
-        (sums[1][0] / (sums[0][0] + sums[1][0]), moments)
-    }
-}
-
-impl Energy for Mixture {
-    fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
-        let means = Tensor::from_slice(&self.means);
-        let stds = Tensor::from_slice(&self.stds);
-        let log_w: Vec<f64> = self.weights.iter().zip(&self.stds).map(|(w, s)| w.ln() - s.ln()).collect();
-        let z = (x - means) / stds;
-        let log_terms = Tensor::from_slice(&log_w) - z.square() * 0.5;
-        -log_terms.logsumexp([1], false)
-    }
-}
-
-/// The mixture convolved with N(0, σ²): component stds √(s² + σ²).
-struct SmoothedMixture(Mixture);
-
-impl NoiseConditioned for SmoothedMixture {
-    fn at_level(&self, sigma: f64) -> Box<dyn Energy + '_> {
-        let stds = self.0.stds.iter().map(|s| (s * s + sigma * sigma).sqrt()).collect();
-        Box::new(Mixture { stds, ..self.0.clone() })
-    }
-}
-
-/// Frames `[B, d]` (one per step) → chains × draws of f(frame) for the
-/// frames from `skip` on.
-fn chains_of(run: &Run, skip: usize, f: impl Fn(&Tensor) -> Tensor) -> Vec<Vec<f64>> {
-    let rows: Vec<Vec<f64>> = run.frames[skip..]
-        .iter()
-        .map(|x| Vec::<f64>::try_from(f(x).to_kind(Kind::Double)).unwrap())
-        .collect();
-    by_chain(&rows)
-}
-
-fn column(j: i64) -> impl Fn(&Tensor) -> Tensor {
-    move |x: &Tensor| x.select(1, j)
-}
-
-fn pooled_mean(chains: &[Vec<f64>]) -> f64 {
-    let all: Vec<f64> = chains.iter().flatten().copied().collect();
-    all.iter().sum::<f64>() / all.len() as f64
-}
-
-/// Asserts the mean of all draws is within 4 MCSE of `expected`; returns (mean, MCSE, ESS).
-fn assert_moment(chains: &[Vec<f64>], expected: f64, what: &str) -> (f64, f64, f64) {
-    let (mean, mcse, ess) = (pooled_mean(chains), mcse_mean(chains), ess(chains));
-    println!("{what}: {mean:.4} vs {expected:.4} (MCSE {mcse:.4}, ESS {ess:.0})");
-    assert!(
-        (mean - expected).abs() < 4.0 * mcse,
-        "{what}: {mean} vs {expected}, 4 MCSE = {}",
-        4.0 * mcse
-    );
-    (mean, mcse, ess)
-}
-
-fn config(kind: SamplerKind, step_size: f64, steps: usize, leapfrog_steps: usize) -> SamplerConfig {
-    SamplerConfig {
-        kind,
-        step_size,
-        steps,
-        leapfrog_steps,
-        ..SamplerConfig::default()
-    }
-}
-
-fn every_step() -> SampleOptions<'static> {
-    SampleOptions {
-        record_every: Some(1),
-        ..Default::default()
-    }
-}
+use common::samplers::*;
 
 #[test]
 fn mala_and_hmc_reproduce_a_correlated_gaussian() {
@@ -535,72 +389,6 @@ fn leapfrog_is_reversible_and_its_energy_error_is_second_order() {
     let (coarse, fine) = (error(0.04, 25), error(0.02, 50));
     println!("|ΔH|: {coarse:.3e} at ε = 0.04, {fine:.3e} at ε = 0.02, ratio {:.3}", coarse / fine);
     assert!((3.6..4.4).contains(&(coarse / fine)), "halving ε divided |ΔH| by {}", coarse / fine);
-}
-
-fn ar1_chains(phi: f64, chains: usize, draws: usize, seed: u64) -> Vec<Vec<f64>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let stationary_sd = (1.0 - phi * phi).sqrt().recip();
-    (0..chains)
-        .map(|_| {
-            let mut x = stationary_sd * rng.sample::<f64, _>(rand_distr::StandardNormal);
-            (0..draws)
-                .map(|_| {
-                    x = phi * x + rng.sample::<f64, _>(rand_distr::StandardNormal);
-                    x
-                })
-                .collect()
-        })
-        .collect()
-}
-
-#[test]
-fn ess_matches_ar1_and_independent_draws() {
-    // AR(1) with φ = 0.9: ESS = N(1 − φ)/(1 + φ) = N/19. Tolerance 15%.
-    let (chains, draws) = (8, 20_000);
-    let expected = (chains * draws) as f64 * 0.1 / 1.9;
-    let series = ar1_chains(0.9, chains, draws, 1);
-    for (name, value) in [("ess", ess(&series)), ("ess_bulk", ess_bulk(&series))] {
-        println!("AR(1) φ = 0.9: {name} {value:.0} vs {expected:.0}");
-        assert!((value / expected - 1.0).abs() < 0.15, "{name} {value} vs {expected}");
-    }
-    let independent = ar1_chains(0.0, 4, 2000, 2);
-    let value = ess(&independent);
-    println!("independent draws: ESS {value:.0} of 8000");
-    assert!((value / 8000.0 - 1.0).abs() < 0.15, "ESS of independent draws {value}");
-}
-
-#[test]
-fn rhat_is_one_for_mixed_chains_and_large_for_stuck_ones() {
-    let _serial = lock();
-    let independent = ar1_chains(0.0, 8, 1000, 3);
-    let (classic, ranked) = (split_rhat(&independent), rank_rhat(&independent));
-    println!("independent draws: split R̂ {classic:.4}, rank R̂ {ranked:.4}");
-    assert!(classic < 1.01 && ranked < 1.01);
-
-    // 16 MALA chains on a 2-D Gaussian, their energies as the statistic.
-    tch::manual_seed(90);
-    let energy = FullGaussian::new([1.0, -2.0], [[1.0, 0.4], [0.4, 0.25]]);
-    let x0 = Tensor::rand([16, 2], DOUBLE) * 4.0 - 2.0;
-    let options = SampleOptions {
-        chain_energies: true,
-        ..Default::default()
-    };
-    let run = sample(&energy, &x0, None, &config(SamplerKind::Mala, 0.1, 3000, 1), &options);
-    let energies = run.chain_energies.expect("energies were asked for");
-    assert_eq!((energies.len(), energies[0].len()), (3001, 16));
-    let chains: Vec<Vec<f64>> = by_chain(&energies[200..]);
-    let (classic, ranked) = (split_rhat(&chains), rank_rhat(&chains));
-    println!("MALA chains: split R̂ {classic:.4}, rank R̂ {ranked:.4}, ESS {:.0}", ess(&chains));
-    assert!(classic < 1.01 && ranked < 1.01);
-
-    // Half the chains in each mode of a well-separated mixture.
-    let mixture = Mixture::two([0.7, 0.3], [-4.0, 4.0], 0.5);
-    let x0 = Tensor::from_slice(&[-4.0, 4.0].repeat(8)).reshape([16, 1]);
-    let run = sample(&mixture, &x0, None, &config(SamplerKind::Mala, 0.1, 500, 1), &every_step());
-    let chains = chains_of(&run, 0, column(0));
-    let (classic, ranked) = (split_rhat(&chains), rank_rhat(&chains));
-    println!("stuck chains: split R̂ {classic:.3}, rank R̂ {ranked:.3}");
-    assert!(classic > 1.5 && ranked > 1.5);
 }
 
 #[test]

@@ -45,7 +45,13 @@ pub fn check_concept(
     if n == 0 {
         bail!("the concept check needs at least one scene");
     }
-    let data = ShapesConceptData::new(concept, 32, seed, ShapesFilter::default(), Default::default())?;
+    let data = ShapesConceptData::new(
+        concept,
+        crate::experiments::shapes::IMAGE_SIZE as usize,
+        seed,
+        ShapesFilter::default(),
+        Default::default(),
+    )?;
     let batch = data.batch(0, n);
     let schema = concept.schema();
     let candidates = candidate_codes(&schema, GRID);

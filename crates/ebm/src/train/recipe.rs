@@ -119,8 +119,8 @@ impl Recipe {
     /// Applies `o`, refusing settings that do not fit the recipe, and
     /// validates the result.
     pub fn apply(&mut self, o: &Overrides) -> Result<()> {
-        match (&mut self.architecture, &self.dataset) {
-            (Architecture::Conv(conv), _) => {
+        match &mut self.architecture {
+            Architecture::Conv(conv) => {
                 set(&mut conv.widths, &o.widths);
                 set(&mut conv.pool, &o.pool);
                 set(&mut conv.spectral_norm, &o.spectral_norm);
@@ -128,7 +128,7 @@ impl Recipe {
                 set(&mut conv.residual_gain, &o.residual_gain);
                 set(&mut conv.init_gain, &o.init_gain);
             }
-            (Architecture::Mlp(mlp), _) => {
+            Architecture::Mlp(mlp) => {
                 if o.widths.is_some() || o.pool.is_some() || o.code_head.is_some() || o.residual_gain.is_some() || o.init_gain.is_some() {
                     bail!("--widths, --pool, --code-head, --residual-gain and --init-gain apply to image models (shapes, mnist) only");
                 }

@@ -33,6 +33,9 @@ pub struct Trainer<'a> {
     pub(super) out_dir: Option<PathBuf>,
     pub(super) log: Option<MetricsLog>,
     pub last_metrics: StepMetrics,
+    /// Whether the data's codes are one-hot categories (the cross-entropy
+    /// term then enumerates them; continuous codes are contrasted with random ones).
+    categorical_codes: bool,
 }
 
 pub struct TrainSummary {
@@ -101,6 +104,7 @@ impl<'a> Trainer<'a> {
             out_dir,
             log,
             last_metrics: StepMetrics::default(),
+            categorical_codes: matches!(data.concept().map(|c| c.kind), Some(crate::energy::ConceptKind::Categorical { .. })),
             config,
         })
     }
@@ -184,22 +188,17 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// Cross-entropy of the logits −E(x⁺ | k) over every category k of the
-    /// data's categorical concept (checked in `new`), against the positives'
-    /// own categories.
+    /// Cross-entropy of the logits −E(x⁺ | c) over candidate codes c (see
+    /// `TrainConfig::label_ce_weight`), against the positives' own codes.
     fn label_cross_entropy(&self, batch: &crate::data::Batch) -> Tensor {
         let Some(code) = &batch.code else {
             return Tensor::zeros([], (Kind::Float, batch.x.device()));
         };
         let (n, dim) = (code.size()[0], code.size()[1]);
-        let categorical = matches!(
-            self.data.concept().map(|c| c.kind),
-            Some(crate::energy::ConceptKind::Categorical { .. })
-        );
         // Categorical: every category. Continuous: the true code first, then
         // CONTRASTED_CODES − 1 others drawn uniformly over the code range [−1, 1]
         // (the contrastive analogue over perturbed codes).
-        let (candidates, target) = if categorical {
+        let (candidates, target) = if self.categorical_codes {
             let all = Tensor::eye(dim, (Kind::Float, code.device()))
                 .unsqueeze(0)
                 .expand([n, dim, dim], false);

@@ -3,6 +3,8 @@
 
 use tch::{Kind, Tensor};
 
+pub mod samplers;
+
 /// A scalar function of (x, code) built from the layer under test.
 pub type ScalarFn<'a> = dyn Fn(&Tensor, Option<&Tensor>) -> Tensor + 'a;
 

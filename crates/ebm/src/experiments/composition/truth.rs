@@ -62,6 +62,7 @@ pub fn judge_conditions(expr: &Expr, n: usize) -> Vec<(String, tch::Tensor)> {
     let mut atoms = Vec::new();
     conjuncts(expr, &mut atoms);
     let mut out: Vec<(String, tch::Tensor)> = Vec::new();
+    let mut ambiguous: Vec<&str> = Vec::new();
     let n = n as i64;
     for (concept, value) in atoms {
         let entry = match (crate::names::canonical(concept).as_str(), value) {
@@ -81,8 +82,12 @@ pub fn judge_conditions(expr: &Expr, n: usize) -> Vec<(String, tch::Tensor)> {
             _ => continue,
         };
         // A concept asked twice (`color=red & color=blue`) has no one target.
+        if ambiguous.contains(&entry.0) {
+            continue;
+        }
         if out.iter().any(|(head, _)| head == entry.0) {
             out.retain(|(head, _)| head != entry.0);
+            ambiguous.push(entry.0);
             continue;
         }
         out.push((entry.0.to_string(), entry.1));
