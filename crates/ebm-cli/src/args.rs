@@ -17,6 +17,9 @@ pub struct LangevinArgs {
     /// Langevin noise std σ (default: the model card's).
     #[arg(long)]
     pub noise: Option<f64>,
+    /// Per-pixel clip of ∇ₓE before each step; 0 turns it off (default: the card's).
+    #[arg(long)]
+    pub grad_clip: Option<f64>,
 }
 
 impl LangevinArgs {
@@ -25,6 +28,7 @@ impl LangevinArgs {
             steps: self.steps,
             step_size: self.step_size,
             noise: self.noise,
+            grad_clip: self.grad_clip,
         }
     }
 }

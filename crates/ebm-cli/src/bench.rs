@@ -137,6 +137,9 @@ fn architecture(name: &str) -> Result<(ConvConfig, i64)> {
             residual_gain: 0.0,
             code_head: false,
             init_gain: 1.0,
+            readout: ebm::energy::Readout::Film,
+            dense_head: 0,
+            input_blur: 0.0,
         },
         128,
     ))

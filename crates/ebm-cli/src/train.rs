@@ -45,6 +45,10 @@ pub struct TrainArgs {
     /// trains the code distinction alone, a diagnostic).
     #[arg(long)]
     pub cd_weight: Option<f64>,
+    /// First steps that train the --label-ce term alone, with no sampling
+    /// chain (classifier pre-training of the trunk).
+    #[arg(long)]
+    pub supervised_warmup: Option<u64>,
     /// Std of Gaussian noise added to the training images at every step.
     #[arg(long)]
     pub data_noise: Option<f64>,
@@ -63,17 +67,28 @@ pub struct TrainArgs {
     /// Continue the run saved in --out.
     #[arg(long)]
     pub resume: bool,
+    /// Start from the weights of this checkpoint (same architecture) instead
+    /// of a fresh initialisation: a new run, e.g. a CD stage after a
+    /// supervised one. Adam's moments and the replay buffer start empty.
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
     /// Langevin step size λ (the drift is λ/2·∇E).
     #[arg(long)]
     pub step_size: Option<f64>,
     /// Langevin noise standard deviation σ (independent of λ).
     #[arg(long)]
     pub noise: Option<f64>,
+    /// Per-pixel clip of the training chains' ∇ₓE; 0 turns it off.
+    #[arg(long)]
+    pub grad_clip: Option<f64>,
     /// Langevin steps per training step.
     #[arg(long)]
     pub langevin_steps: Option<usize>,
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Adam's first-moment decay (the base is 0, as IGEBM trains).
+    #[arg(long)]
+    pub adam_beta1: Option<f64>,
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// α of the L2 energy regulariser.
@@ -101,6 +116,18 @@ pub struct TrainArgs {
     /// Image models: scale of the convolutions' initial weights.
     #[arg(long)]
     pub init_gain: Option<f64>,
+    /// Image models: how the code reaches the energy — film (every block),
+    /// classifier (E(x) − log p(c|x), categorical) or gaussian (E(x) + ‖g(x) − c‖²/2τ², continuous).
+    #[arg(long)]
+    pub readout: Option<ebm::energy::Readout>,
+    /// Image models: a dense layer of this width over the flattened last
+    /// feature map instead of spatial pooling (0: pool).
+    #[arg(long)]
+    pub dense_head: Option<i64>,
+    /// Image models: read the input through a fixed Gaussian blur of this std
+    /// in pixels, so ∇ₓE is smooth (0: none).
+    #[arg(long)]
+    pub input_blur: Option<f64>,
 }
 
 /// The recipe `ebm train` was asked for, by name (see [`ebm::train::recipe::recipe`]).
@@ -130,20 +157,43 @@ fn overrides(args: &TrainArgs) -> Overrides {
         code_head: args.code_head,
         residual_gain: args.residual_gain,
         init_gain: args.init_gain,
+        readout: args.readout,
+        dense_head: args.dense_head,
+        input_blur: args.input_blur,
         chain_start: args.chain_start,
         step_size: args.step_size,
         noise: args.noise,
+        grad_clip: args.grad_clip,
         langevin_steps: args.langevin_steps,
         lr: args.lr,
+        adam_beta1: args.adam_beta1,
         batch_size: args.batch_size,
         energy_l2: args.energy_l2,
         ema: args.ema,
         label_ce: args.label_ce,
         cd_weight: args.cd_weight,
+        supervised_warmup: args.supervised_warmup,
         data_noise: args.data_noise,
         reuse: args.reuse,
         checkpoint_every: Some(args.checkpoint_every),
     }
+}
+
+/// The network of checkpoint `path`, which must have the recipe's architecture.
+fn initial_weights(
+    path: &std::path::Path,
+    architecture: &ebm::energy::Architecture,
+    device: tch::Device,
+) -> Result<Box<dyn ebm::energy::Network>> {
+    let loaded = ebm::checkpoint::load_checkpoint_on(path, device)?;
+    let theirs = loaded.network.architecture();
+    if &theirs != architecture {
+        bail!(
+            "--init-from {}: its architecture differs from this run's ({theirs:?} vs {architecture:?}); pass the same --widths, --readout, --dense-head … it was trained with",
+            path.display()
+        );
+    }
+    Ok(loaded.network)
 }
 
 pub fn run(args: TrainArgs, context: &Context) -> Result<()> {
@@ -163,7 +213,10 @@ pub fn run(args: TrainArgs, context: &Context) -> Result<()> {
             );
         }
         tch::manual_seed(args.seed as i64);
-        let network = recipe.architecture.build(context.device);
+        let network = match &args.init_from {
+            Some(path) => initial_weights(path, &recipe.architecture, context.device)?,
+            None => recipe.architecture.build(context.device),
+        };
         Trainer::new(network, data.as_ref(), recipe.config.clone(), Some(args.out.clone()))?
     };
     let summary = trainer.run(&context.progress)?;

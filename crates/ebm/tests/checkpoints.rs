@@ -24,6 +24,9 @@ fn conditional_conv() -> (Box<dyn ebm::Network>, ModelCard) {
         residual_gain: 0.0,
         code_head: false,
         init_gain: 1.0,
+        readout: ebm::energy::Readout::Film,
+        dense_head: 0,
+        input_blur: 0.0,
     });
     let network = arch.build(tch::Device::Cpu);
     let concept = ConceptSchema {

@@ -89,6 +89,9 @@ fn residual_block_matches_finite_differences() {
             residual_gain: 0.0,
             code_head: false,
             init_gain: 1.0,
+            readout: ebm::energy::Readout::Film,
+            dense_head: 0,
+            input_blur: 0.0,
         };
         let block = ResBlock::new(&vs.root(), 2, 3, &config);
         vs.double();
@@ -130,6 +133,9 @@ fn conv_energy_with_codes_matches_finite_differences() {
             residual_gain: 1.0,
             code_head,
             init_gain: 2.0,
+            readout: ebm::energy::Readout::Film,
+            dense_head: 0,
+            input_blur: 0.0,
         });
         let mut net = arch.build(Device::Cpu);
         prepare(&mut net);
@@ -137,6 +143,41 @@ fn conv_energy_with_codes_matches_finite_differences() {
         let x = randn(&[2, 3, 8, 8]);
         let code = randn(&[2, 3]);
         check_network(net.as_ref(), &x, Some(&code));
+    }
+}
+
+#[test]
+fn discriminative_readouts_match_finite_differences_and_score_all_codes_in_one_pass() {
+    let _serial = common::serial();
+    tch::manual_seed(6);
+    for (readout, code_dim) in [(ebm::energy::Readout::Classifier, 3), (ebm::energy::Readout::Gaussian, 2)] {
+        let arch = Architecture::Conv(ConvConfig {
+            channels: 3,
+            size: 8,
+            widths: vec![4, 6],
+            code_dim,
+            activation: Activation::Swish,
+            spectral_norm: false,
+            pool: SpatialPool::Max,
+            coords: true,
+            residual_gain: 1.0,
+            code_head: false,
+            init_gain: 1.4,
+            readout,
+            dense_head: 5,
+            input_blur: 0.8,
+        });
+        let mut net = arch.build(Device::Cpu);
+        prepare(&mut net);
+        let x = randn(&[2, 3, 8, 8]);
+        let code = randn(&[2, code_dim]).softmax(-1, Kind::Double);
+        check_network(net.as_ref(), &x, Some(&code));
+        // One trunk pass for K candidates must equal K separate evaluations.
+        let candidates = randn(&[2, 4, code_dim]);
+        let once = net.energies_over_codes(&x, &candidates);
+        let repeated = ebm::energy::repeated_energies(net.as_ref(), &x, &candidates);
+        let gap = (once - repeated).abs().max().double_value(&[]);
+        assert!(gap < 1e-10, "{readout:?}: one-pass candidate energies differ by {gap}");
     }
 }
 
@@ -156,6 +197,9 @@ fn conv_energy_on_odd_sizes_matches_finite_differences() {
         residual_gain: 0.0,
         code_head: false,
         init_gain: 1.0,
+        readout: ebm::energy::Readout::Film,
+        dense_head: 0,
+        input_blur: 0.0,
     });
     let mut net = arch.build(Device::Cpu);
     prepare(&mut net);

@@ -197,3 +197,69 @@ fn data_noise_reaches_the_positives_and_zero_noise_leaves_them_as_they_are() {
     config.data_noise = -0.1;
     assert!(config.validate().unwrap_err().contains("data_noise"));
 }
+
+/// A small shapes model with a discriminative read-out.
+fn readout_model(concept: ebm::data::shapes_concept::ShapesConcept, readout: ebm::energy::Readout) -> ebm::energy::Architecture {
+    ebm::energy::Architecture::Conv(ebm::energy::ConvConfig {
+        channels: 3,
+        size: 32,
+        widths: vec![8, 16, 16],
+        code_dim: concept.schema().code_dim(),
+        activation: ebm::energy::Activation::Swish,
+        spectral_norm: false,
+        pool: ebm::energy::conv::SpatialPool::Max,
+        coords: concept == ebm::data::shapes_concept::ShapesConcept::Pos,
+        residual_gain: 1.0,
+        code_head: false,
+        init_gain: 1.4,
+        readout,
+        dense_head: 0,
+        input_blur: 0.0,
+    })
+}
+
+#[test]
+fn supervised_warmup_teaches_discriminative_readouts_their_concept_without_chains() {
+    use ebm::data::shapes::ShapesFilter;
+    use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+    use ebm::energy::Readout;
+    use ebm::experiments::concept_check::check_concept;
+    let _serial = common::serial();
+    for (concept, readout, steps) in [
+        (ShapesConcept::Color, Readout::Classifier, 200),
+        (ShapesConcept::Pos, Readout::Gaussian, 200),
+    ] {
+        tch::manual_seed(0);
+        let data = ShapesConceptData::new(concept, 32, 3, ShapesFilter::default(), ebm::sample::ChainStart::Background).unwrap();
+        let mut config = ebm::experiments::shapes::concept_config(steps, 3);
+        config.label_ce_weight = 1.0;
+        config.supervised_warmup = steps;
+        config.adam_beta1 = 0.9;
+        config.ema_decay = None;
+        let network = readout_model(concept, readout).build(tch::Device::Cpu);
+        let mut trainer = Trainer::new(network, &data, config, None).expect("trainer");
+        let untrained = check_concept(trainer.network.as_ref(), concept, 200, 9001).unwrap();
+        trainer.run(&ebm::Quiet).expect("training");
+        // Warm-up steps run no chain: the CD energies stay unmeasured.
+        assert_eq!((trainer.last_metrics.e_pos, trainer.last_metrics.e_neg), (0.0, 0.0));
+        let trained = check_concept(trainer.network.as_ref(), concept, 200, 9001).unwrap();
+        match (trained.accuracy, trained.mean_error) {
+            (Some(accuracy), _) => {
+                let before = untrained.accuracy.unwrap();
+                assert!(
+                    accuracy >= 0.8 && accuracy > before + 0.3,
+                    "{concept:?}: accuracy {before} → {accuracy}"
+                );
+            }
+            (None, Some(error)) => {
+                let before = untrained.mean_error.unwrap();
+                assert!(
+                    error < 0.8 * trained.chance && error < 0.8 * before,
+                    "{concept:?}: error {before} → {error} (middle guess {})",
+                    trained.chance
+                );
+            }
+            _ => unreachable!("a check reports accuracy or error"),
+        }
+    }
+}

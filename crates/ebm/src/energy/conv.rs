@@ -13,6 +13,7 @@
 
 use super::layers::{require_code, Activation, Conv3, Dense, Film};
 use super::network::{Architecture, Network};
+use super::readout::{CodeTerm, Readout};
 use super::Energy;
 use serde::{Deserialize, Serialize};
 use tch::{nn::Init, nn::Path, nn::VarStore, Device, Tensor};
@@ -67,6 +68,20 @@ pub struct ConvConfig {
     /// x and learns to tell digits apart slowly; √2–2 starts it nonlinear.
     #[serde(default = "unit_gain")]
     pub init_gain: f64,
+    /// How the code reaches the energy (see `readout`); with a
+    /// discriminative read-out the trunk has no FiLM and ignores the code.
+    #[serde(default)]
+    pub readout: Readout,
+    /// Width of a dense layer over the flattened last feature map, in place
+    /// of spatial pooling (0: pool). Keeps where and what shape things are,
+    /// as the shapes judge's head does.
+    #[serde(default)]
+    pub dense_head: i64,
+    /// Std (pixels) of a fixed Gaussian blur the network reads its input
+    /// through (0: none). ∇ₓE is then low-pass too, so gradient steps cannot
+    /// write the pixel-level textures that fool a classifier-shaped trunk.
+    #[serde(default)]
+    pub input_blur: f64,
 }
 
 fn unit_gain() -> f64 {
@@ -95,6 +110,18 @@ impl ConvConfig {
         if self.code_dim < 0 {
             return Err(format!("code_dim must be ≥ 0, got {}", self.code_dim));
         }
+        if self.readout != Readout::Film && (self.code_dim == 0 || self.code_head) {
+            return Err(format!(
+                "the {} read-out needs a code (code_dim > 0) and replaces the code head (code_head false)",
+                crate::names::Named::name(self.readout)
+            ));
+        }
+        if !(self.input_blur >= 0.0 && self.input_blur <= 4.0) {
+            return Err(format!("input_blur is a blur std in pixels in [0, 4], got {}", self.input_blur));
+        }
+        if self.dense_head < 0 {
+            return Err(format!("dense_head must be ≥ 0 (0 pools over space), got {}", self.dense_head));
+        }
         if self.code_head && self.code_dim == 0 {
             return Err("code_head reads a code: set code_dim > 0 or code_head false".into());
         }
@@ -121,7 +148,8 @@ impl ResBlock {
             // both ~0, so codes (which enter through this branch) were
             // ignored for hundreds of steps.
             conv2: Conv3::new(&(path / "conv2"), outputs, outputs, spectral, init),
-            film: (config.code_dim > 0).then(|| Film::new(&(path / "film"), config.code_dim, outputs, spectral)),
+            film: (config.code_dim > 0 && config.readout == Readout::Film)
+                .then(|| Film::new(&(path / "film"), config.code_dim, outputs, spectral)),
             skip: (inputs != outputs).then(|| Conv3::new(&(path / "skip"), inputs, outputs, spectral, init)),
             residual_gain: path.var("residual_gain", &[1], Init::Const(config.residual_gain)),
         }
@@ -157,8 +185,10 @@ pub struct ConvEnergy {
     vs: VarStore,
     input: Conv3,
     blocks: Vec<ResBlock>,
+    dense: Option<Dense>,
     head: Dense,
     code_head: Option<Dense>,
+    code_term: Option<CodeTerm>,
 }
 
 impl ConvEnergy {
@@ -173,17 +203,78 @@ impl ConvEnergy {
             blocks.push(ResBlock::new(&(&root / format!("block{i}")), width, w, &config));
             width = w;
         }
-        let head = Dense::new(&(&root / "head"), width, 1, false, 1.0);
+        let spatial = config.size >> config.widths.len();
+        let dense = (config.dense_head > 0).then(|| {
+            Dense::new(
+                &(&root / "dense"),
+                width * spatial * spatial,
+                config.dense_head,
+                false,
+                config.init_gain,
+            )
+        });
+        let features = if config.dense_head > 0 { config.dense_head } else { width };
+        let head = Dense::new(&(&root / "head"), features, 1, false, 1.0);
         let code_head =
-            (config.code_head && config.code_dim > 0).then(|| Dense::new(&(&root / "code_head"), config.code_dim, width, false, 1.0));
+            (config.code_head && config.code_dim > 0).then(|| Dense::new(&(&root / "code_head"), config.code_dim, features, false, 1.0));
+        let code_term = CodeTerm::new(&(&root / "code_term"), config.readout, features, config.code_dim);
         Self {
             config,
             vs,
             input,
             blocks,
+            dense,
             head,
             code_head,
+            code_term,
         }
+    }
+}
+
+impl ConvEnergy {
+    /// The trunk: `[B, F]` features of `x` (in the network's dtype).
+    fn features(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let kind = self.head.bias.kind();
+        let act = self.config.activation;
+        let mut h = x.to_kind(kind);
+        if self.config.input_blur > 0.0 {
+            h = gaussian_blur(&h, self.config.input_blur);
+        }
+        if self.config.coords {
+            h = Tensor::cat(&[h.shallow_clone(), coordinate_channels(&h)], 1);
+        }
+        let mut h = self.input.forward(&h);
+        for block in &self.blocks {
+            h = block.forward(&h, code, act);
+            h = h.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None);
+        }
+        let h = act.apply(&h);
+        if let Some(dense) = &self.dense {
+            return act.apply(&dense.forward(&h.flatten(1, -1)));
+        }
+        match self.config.pool {
+            SpatialPool::Sum => h.sum_dim_intlist([2i64, 3].as_slice(), false, kind),
+            SpatialPool::Mean => h.mean_dim([2i64, 3].as_slice(), false, kind),
+            SpatialPool::Max => h.flatten(2, 3).amax([2i64].as_slice(), false),
+        }
+    }
+
+    /// The energy from the trunk's features and the code.
+    fn output(&self, features: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let kind = self.head.bias.kind();
+        let energy = self.head.forward(features).squeeze_dim(-1);
+        match (&self.code_head, &self.code_term, code) {
+            (Some(code_head), _, Some(code)) => energy + (features * code_head.forward(code)).sum_dim_intlist(-1, false, kind),
+            (_, Some(term), Some(code)) => energy + term.energy(features, code).to_kind(kind),
+            _ => energy,
+        }
+    }
+
+    /// The discriminative read-out's estimate of the concept for each image
+    /// (class probabilities or the continuous code); None for FiLM models.
+    pub fn predict_code(&self, x: &Tensor) -> Option<Tensor> {
+        let term = self.code_term.as_ref()?;
+        Some(term.predict(&self.features(x, None)).to_kind(x.kind()))
     }
 }
 
@@ -191,29 +282,55 @@ impl Energy for ConvEnergy {
     fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
         let kind = self.head.bias.kind();
         let code = require_code(code, self.config.code_dim).map(|c| c.to_kind(kind));
-        let act = self.config.activation;
-        let mut h = x.to_kind(kind);
-        if self.config.coords {
-            h = Tensor::cat(&[h.shallow_clone(), coordinate_channels(&h)], 1);
-        }
-        let mut h = self.input.forward(&h);
-        for block in &self.blocks {
-            h = block.forward(&h, code.as_ref(), act);
-            h = h.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None);
-        }
-        let h = act.apply(&h);
-        let pooled = match self.config.pool {
-            SpatialPool::Sum => h.sum_dim_intlist([2i64, 3].as_slice(), false, kind),
-            SpatialPool::Mean => h.mean_dim([2i64, 3].as_slice(), false, kind),
-            SpatialPool::Max => h.flatten(2, 3).amax([2i64].as_slice(), false),
-        };
-        let energy = self.head.forward(&pooled).squeeze_dim(-1);
-        let energy = match (&self.code_head, &code) {
-            (Some(code_head), Some(code)) => energy + (&pooled * code_head.forward(code)).sum_dim_intlist(-1, false, kind),
-            _ => energy,
-        };
-        energy.to_kind(x.kind())
+        let features = self.features(x, code.as_ref());
+        self.output(&features, code.as_ref()).to_kind(x.kind())
     }
+
+    /// A discriminative read-out's trunk ignores the code: one trunk pass
+    /// per image serves all K candidates.
+    fn energies_over_codes(&self, x: &Tensor, codes: &Tensor) -> Tensor {
+        if self.code_term.is_none() {
+            return super::repeated_energies(self, x, codes);
+        }
+        let (n, k, dim) = (codes.size()[0], codes.size()[1], codes.size()[2]);
+        let kind = self.head.bias.kind();
+        let features = self.features(x, None);
+        let f = features.size()[1];
+        let tiled = features.unsqueeze(1).expand([n, k, f], false).reshape([n * k, f]);
+        let codes = codes.reshape([n * k, dim]).to_kind(kind);
+        self.output(&tiled, Some(&codes)).view([n, k]).to_kind(x.kind())
+    }
+}
+
+/// Depthwise Gaussian blur of std `sigma` pixels (kernel radius ⌈2σ⌉,
+/// reflected edges so the floor's brightness is kept at the border).
+fn gaussian_blur(x: &Tensor, sigma: f64) -> Tensor {
+    let radius = (2.0 * sigma).ceil() as i64;
+    let taps: Vec<f64> = (-radius..=radius)
+        .map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f64 = taps.iter().sum();
+    let taps: Vec<f32> = taps.iter().map(|t| (t / total) as f32).collect();
+    let c = x.size()[1];
+    let k = 2 * radius + 1;
+    let kernel = Tensor::from_slice(&taps).to_kind(x.kind()).to_device(x.device());
+    let padded = x.reflection_pad2d([radius, radius, radius, radius]);
+    let rows = padded.conv2d(
+        &kernel.view([1, 1, 1, k]).repeat([c, 1, 1, 1]),
+        None::<Tensor>,
+        [1, 1],
+        [0, 0],
+        [1, 1],
+        c,
+    );
+    rows.conv2d(
+        &kernel.view([1, 1, k, 1]).repeat([c, 1, 1, 1]),
+        None::<Tensor>,
+        [1, 1],
+        [0, 0],
+        [1, 1],
+        c,
+    )
 }
 
 /// `[B, 2, H, W]`: u (left to right) and v (top to bottom), in [−1, 1] at pixel centres.

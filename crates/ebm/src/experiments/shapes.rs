@@ -33,6 +33,9 @@ pub fn concept_architecture(concept: ShapesConcept, widths: &[i64], spectral_nor
         residual_gain: 0.0,
         code_head: false,
         init_gain: 1.0,
+        readout: crate::energy::Readout::Film,
+        dense_head: 0,
+        input_blur: 0.0,
     })
 }
 

@@ -56,9 +56,8 @@ pub fn candidate_energies(energy: &dyn Energy, x: &Tensor, codes: &Tensor) -> Te
         .map(|start| {
             let part = x.narrow(0, start, per_chunk.min(n - start));
             let b = part.size()[0];
-            let repeated = part.repeat_interleave_self_int(k, 0, None);
-            let tiled = codes.to_device(x.device()).repeat([b, 1]);
-            tch::no_grad(|| energy.energy(&repeated, Some(&tiled))).view([b, k])
+            let tiled = codes.to_device(x.device()).unsqueeze(0).expand([b, k, codes.size()[1]], false);
+            tch::no_grad(|| energy.energies_over_codes(&part, &tiled))
         })
         .collect();
     Tensor::cat(&parts, 0)

@@ -94,6 +94,8 @@ pub struct LangevinOverrides {
     pub step_size: Option<f64>,
     /// Langevin noise std σ (default: the model card's).
     pub noise: Option<f64>,
+    /// Per-element gradient clip; 0 turns it off (default: the card's).
+    pub grad_clip: Option<f64>,
 }
 
 impl LangevinOverrides {
@@ -102,6 +104,9 @@ impl LangevinOverrides {
         config.steps = self.steps.unwrap_or(default_steps);
         config.step_size = self.step_size.unwrap_or(config.step_size);
         config.noise_std = self.noise.unwrap_or(config.noise_std);
+        if let Some(clip) = self.grad_clip {
+            config.grad_clip = (clip > 0.0).then_some(clip);
+        }
         config
     }
 }

@@ -94,16 +94,23 @@ pub struct Overrides {
     pub code_head: Option<bool>,
     pub residual_gain: Option<f64>,
     pub init_gain: Option<f64>,
+    pub readout: Option<crate::energy::Readout>,
+    pub dense_head: Option<i64>,
+    pub input_blur: Option<f64>,
     pub chain_start: Option<ChainStart>,
     pub step_size: Option<f64>,
     pub noise: Option<f64>,
+    /// Per-element clip of the training chains' ∇ₓE; 0 turns it off.
+    pub grad_clip: Option<f64>,
     pub langevin_steps: Option<usize>,
     pub lr: Option<f64>,
+    pub adam_beta1: Option<f64>,
     pub batch_size: Option<usize>,
     pub energy_l2: Option<f64>,
     pub ema: Option<f64>,
     pub label_ce: Option<f64>,
     pub cd_weight: Option<f64>,
+    pub supervised_warmup: Option<u64>,
     pub data_noise: Option<f64>,
     pub reuse: Option<f64>,
     pub checkpoint_every: Option<u64>,
@@ -127,10 +134,28 @@ impl Recipe {
                 set(&mut conv.code_head, &o.code_head);
                 set(&mut conv.residual_gain, &o.residual_gain);
                 set(&mut conv.init_gain, &o.init_gain);
+                set(&mut conv.readout, &o.readout);
+                set(&mut conv.dense_head, &o.dense_head);
+                set(&mut conv.input_blur, &o.input_blur);
             }
             Architecture::Mlp(mlp) => {
-                if o.widths.is_some() || o.pool.is_some() || o.code_head.is_some() || o.residual_gain.is_some() || o.init_gain.is_some() {
-                    bail!("--widths, --pool, --code-head, --residual-gain and --init-gain apply to image models (shapes, mnist) only");
+                let image_only = [
+                    o.widths.is_some(),
+                    o.pool.is_some(),
+                    o.code_head.is_some(),
+                    o.residual_gain.is_some(),
+                ];
+                if image_only
+                    .into_iter()
+                    .chain([
+                        o.init_gain.is_some(),
+                        o.readout.is_some(),
+                        o.dense_head.is_some(),
+                        o.input_blur.is_some(),
+                    ])
+                    .any(|b| b)
+                {
+                    bail!("--widths, --pool, --code-head, --residual-gain, --init-gain, --readout, --dense-head and --input-blur apply to image models (shapes, mnist) only");
                 }
                 set(&mut mlp.spectral_norm, &o.spectral_norm);
             }
@@ -143,12 +168,17 @@ impl Recipe {
         let c = &mut self.config;
         set(&mut c.langevin.step_size, &o.step_size);
         set(&mut c.langevin.noise_std, &o.noise);
+        if let Some(clip) = o.grad_clip {
+            c.langevin.grad_clip = (clip > 0.0).then_some(clip);
+        }
         set(&mut c.langevin.steps, &o.langevin_steps);
         set(&mut c.lr, &o.lr);
+        set(&mut c.adam_beta1, &o.adam_beta1);
         set(&mut c.batch_size, &o.batch_size);
         set(&mut c.energy_l2, &o.energy_l2);
         set(&mut c.label_ce_weight, &o.label_ce);
         set(&mut c.cd_weight, &o.cd_weight);
+        set(&mut c.supervised_warmup, &o.supervised_warmup);
         set(&mut c.data_noise, &o.data_noise);
         set(&mut c.replay.reuse_prob, &o.reuse);
         set(&mut c.checkpoint_every, &o.checkpoint_every);

@@ -52,6 +52,10 @@ pub struct TrainSummary {
 /// continuous concept (its own and this many minus one random ones).
 pub const CONTRASTED_CODES: i64 = 8;
 
+/// Spread of the nearby contrasted codes, in code units (codes span [−1, 1];
+/// the judge's position tolerance, 0.1 of the image, is 0.33 of them).
+pub const PERTURBED_CODE_STD: f64 = 0.15;
+
 fn step_seed(seed: u64, step: u64) -> i64 {
     crate::seed::torch_seed(seed, &[step])
 }
@@ -127,6 +131,10 @@ impl<'a> Trainer<'a> {
                 None => noisy,
             };
         }
+        if self.step < self.config.supervised_warmup {
+            let loss = self.label_cross_entropy(&batch) * self.config.label_ce_weight;
+            return self.update(&loss, started, None);
+        }
         let fresh = self.data.fresh_chains(self.step, self.config.batch_size).to_device(device);
         let fresh_codes = self.data.negative_codes(&batch).map(|c| c.to_device(device));
         let (x0, neg_codes) = self.buffer.draw(&fresh, fresh_codes.as_ref());
@@ -149,15 +157,24 @@ impl<'a> Trainer<'a> {
         if self.config.label_ce_weight > 0.0 {
             loss += self.label_cross_entropy(&batch) * self.config.label_ce_weight;
         }
+        let metrics = self.update(&loss, started, Some((&e_pos, &e_neg)))?;
+        self.buffer.push(&negatives, neg_codes.as_ref());
+        Ok(metrics)
+    }
+
+    /// Back-propagates `loss`, checks the step with the guard and applies
+    /// it (Adam, EMA). `energies`: the CD term's E⁺ and E⁻, when there is one.
+    fn update(&mut self, loss: &Tensor, started: Instant, energies: Option<(&Tensor, &Tensor)>) -> Result<StepMetrics, String> {
         let params = &self.params;
-        let grads = Tensor::run_backward(&[&loss], params, false, false);
+        let grads = Tensor::run_backward(&[loss], params, false, false);
         let grad_norm = grads
             .iter()
             .map(|g| g.square().sum(Kind::Double).double_value(&[]))
             .sum::<f64>()
             .sqrt();
         let mean = |e: &Tensor| e.mean(Kind::Double).double_value(&[]);
-        let (e_pos, e_neg, loss) = (mean(&e_pos), mean(&e_neg), loss.double_value(&[]));
+        let (e_pos, e_neg) = energies.map_or((0.0, 0.0), |(p, n)| (mean(p), mean(n)));
+        let loss = loss.double_value(&[]);
         if let Some(reason) = check_step(loss, e_pos, e_neg, grad_norm, &self.config.guard) {
             return Err(reason);
         }
@@ -173,7 +190,6 @@ impl<'a> Trainer<'a> {
                 }
             });
         }
-        self.buffer.push(&negatives, neg_codes.as_ref());
         self.step += 1;
         Ok(StepMetrics {
             step: self.step,
@@ -196,21 +212,24 @@ impl<'a> Trainer<'a> {
         };
         let (n, dim) = (code.size()[0], code.size()[1]);
         // Categorical: every category. Continuous: the true code first, then
-        // CONTRASTED_CODES − 1 others drawn uniformly over the code range [−1, 1]
-        // (the contrastive analogue over perturbed codes).
+        // CONTRASTED_CODES − 1 others, half drawn uniformly over the code
+        // range [−1, 1] and half near the true code (σ = PERTURBED_CODE_STD),
+        // so the distinction is taught both coarse and fine.
         let (candidates, target) = if self.categorical_codes {
             let all = Tensor::eye(dim, (Kind::Float, code.device()))
                 .unsqueeze(0)
                 .expand([n, dim, dim], false);
             (all, code.argmax(-1, false))
         } else {
-            let others = Tensor::rand([n, CONTRASTED_CODES - 1, dim], (Kind::Float, code.device())) * 2.0 - 1.0;
-            let all = Tensor::cat(&[code.unsqueeze(1), others], 1);
+            let far = (CONTRASTED_CODES - 1) / 2;
+            let near = CONTRASTED_CODES - 1 - far;
+            let uniform = Tensor::rand([n, far, dim], (Kind::Float, code.device())) * 2.0 - 1.0;
+            let nearby =
+                (code.unsqueeze(1) + Tensor::randn([n, near, dim], (Kind::Float, code.device())) * PERTURBED_CODE_STD).clamp(-1.0, 1.0);
+            let all = Tensor::cat(&[code.unsqueeze(1), uniform, nearby], 1);
             (all, Tensor::zeros([n], (Kind::Int64, code.device())))
         };
-        let k = candidates.size()[1];
-        let x = batch.x.repeat_interleave_self_int(k, 0, None);
-        let logits = -self.network.energy(&x, Some(&candidates.reshape([n * k, dim]))).view([n, k]);
+        let logits = -self.network.energies_over_codes(&batch.x, &candidates);
         logits.cross_entropy_for_logits(&target)
     }
 

@@ -53,6 +53,9 @@ pub fn mnist_architecture(conditional: bool) -> Architecture {
         residual_gain: 1.0,
         code_head: conditional,
         init_gain: 2.0,
+        readout: crate::energy::Readout::Film,
+        dense_head: 0,
+        input_blur: 0.0,
     })
 }
 
