@@ -15,6 +15,8 @@ pub struct DataArgs {
 pub enum DataWhat {
     /// Write a labelled grid of examples.
     Preview(PreviewArgs),
+    /// Write `shapes` scenes with their labels (safetensors or a PNG directory).
+    Export(crate::data_export::ExportArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -138,7 +140,10 @@ fn caption(scene: &Scene) -> String {
 }
 
 pub fn run(args: DataArgs) -> Result<()> {
-    let DataWhat::Preview(args) = args.what;
+    let args = match args.what {
+        DataWhat::Preview(args) => args,
+        DataWhat::Export(args) => return crate::data_export::run(args),
+    };
     if args.n == 0 || !(8..=256).contains(&args.size) {
         bail!("need -n ≥ 1 and --size in 8..=256");
     }

@@ -29,6 +29,10 @@ pub enum Experiment {
     /// judged: lowest-energy classification (categorical, ≥ 0.95) or grid
     /// inference error (continuous, ≤ 0.05) on fresh scenes.
     ConceptCheck(ConceptCheckArgs),
+    /// Position inference (Table 3 analogue): error of argmin_c Σ E(x|c) on
+    /// fresh and cluttered scenes and against the number of views, beside the
+    /// shapes judge; energy maps on one- and two-object scenes.
+    Inference(InferenceArgs),
     /// ULA vs MALA vs HMC on the shipped concept models at equal gradient
     /// evaluations: acceptance, ESS, R-hat, judged accuracy.
     Samplers(SamplersArgs),
@@ -49,6 +53,26 @@ pub struct SamplersArgs {
     #[arg(long, default_value_t = ebm::experiments::samplers::DEFAULT_GRADIENTS)]
     pub gradients: usize,
     #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct InferenceArgs {
+    /// Position models as `label=path` (repeat).
+    #[arg(long, default_values_t = [
+        format!("readout={}", crate::home::shipped("models/concepts/pos.safetensors").display()),
+        format!("cd={}", crate::home::shipped("models/shapes/pos.safetensors").display()),
+    ])]
+    pub model: Vec<String>,
+    #[arg(long, default_value_os_t = crate::home::shipped("judges/shapes.safetensors"))]
+    pub judge: PathBuf,
+    #[arg(long, short, default_value = "experiments/inference")]
+    pub out: PathBuf,
+    /// Scenes per test set.
+    #[arg(short, default_value_t = 300)]
+    pub n: usize,
+    /// Seed of the test scenes (apart from every training seed).
+    #[arg(long, default_value_t = 4_242)]
     pub seed: u64,
 }
 
@@ -128,6 +152,7 @@ pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
         Experiment::EightGaussians(a) => run_eight_gaussians(a, context),
         Experiment::Samplers(a) => run_samplers(a, context),
         Experiment::ConceptCheck(a) => run_concept_check(a),
+        Experiment::Inference(a) => run_inference(a, context),
         Experiment::IgebmMnist(a) => run_igebm_mnist(a, context),
     }
 }
@@ -159,6 +184,47 @@ fn run_samplers(a: SamplersArgs, context: &Context) -> Result<()> {
     };
     ebm::experiments::samplers::run(&options)?;
     print!("{}", std::fs::read_to_string(options.out.join("samplers.md"))?);
+    Ok(())
+}
+
+fn run_inference(a: InferenceArgs, context: &Context) -> Result<()> {
+    use ebm::experiments::inference::{markdown, position_inference, PositionModel};
+    cpu_only("inference", context)?;
+    if a.n == 0 {
+        bail!("-n must be at least 1");
+    }
+    let mut loaded = Vec::new();
+    for spec in &a.model {
+        let (label, path) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--model takes label=path, got '{spec}'"))?;
+        let model = ebm::checkpoint::load_checkpoint(std::path::Path::new(path))?;
+        let schema = model
+            .card
+            .concept
+            .clone()
+            .filter(|c| c.name == "pos")
+            .ok_or_else(|| anyhow::anyhow!("{path} is not a position model (its card's concept is not pos)"))?;
+        loaded.push((label.to_string(), path.to_string(), model, schema));
+    }
+    let (judge, _) = ebm::judge::Judge::load(&a.judge)?;
+    let models: Vec<PositionModel> = loaded
+        .iter()
+        .map(|(label, path, model, schema)| PositionModel {
+            name: format!("{label} ({path})"),
+            key: label.clone(),
+            energy: model.network.as_ref(),
+            schema: schema.clone(),
+        })
+        .collect();
+    std::fs::create_dir_all(&a.out)?;
+    let rows = position_inference(&models, &judge, a.n, a.seed, &a.out)?;
+    let table = markdown(&rows);
+    let json = serde_json::json!({"scenes_per_set": a.n, "seed": a.seed, "rows": rows});
+    ebm::io::write_atomically(&a.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    ebm::io::write_atomically(&a.out.join("table.md"), table.as_bytes())?;
+    print!("{table}");
+    println!("wrote {}", a.out.display());
     Ok(())
 }
 

@@ -4,9 +4,11 @@
 mod args;
 mod bench;
 mod data;
+mod data_export;
 mod demo;
 mod experiment;
 mod home;
+mod infer;
 mod judge;
 mod progress;
 mod sample;
@@ -47,6 +49,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Draw samples from a trained model by Langevin dynamics.
     Sample(sample::SampleArgs),
+    /// Infer concepts of images by minimising each concept model's energy over its code.
+    Infer(infer::InferArgs),
     /// Print a checkpoint's model card.
     Info(sample::InfoArgs),
     /// Look at the datasets.
@@ -75,6 +79,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args, &context),
         Command::Sample(args) => sample::run(args, &context),
+        Command::Infer(args) => infer::run(args, &context),
         Command::Info(args) => sample::info(args),
         Command::Bench(args) => bench::run(args, &context),
         Command::Data(args) => data::run(args),

@@ -36,6 +36,10 @@ pub struct ModelCard {
     pub training: serde_json::Value,
     /// Final training metrics, and any evaluation results.
     pub metrics: serde_json::Value,
+    /// [`crate::io::tensors::tensor_checksum`] of the file's tensors, written
+    /// on save and checked on load (absent in checkpoints written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor_checksum: Option<String>,
 }
 
 impl ModelCard {
@@ -50,6 +54,7 @@ impl ModelCard {
             sampler,
             training: serde_json::Value::Null,
             metrics: serde_json::Value::Null,
+            tensor_checksum: None,
         }
     }
 
@@ -98,7 +103,11 @@ pub fn save_checkpoint(path: &Path, network: &dyn Network, card: &ModelCard) -> 
         bail!("internal error: the card's architecture differs from the network's");
     }
     let tensors = named_variables(network.var_store());
-    let meta = serde_json::to_value(card)?;
+    let card = ModelCard {
+        tensor_checksum: Some(crate::io::tensors::tensor_checksum(tensors.iter().map(|(n, t)| (n, t)))?),
+        ..card.clone()
+    };
+    let meta = serde_json::to_value(&card)?;
     write_tensor_file(path, &tensors, &meta).with_context(|| format!("saving checkpoint {}", path.display()))
 }
 
@@ -116,7 +125,25 @@ pub fn load_checkpoint_on(path: &Path, device: Device) -> Result<LoadedModel> {
         .with_context(context)?;
     card.validate().with_context(context)?;
     let network = card.architecture.build(device);
+    // Structural problems (names, shapes, non-finite values) get their own
+    // message first; the checksum then catches edits that leave them intact.
     copy_checked(&file.tensors, network.var_store()).with_context(context)?;
+    match &card.tensor_checksum {
+        Some(expected) => {
+            let actual = crate::io::tensors::tensor_checksum(&file.tensors).with_context(context)?;
+            if &actual != expected {
+                return Err(anyhow::anyhow!(
+                    "its tensors do not match the checksum in its card ({actual} vs {expected}): the file was corrupted or edited; copy it again or retrain"
+                ))
+                .with_context(context);
+            }
+        }
+        None => eprintln!(
+            "note: {} has no tensor checksum (written by {} before checksums); loaded without that check",
+            path.display(),
+            card.written_by
+        ),
+    }
     Ok(LoadedModel { card, network })
 }
 

@@ -176,3 +176,24 @@ fn wrong_version_shape_or_schema_is_rejected() {
         );
     }
 }
+
+#[test]
+fn a_flipped_tensor_byte_fails_the_checksum_and_old_checkpoints_still_load() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = saved(dir.path());
+    let card = load_checkpoint(&path).expect("a fresh checkpoint loads").card;
+    assert!(card.tensor_checksum.as_deref().is_some_and(|c| c.starts_with("fnv1a64:")));
+    // Flip the lowest mantissa bit of the last tensor byte: still finite, still the right shape.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 4;
+    bytes[last] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let error = load_error(&path);
+    assert!(error.contains("checksum") && error.contains(&path.display().to_string()), "{error}");
+    // A card without a checksum (written before checksums) loads as before.
+    let old = tampered(dir.path(), |_, meta| {
+        meta.as_object_mut().unwrap().remove("tensor_checksum");
+    });
+    assert!(load_checkpoint(&old).expect("loads").card.tensor_checksum.is_none());
+}

@@ -6,6 +6,7 @@ pub mod concept_check;
 pub mod demo;
 pub mod eight_gaussians;
 pub mod igebm;
+pub mod inference;
 pub mod samplers;
 pub mod shapes;
 pub mod toy2d;

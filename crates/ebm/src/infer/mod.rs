@@ -3,5 +3,7 @@
 //! dense grid over a continuous one's range).
 
 pub mod candidates;
+pub mod concept;
 
 pub use candidates::{candidate_codes, infer_codes, Candidates};
+pub use concept::{infer_concept, write_energy_maps, InferConfig, Inference};

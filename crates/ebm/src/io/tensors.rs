@@ -96,3 +96,30 @@ fn parse(bytes: &[u8]) -> Result<TensorFile> {
     }
     Ok(TensorFile { tensors, metadata })
 }
+
+/// FNV-1a (64-bit) over every tensor's name, shape and bytes in name order:
+/// a corruption check for checkpoints (a flipped byte inside a tensor that
+/// stays finite is otherwise invisible), not a signature.
+pub fn tensor_checksum<'a>(tensors: impl IntoIterator<Item = (&'a String, &'a Tensor)>) -> Result<String> {
+    let mut sorted: Vec<(&String, &Tensor)> = tensors.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            hash = (hash ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (name, tensor) in sorted {
+        feed(name.as_bytes());
+        for d in tensor.size() {
+            feed(&d.to_le_bytes());
+        }
+        let t = tensor.detach().to_device(tch::Device::Cpu).contiguous();
+        let numel = t.numel();
+        let mut bytes = vec![0u8; numel * t.kind().elt_size_in_bytes()];
+        t.f_copy_data_u8(&mut bytes, numel)
+            .with_context(|| format!("reading tensor {name}"))?;
+        feed(&bytes);
+    }
+    Ok(format!("fnv1a64:{hash:016x}"))
+}

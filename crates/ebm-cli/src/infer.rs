@@ -1,0 +1,92 @@
+//! `ebm infer`: the MAP value of each concept model's concept for every
+//! scene of an image set (a PNG directory, .npy, safetensors or IDX).
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use ebm::compose::ConceptLibrary;
+use ebm::energy::ConceptKind;
+use ebm::infer::{infer_concept, write_energy_maps, InferConfig};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct InferArgs {
+    /// A concept model, `name=path` or bare `path` (the card's concept name); repeat for several.
+    #[arg(long, required = true)]
+    pub model: Vec<String>,
+    /// The images: a directory of PNGs, a .npy array, a .safetensors file with
+    /// `images`, or an IDX file; sizes and channels are checked against the model.
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Consecutive images that show one scene (e.g. under different lights):
+    /// their energies are summed, one answer per scene.
+    #[arg(long, default_value_t = 1)]
+    pub views: usize,
+    /// Grid points per component of a continuous concept (the paper: 20 × 20 for position).
+    #[arg(long, default_value_t = 20)]
+    pub grid: usize,
+    /// Local-search steps after the grid (0: the grid point alone).
+    #[arg(long, default_value_t = 30)]
+    pub refine_steps: usize,
+    /// Write one JSON object per scene (input order), each concept under its name.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write each scene beside its energy map (2-D concepts such as position).
+    #[arg(long)]
+    pub maps: Option<PathBuf>,
+}
+
+pub fn run(args: InferArgs, context: &crate::Context) -> Result<()> {
+    if args.views == 0 || args.grid < 2 {
+        bail!("--views must be ≥ 1 and --grid ≥ 2");
+    }
+    let library = ConceptLibrary::load_on(&args.model, context.device)?;
+    let shape = library.input_shape();
+    let (channels, size) = match shape.as_slice() {
+        [c, h, w] if h == w => (*c, *h),
+        other => bail!("ebm infer reads images; these models take inputs of shape {other:?}"),
+    };
+    let images = ebm::io::read_images(&args.images, channels, size)?.to_device(context.device);
+    let config = InferConfig {
+        grid: args.grid,
+        views: args.views,
+        refine_steps: args.refine_steps,
+    };
+    let scenes = images.size()[0] as usize / args.views.max(1);
+    let mut rows: Vec<serde_json::Map<String, serde_json::Value>> = vec![Default::default(); scenes];
+    for concept in &library.concepts {
+        let schema = concept
+            .model
+            .card
+            .concept
+            .clone()
+            .with_context(|| format!("{} is not a concept model (its card names no concept)", concept.path.display()))?;
+        let inference = infer_concept(concept.model.network.as_ref(), &schema, &images, &config)?;
+        for (row, value) in rows.iter_mut().zip(&inference.values) {
+            let json = match &schema.kind {
+                ConceptKind::Categorical { categories } => serde_json::json!(categories[value[0] as usize]),
+                ConceptKind::Continuous { components, .. } if components.len() == 1 => serde_json::json!(value[0]),
+                ConceptKind::Continuous { .. } => serde_json::json!(value),
+            };
+            row.insert(concept.name.clone(), json);
+        }
+        if let (Some(path), ConceptKind::Continuous { components, range }) = (&args.maps, &schema.kind) {
+            if components.len() == 2 {
+                write_energy_maps(path, &images.to_device(tch::Device::Cpu), &inference, args.views, args.grid, *range)?;
+                println!("wrote {}", path.display());
+            }
+        }
+    }
+    let lines: Vec<String> = rows.iter().map(|r| serde_json::to_string(r).unwrap_or_default()).collect();
+    match &args.out {
+        Some(path) => {
+            ebm::io::write_atomically(path, format!("[\n{}\n]\n", lines.join(",\n")).as_bytes())?;
+            println!(
+                "inferred {} concept(s) for {scenes} scene(s); wrote {}",
+                library.concepts.len(),
+                path.display()
+            );
+        }
+        None => lines.iter().for_each(|l| println!("{l}")),
+    }
+    Ok(())
+}
