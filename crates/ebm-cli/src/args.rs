@@ -42,6 +42,9 @@ pub struct OperatorArgs {
     /// Temperature T of OR (−T·logsumexp(−E/T)).
     #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
     pub temperature: f64,
+    /// Accept continuous values outside the range each model was trained on.
+    #[arg(long)]
+    pub allow_extrapolation: bool,
 }
 
 impl OperatorArgs {
@@ -49,6 +52,7 @@ impl OperatorArgs {
         Settings {
             alpha: self.alpha,
             temperature: self.temperature,
+            allow_extrapolation: self.allow_extrapolation,
         }
     }
 }

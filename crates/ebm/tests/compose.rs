@@ -136,6 +136,7 @@ fn composed_energies_and_gradients_follow_their_formulas() {
     let settings = Settings {
         alpha: 0.3,
         temperature: 0.7,
+        allow_extrapolation: false,
     };
     let x = Tensor::randn([64, 2], (Kind::Double, tch::Device::Cpu));
     let leaf = |text: &str| {
@@ -221,6 +222,12 @@ fn resolution_names_what_is_wrong() {
         ("!color=red", 0, "ungrounded NOT"),
         ("pos=(0.5,0.5) | !color=red", 16, "ungrounded NOT"),
         ("!color=red & !color=blue", 0, "ungrounded NOT"),
+        (
+            "pos=(1e308,0.5)",
+            0,
+            "outside the range its model was trained on, [0.2, 0.8]; pass --allow-extrapolation",
+        ),
+        ("color=red & pos=(0.5,0.1)", 12, "= 0.1 is outside the range"),
     ];
     for (text, position, phrase) in cases {
         let expr = parse(text).unwrap();
@@ -228,6 +235,16 @@ fn resolution_names_what_is_wrong() {
         assert_eq!(error.position, position, "{text}: {error}");
         assert!(error.message.contains(phrase), "{text}: {}", error.message);
     }
+    // Asked for, a value outside the range is sampled; a non-finite one never is.
+    let lenient = Settings {
+        allow_extrapolation: true,
+        ..Settings::default()
+    };
+    assert!(resolve("", &parse("pos=(0.9,0.5)").unwrap(), &models, &lenient).is_ok());
+    let huge = resolve("", &parse("pos=(1e309,0.5)").unwrap(), &models, &lenient)
+        .err()
+        .expect("inf");
+    assert!(huge.message.contains("finite"), "{}", huge.message);
     let expr = parse("(pos=(0.2,0.8) & color=blue) | (pos=(0.8,0.2) & !color=green)").unwrap();
     let composed = resolve("", &expr, &models, &Settings::default()).unwrap();
     assert_eq!(

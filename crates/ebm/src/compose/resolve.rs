@@ -19,6 +19,9 @@ pub struct Settings {
     pub alpha: f64,
     /// Temperature T of OR (−T·logsumexp(−E/T)).
     pub temperature: f64,
+    /// Accept continuous values outside the range a model was trained on
+    /// (refused by default: a model says nothing there).
+    pub allow_extrapolation: bool,
 }
 
 impl Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
         Self {
             alpha: super::algebra::DEFAULT_ALPHA,
             temperature: super::algebra::DEFAULT_TEMPERATURE,
+            allow_extrapolation: false,
         }
     }
 }
@@ -97,7 +101,13 @@ impl<'m, 'a> Resolver<'m, 'a> {
                 ),
                 at,
             ),
-            (ConceptKind::Continuous { components, .. }, value) => {
+            (
+                ConceptKind::Continuous {
+                    components,
+                    range: (lo, hi),
+                },
+                value,
+            ) => {
                 let numbers = match value {
                     Value::Number(n) => vec![*n],
                     Value::Tuple(t) => t.clone(),
@@ -111,6 +121,19 @@ impl<'m, 'a> Resolver<'m, 'a> {
                             components.len(),
                             components.join(", "),
                             numbers.len()
+                        ),
+                        at,
+                    );
+                }
+                if let Some(bad) = numbers.iter().find(|v| !v.is_finite()) {
+                    return self.error(format!("'{}' got {bad}; values must be finite numbers", schema.name), at);
+                }
+                let outside = numbers.iter().find(|&&v| v < lo - 1e-9 || v > hi + 1e-9);
+                if let (Some(v), false) = (outside, self.settings.allow_extrapolation) {
+                    return self.error(
+                        format!(
+                            "'{}' = {v} is outside the range its model was trained on, [{lo}, {hi}]; pass --allow-extrapolation to sample there anyway",
+                            schema.name
                         ),
                         at,
                     );
