@@ -76,7 +76,7 @@ pub fn run(args: InferArgs, context: &crate::Context) -> Result<()> {
             }
         }
     }
-    let lines: Vec<String> = rows.iter().map(|r| serde_json::to_string(r).unwrap_or_default()).collect();
+    let lines = rows.iter().map(serde_json::to_string).collect::<Result<Vec<String>, _>>()?;
     match &args.out {
         Some(path) => {
             ebm::io::write_atomically(path, format!("[\n{}\n]\n", lines.join(",\n")).as_bytes())?;

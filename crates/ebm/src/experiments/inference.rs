@@ -121,16 +121,16 @@ pub fn position_inference(models: &[PositionModel], judge: &Judge, n: usize, see
             }
         }
     }
+    // Eight one-object scenes, then eight two-object ones, for every model's maps.
+    let (one, _) = scenes_under_lights(&fresh, 8, 1);
+    let multi = MultiShapes {
+        objects: (2, 2),
+        ..MultiShapes::new(fresh.size, seed)
+    };
+    let (pixels, _) = multi.batch(0, 8);
+    let s = fresh.size as i64;
+    let all = Tensor::cat(&[one, Tensor::from_slice(&pixels).view([8, 3, s, s])], 0);
     for model in models {
-        let (images, _) = scenes_under_lights(&fresh, 8, 1);
-        let multi = MultiShapes {
-            objects: (2, 2),
-            ..MultiShapes::new(fresh.size, seed)
-        };
-        let (pixels, _) = multi.batch(0, 8);
-        let s = fresh.size as i64;
-        let two = Tensor::from_slice(&pixels).view([8, 3, s, s]);
-        let all = Tensor::cat(&[images, two], 0);
         let inference = infer_concept(model.energy, &model.schema, &all, &InferConfig::default())?;
         let range = match &model.schema.kind {
             crate::energy::ConceptKind::Continuous { range, .. } => *range,
