@@ -86,9 +86,36 @@ pub struct SamplerArgs {
     pub anneal: Option<f64>,
     #[arg(long, default_value_t = 5)]
     pub anneal_levels: usize,
+    /// Models trained over noise levels (--objective denoise/dsm): levels
+    /// from σ_max to σ_min (default 12).
+    #[arg(long)]
+    pub noise_levels: Option<usize>,
+    /// Models trained over noise levels: sampler steps per level (default 20).
+    #[arg(long)]
+    pub steps_per_level: Option<usize>,
+    /// Models trained over noise levels: λ = scale·σ² at each level (default 0.4).
+    #[arg(long)]
+    pub level_step_scale: Option<f64>,
 }
 
 impl SamplerArgs {
+    /// How to anneal a model trained over noise levels (the sampler kind
+    /// from --sampler, ULA by default).
+    pub fn noise_annealing(&self) -> anyhow::Result<ebm::sample::NoiseAnnealing> {
+        let base = ebm::sample::NoiseAnnealing::default();
+        let annealing = ebm::sample::NoiseAnnealing {
+            levels: self.noise_levels.unwrap_or(base.levels),
+            steps_per_level: self.steps_per_level.unwrap_or(base.steps_per_level),
+            step_scale: self.level_step_scale.unwrap_or(base.step_scale),
+            kind: self.sampler.unwrap_or(base.kind),
+            ..base
+        };
+        annealing
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid annealing settings: {e}"))?;
+        Ok(annealing)
+    }
+
     /// The sampler for a card's Langevin settings, or None for the card's own chain.
     pub fn config(&self, langevin: &LangevinConfig) -> anyhow::Result<Option<SamplerConfig>> {
         let kind = match (self.sampler, self.anneal) {

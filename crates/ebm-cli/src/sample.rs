@@ -97,6 +97,9 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
             (single.network.as_ref(), single.card.sampler.clone(), shape, "samples".to_string())
         }
     };
+    if energy.noise_range().is_some() {
+        return sample_over_noise(&args, energy, &title, context);
+    }
     let is_2d = input_shape == [2];
     let config = args
         .langevin
@@ -121,6 +124,54 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
     }
     println!("wrote {}", args.out.display());
     keep_samples(&args, &sampled.x)
+}
+
+/// Models trained over noise levels: annealed from σ_max down (the card's
+/// Langevin settings do not apply), printing the acceptance per level.
+fn sample_over_noise(args: &SampleArgs, energy: &dyn ebm::energy::Energy, title: &str, context: &Context) -> Result<()> {
+    let annealing = args.sampler.noise_annealing()?;
+    let started = std::time::Instant::now();
+    tch::manual_seed(args.seed as i64);
+    let options = ebm::sample::SampleOptions {
+        record_every: args.chain.as_ref().map(|_| annealing.steps_per_level),
+        ..Default::default()
+    };
+    let shape = [
+        args.n as i64,
+        3,
+        ebm::experiments::shapes::IMAGE_SIZE,
+        ebm::experiments::shapes::IMAGE_SIZE,
+    ];
+    let run = ebm::sample::sample_noise_levels(energy, &shape, None, &annealing, &options, context.device);
+    let acceptance: Vec<String> = run.levels.iter().map(|r| format!("{:.2}", r.mean_acceptance)).collect();
+    println!(
+        "sampler {} over {} noise levels × {} steps, {:.1} s; acceptance per level {}",
+        annealing.kind,
+        annealing.levels,
+        annealing.steps_per_level,
+        started.elapsed().as_secs_f64(),
+        acceptance.join(" ")
+    );
+    write_image_grid(&args.out, &run.x, None, title)?;
+    if let Some(chain) = &args.chain {
+        let frames = run
+            .levels
+            .iter()
+            .filter_map(|r| r.frames.last().map(|f| f.shallow_clone()))
+            .collect();
+        write_chain(
+            chain,
+            &Sampled {
+                x: run.x.shallow_clone(),
+                trace: Vec::new(),
+                frames,
+            },
+            false,
+            args.n,
+        )?;
+    }
+    println!("wrote {}", args.out.display());
+    keep_samples(args, &run.x)
 }
 
 /// `--save` and `--png-dir`.

@@ -128,6 +128,35 @@ pub struct TrainArgs {
     /// in pixels, so ∇ₓE is smooth (0: none).
     #[arg(long)]
     pub input_blur: Option<f64>,
+    /// The training objective: cd (contrastive divergence, the default),
+    /// dsm (denoising score matching on ∇ₓE, second order) or denoise (the
+    /// denoiser's own error, first order). dsm and denoise train a
+    /// denoiser-shaped energy over noise levels, with no sampling chain.
+    #[arg(long)]
+    pub objective: Option<ebm::train::Objective>,
+    /// Denoising objectives: weight a noise level's loss by σ^power (0: plain DSM).
+    #[arg(long)]
+    pub sigma_power: Option<f64>,
+    /// Denoiser: channels of the first level (the next three have twice as many).
+    #[arg(long)]
+    pub denoiser_width: Option<i64>,
+    /// Denoiser: numbers in the bottleneck.
+    #[arg(long)]
+    pub latent: Option<i64>,
+    /// Denoiser: the noise levels trained over, lo,hi (log-uniform).
+    #[arg(long, value_parser = parse_sigma_range)]
+    pub sigma_range: Option<(f64, f64)>,
+}
+
+fn parse_sigma_range(text: &str) -> Result<(f64, f64), String> {
+    let parts: Vec<&str> = text.split(',').collect();
+    let numbers: Vec<f64> = parts.iter().filter_map(|p| p.trim().parse().ok()).collect();
+    match numbers[..] {
+        [lo, hi] if parts.len() == 2 && lo > 0.0 && lo < hi && hi.is_finite() => Ok((lo, hi)),
+        _ => Err(format!(
+            "'{text}' is not a noise range: write lo,hi with 0 < lo < hi, e.g. 0.01,0.6"
+        )),
+    }
 }
 
 /// The recipe `ebm train` was asked for, by name (see [`ebm::train::recipe::recipe`]).
@@ -176,6 +205,11 @@ fn overrides(args: &TrainArgs) -> Overrides {
         data_noise: args.data_noise,
         reuse: args.reuse,
         checkpoint_every: Some(args.checkpoint_every),
+        objective: args.objective,
+        sigma_power: args.sigma_power,
+        denoiser_width: args.denoiser_width,
+        latent: args.latent,
+        sigma_range: args.sigma_range,
     }
 }
 

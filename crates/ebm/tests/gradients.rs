@@ -251,3 +251,83 @@ fn mlp_on_images_flattens_them_and_checks_the_shape() {
     let message = wrong.validate().expect_err("6 numbers are not input_dim 4");
     assert!(message.contains("input_shape"), "{message}");
 }
+
+fn small_denoiser() -> Box<dyn Network> {
+    let config = ebm::energy::DenoiserConfig {
+        channels: 2,
+        size: 8,
+        code_dim: 2,
+        width: 2,
+        latent: 3,
+        // Large levels keep E = ½‖x − D‖²/σ² near 1, where central
+        // differences are accurate to ~1e-10.
+        sigma_min: 2.0,
+        sigma_max: 4.0,
+    };
+    let mut net = Architecture::Denoiser(config).build(Device::Cpu);
+    net.var_store_mut().double();
+    net
+}
+
+#[test]
+fn denoiser_energy_matches_finite_differences_at_every_noise_level() {
+    let _lock = common::serial();
+    tch::manual_seed(31);
+    let net = small_denoiser();
+    let x = randn(&[2, 2, 8, 8]) * 0.3 + 0.5;
+    let code = randn(&[2, 2]);
+    check_network(net.as_ref(), &x, Some(&code));
+    let sigma = Tensor::from_slice(&[3.0f64, 2.5]);
+    let at_level = |x: &Tensor, c: Option<&Tensor>| net.energy_at_noise(x, c, &sigma).sum(Kind::Double);
+    check_input_gradient(&at_level, &x, Some(&code), 8);
+    // E_σ reads σ: the same input has other energies at other levels.
+    let other = net.energy_at_noise(&x, Some(&code), &Tensor::from_slice(&[2.2f64, 3.5]));
+    assert!((net.energy_at_noise(&x, Some(&code), &sigma) - other).abs().min().double_value(&[]) > 1e-9);
+}
+
+/// The denoising score-matching loss is second order (∇θ of a function of
+/// ∇ₓE): its autograd gradient against central differences of the loss,
+/// with the same noise draw at every evaluation.
+#[test]
+fn dsm_loss_gradient_matches_finite_differences() {
+    use ebm::train::denoising::{denoising_loss, dsm_loss};
+    let _lock = common::serial();
+    tch::manual_seed(32);
+    let net = small_denoiser();
+    let x = (randn(&[3, 2, 8, 8]) * 0.3 + 0.5).clamp(0.0, 1.0);
+    let code = randn(&[3, 2]);
+    let sigma = Tensor::from_slice(&[2.0f64, 3.0, 4.0]);
+    let denoiser = net.as_denoiser().expect("a denoiser");
+    let losses: [(&str, Box<dyn Fn() -> Tensor>); 2] = [
+        ("dsm", Box::new(|| dsm_loss(net.as_ref(), &x, Some(&code), &sigma, 1.0))),
+        ("denoise", Box::new(|| denoising_loss(denoiser, &x, Some(&code), &sigma, 0.0))),
+    ];
+    for (objective, loss) in &losses {
+        let seeded = || {
+            tch::manual_seed(7);
+            loss()
+        };
+        for (name, p) in named_parameters(net.var_store()) {
+            let analytic = Tensor::run_backward(&[seeded()], &[&p], false, false).remove(0).flatten(0, -1);
+            let n = p.numel() as i64;
+            for i in [0, n / 2, n - 1] {
+                let bump = |d: f64| {
+                    tch::no_grad(|| {
+                        let _ = p.flatten(0, -1).get(i).g_add_scalar_(d);
+                    });
+                    let out = seeded().double_value(&[]);
+                    tch::no_grad(|| {
+                        let _ = p.flatten(0, -1).get(i).g_add_scalar_(-d);
+                    });
+                    out
+                };
+                let numeric = (bump(1e-6) - bump(-1e-6)) / 2e-6;
+                let got = analytic.double_value(&[i]);
+                assert!(
+                    (got - numeric).abs() <= 1e-5 * (1.0 + numeric.abs()),
+                    "{objective}: d loss / d {name}[{i}]: autograd {got}, finite differences {numeric}"
+                );
+            }
+        }
+    }
+}

@@ -263,3 +263,44 @@ fn supervised_warmup_teaches_discriminative_readouts_their_concept_without_chain
         }
     }
 }
+
+/// A denoiser-shaped energy trained by denoising alone (no chain, no
+/// buffer, no label term) learns its code: E = ½‖x − D(x | c)‖²/σ² has no
+/// free offset per code (it is 0 at a perfect reconstruction), so the
+/// lowest energy picks the colour with no calibration step.
+#[test]
+fn a_denoising_trained_colour_energy_ranks_the_true_colour_lowest_without_calibration() {
+    use ebm::data::shapes::ShapesFilter;
+    use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+    use ebm::experiments::concept_check::check_concept;
+    let _serial = common::serial();
+    tch::manual_seed(0);
+    let concept = ShapesConcept::Color;
+    let data = ShapesConceptData::new(concept, 32, 3, ShapesFilter::default(), ebm::sample::ChainStart::Background).unwrap();
+    let steps = 240;
+    let config = ebm::train::TrainConfig {
+        objective: ebm::train::Objective::Denoise,
+        adam_beta1: 0.9,
+        ema_decay: None,
+        ..ebm::experiments::shapes::concept_config(steps, 3)
+    };
+    let architecture = ebm::energy::Architecture::Denoiser(ebm::energy::DenoiserConfig {
+        code_dim: 8,
+        width: 16,
+        ..Default::default()
+    });
+    let mut trainer = Trainer::new(architecture.build(tch::Device::Cpu), &data, config, None).expect("trainer");
+    let untrained = check_concept(trainer.network.as_ref(), concept, 200, 9001)
+        .unwrap()
+        .accuracy
+        .unwrap();
+    trainer.run(&ebm::Quiet).expect("training");
+    let trained = check_concept(trainer.network.as_ref(), concept, 200, 9001)
+        .unwrap()
+        .accuracy
+        .unwrap();
+    assert!(
+        trained >= 0.4 && trained > untrained + 0.2,
+        "colour accuracy {untrained} → {trained} (chance 0.125)"
+    );
+}

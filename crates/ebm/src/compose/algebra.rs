@@ -61,8 +61,10 @@ impl<'a> Composed<'a> {
     }
 }
 
-impl Energy for Composed<'_> {
-    fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
+impl Composed<'_> {
+    /// The composed energy; with `sigma`, every member at that noise level
+    /// (the algebra applied level by level, as for denoising-trained models).
+    fn evaluate(&self, x: &Tensor, sigma: Option<&Tensor>) -> Tensor {
         match self {
             Composed::Leaf { model, code, .. } => {
                 // One code for the whole batch ([C]) or one per sample ([B, C]).
@@ -70,21 +72,55 @@ impl Energy for Composed<'_> {
                     1 => c.to_kind(x.kind()).unsqueeze(0).expand([x.size()[0], c.size()[0]], false),
                     _ => c.to_kind(x.kind()),
                 });
-                model.energy(x, batch_code.as_ref())
+                match sigma {
+                    Some(sigma) => model.energy_at_noise(x, batch_code.as_ref(), sigma),
+                    None => model.energy(x, batch_code.as_ref()),
+                }
             }
             Composed::And(terms) => {
-                let mut terms = terms.iter().map(|(w, t)| t.energy(x, None) * *w);
+                let mut terms = terms.iter().map(|(w, t)| t.evaluate(x, sigma) * *w);
                 let first = terms.next().expect("an AND has terms");
                 terms.fold(first, |acc, e| acc + e)
             }
             Composed::Or { terms, temperature } => {
-                let scaled: Vec<Tensor> = terms.iter().map(|(w, t)| t.energy(x, None) * (-*w / temperature)).collect();
+                let scaled: Vec<Tensor> = terms.iter().map(|(w, t)| t.evaluate(x, sigma) * (-*w / temperature)).collect();
                 Tensor::stack(&scaled, 0).logsumexp([0i64].as_slice(), false) * (-temperature)
             }
             Composed::Not { positive, negated, alpha } => negated
                 .iter()
-                .fold(positive.energy(x, None), |acc, n| acc - n.energy(x, None) * *alpha),
+                .fold(positive.evaluate(x, sigma), |acc, n| acc - n.evaluate(x, sigma) * *alpha),
         }
+    }
+
+    fn members(&self) -> Vec<&Composed<'_>> {
+        match self {
+            Composed::Leaf { .. } => vec![],
+            Composed::And(terms) | Composed::Or { terms, .. } => terms.iter().map(|(_, t)| t).collect(),
+            Composed::Not { positive, negated, .. } => std::iter::once(positive.as_ref()).chain(negated).collect(),
+        }
+    }
+}
+
+impl Energy for Composed<'_> {
+    fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
+        self.evaluate(x, None)
+    }
+
+    fn energy_at_noise(&self, x: &Tensor, _code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        self.evaluate(x, Some(sigma))
+    }
+
+    /// The widest range over the members that have noise levels.
+    fn noise_range(&self) -> Option<(f64, f64)> {
+        let own = match self {
+            Composed::Leaf { model, .. } => model.noise_range(),
+            _ => None,
+        };
+        self.members()
+            .into_iter()
+            .filter_map(|m| m.noise_range())
+            .chain(own)
+            .reduce(|(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod analytic;
 pub mod concept;
 pub mod conv;
+pub mod denoiser;
 pub mod layers;
 pub mod mlp;
 pub mod network;
@@ -17,6 +18,7 @@ pub mod spectral;
 pub use analytic::GaussianEnergy;
 pub use concept::{ConceptKind, ConceptSchema};
 pub use conv::{ConvConfig, ConvEnergy};
+pub use denoiser::{DenoiserConfig, DenoiserEnergy};
 pub use layers::Activation;
 pub use mlp::{MlpConfig, MlpEnergy};
 pub use network::{Architecture, Network};
@@ -39,6 +41,35 @@ pub trait Energy {
     fn energies_over_codes(&self, x: &Tensor, codes: &Tensor) -> Tensor {
         repeated_energies(self, x, codes)
     }
+
+    /// The energy at noise level σ, E_σ(x | code), `sigma: [B]` one level
+    /// per element. Energies trained over noise levels (denoising score
+    /// matching) override it; every other energy is the same at every level.
+    fn energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        let _ = sigma;
+        self.energy(x, code)
+    }
+
+    /// The noise levels (σ_min, σ_max) the energy was trained over, for
+    /// energies that have them (samplers then anneal from σ_max down).
+    fn noise_range(&self) -> Option<(f64, f64)> {
+        None
+    }
+}
+
+/// An energy held at one noise level σ: `energy` is `energy_at_noise` with
+/// σ for every element, so a sampler that knows nothing of noise levels
+/// samples E_σ.
+pub struct AtNoiseLevel<'a> {
+    pub energy: &'a dyn Energy,
+    pub sigma: f64,
+}
+
+impl Energy for AtNoiseLevel<'_> {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let sigma = Tensor::full([x.size()[0]], self.sigma, (x.kind(), x.device()));
+        self.energy.energy_at_noise(x, code, &sigma)
+    }
 }
 
 /// [`Energy::energies_over_codes`] by repeating each input K times.
@@ -55,6 +86,12 @@ impl<E: Energy + ?Sized> Energy for Box<E> {
     fn energies_over_codes(&self, x: &Tensor, codes: &Tensor) -> Tensor {
         (**self).energies_over_codes(x, codes)
     }
+    fn energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        (**self).energy_at_noise(x, code, sigma)
+    }
+    fn noise_range(&self) -> Option<(f64, f64)> {
+        (**self).noise_range()
+    }
 }
 
 impl<E: Energy + ?Sized> Energy for &E {
@@ -63,5 +100,11 @@ impl<E: Energy + ?Sized> Energy for &E {
     }
     fn energies_over_codes(&self, x: &Tensor, codes: &Tensor) -> Tensor {
         (**self).energies_over_codes(x, codes)
+    }
+    fn energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        (**self).energy_at_noise(x, code, sigma)
+    }
+    fn noise_range(&self) -> Option<(f64, f64)> {
+        (**self).noise_range()
     }
 }

@@ -1,7 +1,7 @@
 //! Trainable energies: the [`Network`] trait and the serialisable
 //! [`Architecture`] that rebuilds one from a checkpoint.
 
-use super::{ConvConfig, ConvEnergy, Energy, MlpConfig, MlpEnergy};
+use super::{ConvConfig, ConvEnergy, DenoiserConfig, DenoiserEnergy, Energy, MlpConfig, MlpEnergy};
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
@@ -15,6 +15,10 @@ pub trait Network: Energy {
     /// One power-iteration step for every spectrally normalised weight. The
     /// trainer calls it once per step; sampling never does (see `spectral`).
     fn power_iteration(&self);
+    /// The network as a denoiser-shaped energy, for the `denoise` objective.
+    fn as_denoiser(&self) -> Option<&DenoiserEnergy> {
+        None
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,6 +26,7 @@ pub trait Network: Energy {
 pub enum Architecture {
     Mlp(MlpConfig),
     Conv(ConvConfig),
+    Denoiser(DenoiserConfig),
 }
 
 impl Architecture {
@@ -30,6 +35,7 @@ impl Architecture {
         match self {
             Architecture::Mlp(c) => c.code_dim,
             Architecture::Conv(c) => c.code_dim,
+            Architecture::Denoiser(c) => c.code_dim,
         }
     }
 
@@ -39,6 +45,7 @@ impl Architecture {
             Architecture::Mlp(c) if c.input_shape.is_empty() => vec![c.input_dim],
             Architecture::Mlp(c) => c.input_shape.clone(),
             Architecture::Conv(c) => vec![c.channels, c.size, c.size],
+            Architecture::Denoiser(c) => vec![c.channels, c.size, c.size],
         }
     }
 
@@ -47,6 +54,7 @@ impl Architecture {
         match self {
             Architecture::Mlp(c) => c.validate(),
             Architecture::Conv(c) => c.validate(),
+            Architecture::Denoiser(c) => c.validate(),
         }
     }
 
@@ -55,6 +63,7 @@ impl Architecture {
         match self {
             Architecture::Mlp(c) => Box::new(MlpEnergy::new(c.clone(), device)),
             Architecture::Conv(c) => Box::new(ConvEnergy::new(c.clone(), device)),
+            Architecture::Denoiser(c) => Box::new(DenoiserEnergy::new(c.clone(), device)),
         }
     }
 }

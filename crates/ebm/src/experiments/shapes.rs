@@ -6,7 +6,10 @@ use crate::data::shapes_concept::random_scenes;
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::conv::SpatialPool;
 use crate::energy::{Activation, Architecture, ConvConfig, Energy};
-use crate::sample::{langevin, ChainStart, InitNoise, LangevinConfig, LangevinOptions, ReplayConfig, Sampled, SamplerDefaults};
+use crate::sample::{
+    langevin, sample_noise_levels, ChainStart, InitNoise, LangevinConfig, LangevinOptions, NoiseAnnealing, ReplayConfig, SampleOptions,
+    Sampled, SamplerDefaults,
+};
 use crate::train::TrainConfig;
 use anyhow::Result;
 use std::path::Path;
@@ -120,7 +123,8 @@ pub fn start_chains(sampler: &SamplerDefaults, input_shape: &[i64], n: usize, se
 }
 
 /// `n` images under `energy` (a single model with `code`, or a composition
-/// with `code = None`), from the sampler's chain start.
+/// with `code = None`), from the sampler's chain start — or, for energies
+/// trained over noise levels, annealed down them with `NoiseAnnealing::default()`.
 pub fn sample_images(
     energy: &dyn Energy,
     code: Option<&Tensor>,
@@ -129,6 +133,9 @@ pub fn sample_images(
     seed: u64,
     frames: Option<usize>,
 ) -> Sampled {
+    if energy.noise_range().is_some() {
+        return sample_images_over_noise(energy, code, n, &NoiseAnnealing::default(), seed, frames);
+    }
     let x0 = chain_starts(sampler.start, n, seed);
     tch::manual_seed(seed as i64);
     let options = LangevinOptions {
@@ -136,6 +143,35 @@ pub fn sample_images(
         ..Default::default()
     };
     langevin(energy, &x0, code, &sampler.langevin, &options)
+}
+
+/// `n` images annealed down `energy`'s noise levels (frames: one per level).
+pub fn sample_images_over_noise(
+    energy: &dyn Energy,
+    code: Option<&Tensor>,
+    n: usize,
+    annealing: &NoiseAnnealing,
+    seed: u64,
+    frames: Option<usize>,
+) -> Sampled {
+    tch::manual_seed(seed as i64);
+    let options = SampleOptions {
+        record_every: frames.map(|_| annealing.steps_per_level),
+        ..Default::default()
+    };
+    let device = code.map_or(tch::Device::Cpu, |c| c.device());
+    let shape = [n as i64, 3, IMAGE_SIZE, IMAGE_SIZE];
+    let run = sample_noise_levels(energy, &shape, code, annealing, &options, device);
+    let frames = run
+        .levels
+        .iter()
+        .filter_map(|r| r.frames.last().map(|f| f.shallow_clone()))
+        .collect();
+    Sampled {
+        x: run.x,
+        trace: Vec::new(),
+        frames,
+    }
 }
 
 /// A few values of a concept to show, with their labels and codes.

@@ -19,7 +19,7 @@
 //! get there from far away, not an exact sampler of it.
 
 use super::sampler::{sample, Run, SampleOptions, SamplerConfig};
-use crate::energy::Energy;
+use crate::energy::{AtNoiseLevel, Energy};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -27,6 +27,16 @@ use tch::Tensor;
 pub trait NoiseConditioned {
     /// The energy at noise level `sigma`.
     fn at_level(&self, sigma: f64) -> Box<dyn Energy + '_>;
+}
+
+/// Any [`Energy`] as a family over noise levels, through
+/// [`Energy::energy_at_noise`] (a composition passes σ to every member).
+pub struct NoiseLevels<'a>(pub &'a dyn Energy);
+
+impl NoiseConditioned for NoiseLevels<'_> {
+    fn at_level(&self, sigma: f64) -> Box<dyn Energy + '_> {
+        Box::new(AtNoiseLevel { energy: self.0, sigma })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

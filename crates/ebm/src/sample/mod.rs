@@ -10,15 +10,17 @@ pub mod diagnostics;
 pub mod hmc;
 pub mod langevin;
 pub mod mala;
+pub mod noise_levels;
 pub mod replay_buffer;
 pub mod sampler;
 pub mod summary;
 mod target;
 
 pub use adapt::DualAveraging;
-pub use anneal::{anneal, geometric, Annealed, AnnealedRun, Level, NoiseConditioned, Schedule};
+pub use anneal::{anneal, geometric, Annealed, AnnealedRun, Level, NoiseConditioned, NoiseLevels, Schedule};
 pub use hmc::{hamiltonian, leapfrog};
 pub use langevin::{langevin, ChainStart, InitNoise, LangevinConfig, LangevinOptions, LangevinOverrides, Sampled, SamplerDefaults};
+pub use noise_levels::{sample_noise_levels, tweedie, NoiseAnnealing, NoiseLevelRun};
 pub use replay_buffer::{BufferMode, ReplayBuffer, ReplayConfig};
 pub use sampler::{sample, Run, SampleOptions, SamplerConfig, SamplerKind};
 pub use summary::{summarize, RunSummary};

@@ -2,6 +2,7 @@
 //! checkpoints and exact resume.
 
 pub mod adam;
+pub mod denoising;
 pub mod guard;
 pub mod metrics;
 pub mod recipe;
@@ -9,6 +10,7 @@ pub mod state;
 pub mod trainer;
 
 pub use adam::Adam;
+pub use denoising::Objective;
 pub use guard::GuardConfig;
 pub use metrics::StepMetrics;
 pub use trainer::{TrainSummary, Trainer};
@@ -18,6 +20,13 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// What the loss is: contrastive divergence (the default) or one of
+    /// the denoising objectives of [`denoising`] (no chain, no buffer).
+    #[serde(default)]
+    pub objective: Objective,
+    /// Denoising objectives: a noise level's loss is weighted by σ^power.
+    #[serde(default = "default_sigma_power")]
+    pub sigma_power: f64,
     pub steps: u64,
     pub batch_size: usize,
     pub lr: f64,
@@ -71,8 +80,12 @@ fn unit_weight() -> f64 {
     1.0
 }
 
+fn default_sigma_power() -> f64 {
+    denoising::DEFAULT_SIGMA_POWER
+}
+
 /// The base every recipe changes (IGEBM's choices where they apply): batch
-/// 32, Adam(β1 0, β2 0.999) at lr 1e-3, L2 energy regulariser α 0.1,
+/// 32, contrastive divergence, Adam(β1 0, β2 0.999) at lr 1e-3, L2 energy regulariser α 0.1,
 /// pure contrastive divergence (no cross-entropy, no data noise), global
 /// gradient-norm clip 10, no weight average, the image sampler of
 /// [`LangevinConfig::default`], IGEBM's replay buffer (10 000, reuse 0.95),
@@ -82,6 +95,8 @@ fn unit_weight() -> f64 {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
+            objective: Objective::Cd,
+            sigma_power: denoising::DEFAULT_SIGMA_POWER,
             steps: 2000,
             batch_size: 32,
             lr: 1e-3,
@@ -140,6 +155,7 @@ impl TrainConfig {
                 "ema_decay must be in [0, 1)",
             ),
             (self.log_every > 0, "log_every must be ≥ 1"),
+            (self.sigma_power.is_finite(), "sigma_power must be a number"),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, msg)) => Err(msg.to_string()),

@@ -84,6 +84,20 @@ pub fn recipe(name: &str, steps: u64, seed: u64) -> Result<Recipe> {
     })
 }
 
+/// The denoiser with the input and code of `arch` (an image network).
+fn denoiser_for(arch: &Architecture) -> Result<Architecture> {
+    match arch {
+        Architecture::Conv(conv) => Ok(Architecture::Denoiser(crate::energy::DenoiserConfig {
+            channels: conv.channels,
+            size: conv.size,
+            code_dim: conv.code_dim,
+            ..Default::default()
+        })),
+        Architecture::Denoiser(_) => Ok(arch.clone()),
+        Architecture::Mlp(_) => bail!("the denoising objectives train image denoisers: use a shapes or mnist recipe"),
+    }
+}
+
 /// A user's changes to a recipe; `None` keeps the recipe's value.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
@@ -114,6 +128,14 @@ pub struct Overrides {
     pub data_noise: Option<f64>,
     pub reuse: Option<f64>,
     pub checkpoint_every: Option<u64>,
+    /// A denoising objective swaps the recipe's network for a
+    /// [`DenoiserConfig`] with the same input and code.
+    pub objective: Option<super::Objective>,
+    pub sigma_power: Option<f64>,
+    /// Denoiser: first-level width, bottleneck size, noise range.
+    pub denoiser_width: Option<i64>,
+    pub latent: Option<i64>,
+    pub sigma_range: Option<(f64, f64)>,
 }
 
 fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
@@ -126,6 +148,12 @@ impl Recipe {
     /// Applies `o`, refusing settings that do not fit the recipe, and
     /// validates the result.
     pub fn apply(&mut self, o: &Overrides) -> Result<()> {
+        if let Some(objective) = o.objective {
+            self.config.objective = objective;
+            if objective != super::Objective::Cd {
+                self.architecture = denoiser_for(&self.architecture)?;
+            }
+        }
         match &mut self.architecture {
             Architecture::Conv(conv) => {
                 set(&mut conv.widths, &o.widths);
@@ -159,7 +187,33 @@ impl Recipe {
                 }
                 set(&mut mlp.spectral_norm, &o.spectral_norm);
             }
+            Architecture::Denoiser(denoiser) => {
+                let conv_only = [
+                    o.widths.is_some(),
+                    o.pool.is_some(),
+                    o.spectral_norm.is_some(),
+                    o.code_head.is_some(),
+                ];
+                if conv_only
+                    .into_iter()
+                    .chain([o.readout.is_some(), o.dense_head.is_some()])
+                    .any(|b| b)
+                {
+                    bail!("--widths, --pool, --spectral-norm, --code-head, --readout and --dense-head set the contrastive network; the denoiser takes --denoiser-width, --latent and --sigma-range");
+                }
+                set(&mut denoiser.width, &o.denoiser_width);
+                set(&mut denoiser.latent, &o.latent);
+                if let Some((lo, hi)) = o.sigma_range {
+                    (denoiser.sigma_min, denoiser.sigma_max) = (lo, hi);
+                }
+            }
         }
+        if !matches!(self.architecture, Architecture::Denoiser(_))
+            && (o.denoiser_width.is_some() || o.latent.is_some() || o.sigma_range.is_some())
+        {
+            bail!("--denoiser-width, --latent and --sigma-range shape the denoiser: add --objective denoise (or dsm)");
+        }
+        set(&mut self.config.sigma_power, &o.sigma_power);
         match (&mut self.dataset, o.chain_start) {
             (Dataset::Shapes { start, .. }, Some(s)) => *start = s,
             (_, Some(_)) => bail!("--chain-start applies to `shapes` concept models only"),

@@ -82,6 +82,12 @@ impl<'a> Trainer<'a> {
                 arch.code_dim()
             );
         }
+        if config.objective != super::Objective::Cd && network.noise_range().is_none() {
+            bail!("the {} objective trains an energy over noise levels: use an architecture that reads σ (--objective with a denoiser network)", crate::names::Named::name(config.objective));
+        }
+        if config.objective == super::Objective::Denoise && network.as_denoiser().is_none() {
+            bail!("the denoise objective reads a denoiser's output: use the denoiser architecture, or --objective dsm for any energy over noise levels");
+        }
         if config.label_ce_weight > 0.0 && data.concept().is_none() {
             bail!("label_ce_weight > 0 needs conditional data (a concept with codes); set it to 0 for this data");
         }
@@ -133,6 +139,13 @@ impl<'a> Trainer<'a> {
         }
         if self.step < self.config.supervised_warmup {
             let loss = self.label_cross_entropy(&batch) * self.config.label_ce_weight;
+            return self.update(&loss, started, None);
+        }
+        if self.config.objective != super::Objective::Cd {
+            let mut loss = self.denoising_loss(&batch);
+            if self.config.label_ce_weight > 0.0 {
+                loss += self.label_cross_entropy(&batch) * self.config.label_ce_weight;
+            }
             return self.update(&loss, started, None);
         }
         let fresh = self.data.fresh_chains(self.step, self.config.batch_size).to_device(device);
@@ -202,6 +215,19 @@ impl<'a> Trainer<'a> {
             step_size: self.step_size,
             lr: self.lr,
         })
+    }
+
+    /// The denoising objective's loss on the (clean) positives, one noise
+    /// level per positive.
+    fn denoising_loss(&self, batch: &crate::data::Batch) -> Tensor {
+        use super::denoising::{denoising_loss, draw_noise_levels, dsm_loss};
+        let range = self.network.noise_range().expect("checked in Trainer::new");
+        let sigma = draw_noise_levels(batch.x.size()[0], range, batch.x.kind(), batch.x.device());
+        let (x, code, power) = (&batch.x, batch.code.as_ref(), self.config.sigma_power);
+        match self.network.as_denoiser() {
+            Some(denoiser) if self.config.objective == super::Objective::Denoise => denoising_loss(denoiser, x, code, &sigma, power),
+            _ => dsm_loss(self.network.as_ref(), x, code, &sigma, power),
+        }
     }
 
     /// Cross-entropy of the logits −E(x⁺ | c) over candidate codes c (see

@@ -1,0 +1,114 @@
+//! Sampling an energy trained over noise levels (or a composition of such
+//! energies): chains start as noise at the largest σ, run down a geometric
+//! schedule of levels with any of the samplers (λ ∝ σ²), and finish with one
+//! Tweedie step at the smallest level, x̂ = x − σ²∇ₓE_σ(x), which removes
+//! the last level's noise (for a denoiser-shaped energy it is D(x) up to
+//! D's Jacobian term).
+
+use super::anneal::{anneal, geometric, Annealed, NoiseLevels, Schedule};
+use super::sampler::{Run, SampleOptions, SamplerConfig, SamplerKind};
+use crate::energy::{AtNoiseLevel, Energy};
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+/// How to anneal down the noise levels; see [`NoiseAnnealing::default`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NoiseAnnealing {
+    /// Levels from σ_max to σ_min (geometric).
+    pub levels: usize,
+    pub steps_per_level: usize,
+    /// λ at level σ is `step_scale`·σ² (λ: the variance of one move, in the
+    /// units of [`SamplerConfig`]).
+    pub step_scale: f64,
+    pub kind: SamplerKind,
+    /// Chains start at `start_mean` + σ_max·ε (data in [0, 1]: 0.5).
+    pub start_mean: f64,
+    /// Finish with the Tweedie step at σ_min and clamp to [0, 1].
+    pub denoise_last: bool,
+}
+
+impl Default for NoiseAnnealing {
+    /// 12 levels × 20 ULA steps at λ = 0.4σ², starting from 0.5 + σ_max·ε,
+    /// Tweedie step at the end: the schedule of the first probes that drew
+    /// objects of the asked colour (README, "Denoising-trained models").
+    fn default() -> Self {
+        Self {
+            levels: 12,
+            steps_per_level: 20,
+            step_scale: 0.4,
+            kind: SamplerKind::Ula,
+            start_mean: 0.5,
+            denoise_last: true,
+        }
+    }
+}
+
+impl NoiseAnnealing {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.levels < 2 || self.steps_per_level < 1 {
+            return Err(format!(
+                "annealing needs ≥ 2 levels and ≥ 1 step per level, got {} and {}",
+                self.levels, self.steps_per_level
+            ));
+        }
+        if !(self.step_scale > 0.0 && self.step_scale.is_finite()) {
+            return Err(format!("the step scale must be a positive number, got {}", self.step_scale));
+        }
+        Ok(())
+    }
+
+    /// The schedule over `range` = (σ_min, σ_max).
+    pub fn schedule(&self, (lo, hi): (f64, f64)) -> Schedule {
+        Schedule::noise_levels(&geometric(hi, lo, self.levels), self.steps_per_level, self.step_scale * lo * lo)
+    }
+}
+
+pub struct NoiseLevelRun {
+    /// The samples (after the Tweedie step when asked for).
+    pub x: Tensor,
+    /// One run per level, largest σ first (acceptance per level).
+    pub levels: Vec<Run>,
+}
+
+/// Samples `energy` (which must have a noise range) from fresh noise of
+/// `shape` = [B, ...]; torch's global generator supplies every draw.
+pub fn sample_noise_levels(
+    energy: &dyn Energy,
+    shape: &[i64],
+    code: Option<&Tensor>,
+    annealing: &NoiseAnnealing,
+    options: &SampleOptions,
+    device: tch::Device,
+) -> NoiseLevelRun {
+    let range = energy
+        .noise_range()
+        .expect("sample_noise_levels needs an energy trained over noise levels");
+    let x0 = Tensor::randn(shape, (tch::Kind::Float, device)) * range.1 + annealing.start_mean;
+    let config = SamplerConfig {
+        kind: annealing.kind,
+        ..SamplerConfig::default()
+    };
+    let run = anneal(
+        Annealed::Noise(&NoiseLevels(energy)),
+        &x0,
+        code,
+        &annealing.schedule(range),
+        &config,
+        options,
+    );
+    let x = if annealing.denoise_last {
+        tweedie(&AtNoiseLevel { energy, sigma: range.0 }, &run.x, code, range.0).clamp(0.0, 1.0)
+    } else {
+        run.x
+    };
+    NoiseLevelRun { x, levels: run.levels }
+}
+
+/// x − σ²∇ₓE(x): the posterior mean of the clean x under E_σ.
+pub fn tweedie(energy: &dyn Energy, x: &Tensor, code: Option<&Tensor>, sigma: f64) -> Tensor {
+    let x = x.detach().set_requires_grad(true);
+    let e = energy.energy(&x, code);
+    let grad = Tensor::run_backward(&[e.sum(e.kind())], &[&x], false, false).remove(0);
+    (x.detach() - grad * (sigma * sigma)).detach()
+}
