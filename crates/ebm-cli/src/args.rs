@@ -86,36 +86,9 @@ pub struct SamplerArgs {
     pub anneal: Option<f64>,
     #[arg(long, default_value_t = 5)]
     pub anneal_levels: usize,
-    /// Models trained over noise levels (--objective denoise/dsm): levels
-    /// from σ_max to σ_min (default 12).
-    #[arg(long)]
-    pub noise_levels: Option<usize>,
-    /// Models trained over noise levels: sampler steps per level (default 20).
-    #[arg(long)]
-    pub steps_per_level: Option<usize>,
-    /// Models trained over noise levels: λ = scale·σ² at each level (default 0.4).
-    #[arg(long)]
-    pub level_step_scale: Option<f64>,
 }
 
 impl SamplerArgs {
-    /// How to anneal a model trained over noise levels (the sampler kind
-    /// from --sampler, ULA by default).
-    pub fn noise_annealing(&self) -> anyhow::Result<ebm::sample::NoiseAnnealing> {
-        let base = ebm::sample::NoiseAnnealing::default();
-        let annealing = ebm::sample::NoiseAnnealing {
-            levels: self.noise_levels.unwrap_or(base.levels),
-            steps_per_level: self.steps_per_level.unwrap_or(base.steps_per_level),
-            step_scale: self.level_step_scale.unwrap_or(base.step_scale),
-            kind: self.sampler.unwrap_or(base.kind),
-            ..base
-        };
-        annealing
-            .validate()
-            .map_err(|e| anyhow::anyhow!("invalid annealing settings: {e}"))?;
-        Ok(annealing)
-    }
-
     /// The sampler for a card's Langevin settings, or None for the card's own chain.
     pub fn config(&self, langevin: &LangevinConfig) -> anyhow::Result<Option<SamplerConfig>> {
         let kind = match (self.sampler, self.anneal) {
@@ -139,5 +112,40 @@ impl SamplerArgs {
         }
         config.validate().map_err(|e| anyhow::anyhow!("invalid sampler settings: {e}"))?;
         Ok(Some(config))
+    }
+}
+
+/// How models trained over noise levels (--objective denoise/dsm) are
+/// annealed from σ_max down; the Langevin flags do not apply to them.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct NoiseArgs {
+    /// Levels from σ_max to σ_min, geometric (default 12).
+    #[arg(long)]
+    pub noise_levels: Option<usize>,
+    /// Sampler steps per level (default 20).
+    #[arg(long)]
+    pub steps_per_level: Option<usize>,
+    /// λ = scale·σ² at each level (default 0.4).
+    #[arg(long)]
+    pub level_step_scale: Option<f64>,
+    /// The sampler at each level: ula (default), mala or hmc.
+    #[arg(long)]
+    pub level_sampler: Option<SamplerKind>,
+}
+
+impl NoiseArgs {
+    pub fn annealing(&self) -> anyhow::Result<ebm::sample::NoiseAnnealing> {
+        let base = ebm::sample::NoiseAnnealing::default();
+        let annealing = ebm::sample::NoiseAnnealing {
+            levels: self.noise_levels.unwrap_or(base.levels),
+            steps_per_level: self.steps_per_level.unwrap_or(base.steps_per_level),
+            step_scale: self.level_step_scale.unwrap_or(base.step_scale),
+            kind: self.level_sampler.unwrap_or(base.kind),
+            ..base
+        };
+        annealing
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid annealing settings: {e}"))?;
+        Ok(annealing)
     }
 }

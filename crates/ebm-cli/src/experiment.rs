@@ -1,6 +1,6 @@
 //! `ebm experiment`: long runs that write JSON + Markdown + PNG reports.
 
-use crate::args::{LangevinArgs, OperatorArgs};
+use crate::args::{LangevinArgs, NoiseArgs, OperatorArgs};
 use crate::Context;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
@@ -121,6 +121,8 @@ pub struct CompositionArgs {
     pub langevin: LangevinArgs,
     #[command(flatten)]
     pub operators: OperatorArgs,
+    #[command(flatten)]
+    pub noise_levels: NoiseArgs,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -281,6 +283,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         langevin: args.langevin.overrides(),
         settings: args.operators.settings(),
         seed: args.seed,
+        annealing: args.noise_levels.annealing()?,
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

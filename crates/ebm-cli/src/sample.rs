@@ -1,6 +1,6 @@
 //! `ebm sample` and `ebm info`.
 
-use crate::args::{LangevinArgs, OperatorArgs, SamplerArgs};
+use crate::args::{LangevinArgs, NoiseArgs, OperatorArgs, SamplerArgs};
 use crate::Context;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -37,6 +37,8 @@ pub struct SampleArgs {
     pub operators: OperatorArgs,
     #[command(flatten)]
     pub sampler: SamplerArgs,
+    #[command(flatten)]
+    pub noise_levels: NoiseArgs,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Also show the sampling chain: a .gif animates the chains, a .png lays
@@ -129,7 +131,7 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
 /// Models trained over noise levels: annealed from σ_max down (the card's
 /// Langevin settings do not apply), printing the acceptance per level.
 fn sample_over_noise(args: &SampleArgs, energy: &dyn ebm::energy::Energy, title: &str, context: &Context) -> Result<()> {
-    let annealing = args.sampler.noise_annealing()?;
+    let annealing = args.noise_levels.annealing()?;
     let started = std::time::Instant::now();
     tch::manual_seed(args.seed as i64);
     let options = ebm::sample::SampleOptions {

@@ -320,3 +320,78 @@ fn judged_truth_of_an_expression_follows_the_logic() {
     assert_eq!(truth("size=0.13"), [true, true], "within 0.03");
     assert!(satisfies(&parse("hue=3").unwrap(), &judged, 0).is_err());
 }
+
+/// A Gaussian smoothed by noise: E_σ(x) = ‖x − μ‖² / 2(s² + σ²), the exact
+/// noise-level family of N(μ, s²).
+struct SmoothedGaussian {
+    mean: f64,
+    std: f64,
+    range: (f64, f64),
+}
+
+impl Energy for SmoothedGaussian {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let sigma = Tensor::full([x.size()[0]], self.range.0, (x.kind(), x.device()));
+        self.energy_at_noise(x, code, &sigma)
+    }
+    fn energy_at_noise(&self, x: &Tensor, _code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        let variance = sigma.square() + self.std * self.std;
+        (x - self.mean).square().sum_dim_intlist(1, false, Kind::Double) / (variance * 2.0)
+    }
+    fn noise_range(&self) -> Option<(f64, f64)> {
+        Some(self.range)
+    }
+}
+
+#[test]
+fn the_algebra_applies_at_each_noise_level_and_spans_its_members_ranges() {
+    let a = SmoothedGaussian {
+        mean: -1.0,
+        std: 0.3,
+        range: (0.05, 1.0),
+    };
+    let b = SmoothedGaussian {
+        mean: 1.0,
+        std: 0.5,
+        range: (0.01, 0.5),
+    };
+    let plain = ebm::energy::GaussianEnergy::new(&[0.0, 0.5], &[1.0, 2.0]);
+    let x = Tensor::randn([5, 2], (Kind::Double, tch::Device::Cpu));
+    let nested = Composed::Or {
+        terms: vec![
+            (1.0, Composed::And(vec![(1.0, Composed::leaf(&a)), (0.5, Composed::leaf(&plain))])),
+            (
+                1.0,
+                Composed::Not {
+                    positive: Box::new(Composed::leaf(&b)),
+                    negated: vec![Composed::leaf(&a)],
+                    alpha: 0.2,
+                },
+            ),
+        ],
+        temperature: 0.7,
+    };
+    assert_eq!(nested.noise_range(), Some((0.01, 1.0)));
+    for level in [0.8, 0.2, 0.02] {
+        let sigma = Tensor::full([5], level, (Kind::Double, tch::Device::Cpu));
+        let (ea, eb) = (a.energy_at_noise(&x, None, &sigma), b.energy_at_noise(&x, None, &sigma));
+        let first = &ea + plain.energy(&x, None) * 0.5;
+        let second = &eb - &ea * 0.2;
+        let expected = Tensor::stack(&[-first / 0.7, -second / 0.7], 0).logsumexp([0i64].as_slice(), false) * -0.7;
+        let got = nested.energy_at_noise(&x, None, &sigma);
+        assert!((got - &expected).abs().max().double_value(&[]) < 1e-12, "σ = {level}");
+        // A sampler that knows nothing of σ sees the same energy through AtNoiseLevel.
+        let held = ebm::energy::AtNoiseLevel {
+            energy: &nested,
+            sigma: level,
+        };
+        assert!((held.energy(&x, None) - expected).abs().max().double_value(&[]) < 1e-12);
+    }
+    // Without σ, every member is at its own data level.
+    let at_data = nested.energy(&x, None);
+    let first = a.energy(&x, None) + plain.energy(&x, None) * 0.5;
+    let second = b.energy(&x, None) - a.energy(&x, None) * 0.2;
+    let expected = Tensor::stack(&[-first / 0.7, -second / 0.7], 0).logsumexp([0i64].as_slice(), false) * -0.7;
+    assert!((at_data - expected).abs().max().double_value(&[]) < 1e-12);
+    assert_eq!(Composed::leaf(&plain).noise_range(), None);
+}

@@ -298,7 +298,8 @@ fn dsm_loss_gradient_matches_finite_differences() {
     let code = randn(&[3, 2]);
     let sigma = Tensor::from_slice(&[2.0f64, 3.0, 4.0]);
     let denoiser = net.as_denoiser().expect("a denoiser");
-    let losses: [(&str, Box<dyn Fn() -> Tensor>); 2] = [
+    type Loss<'a> = Box<dyn Fn() -> Tensor + 'a>;
+    let losses: [(&str, Loss); 2] = [
         ("dsm", Box::new(|| dsm_loss(net.as_ref(), &x, Some(&code), &sigma, 1.0))),
         ("denoise", Box::new(|| denoising_loss(denoiser, &x, Some(&code), &sigma, 0.0))),
     ];

@@ -88,6 +88,14 @@ impl ConceptLibrary {
         self.concepts[0].model.card.sampler.clone()
     }
 
+    /// The widest noise range over the models trained over noise levels.
+    pub fn noise_range(&self) -> Option<(f64, f64)> {
+        self.concepts
+            .iter()
+            .filter_map(|c| c.model.network.noise_range())
+            .reduce(|(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
+    }
+
     pub fn input_shape(&self) -> Vec<i64> {
         self.concepts[0].model.card.architecture.input_shape()
     }

@@ -30,6 +30,9 @@ pub struct CompositionOptions {
     pub langevin: LangevinOverrides,
     pub settings: Settings,
     pub seed: u64,
+    /// How models trained over noise levels are sampled (the Langevin
+    /// settings apply to the others).
+    pub annealing: crate::sample::NoiseAnnealing,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -173,18 +176,28 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let mut rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64]);
         let conditions: Vec<Conditions> = (0..options.samples).map(|_| Conditions::draw(&mut rng, row)).collect();
         let mut images = Vec::new();
+        let mut acceptance = Vec::new();
         for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
             let energy = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
             let seed = crate::seed::derive(
                 options.seed,
                 &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
             );
-            images.push(sample_images(&energy, None, chunk.len(), &sampler, seed, None).x);
+            images.push(if energy.noise_range().is_some() {
+                let (x, accepted) = sample_over_noise(&energy, chunk.len(), &options.annealing, seed);
+                acceptance.push(accepted);
+                x
+            } else {
+                sample_images(&energy, None, chunk.len(), &sampler, seed, None).x
+            });
             bar.advance(chunk.len() as u64);
         }
         let images = Tensor::cat(&images, 0);
         let judged = judge_images(&judge, &images)?;
-        let metrics = score_row(row, &conditions, &judged);
+        let mut metrics = score_row(row, &conditions, &judged);
+        if !acceptance.is_empty() {
+            metrics.insert("acceptance".into(), acceptance.iter().sum::<f64>() / acceptance.len() as f64);
+        }
         let picture = format!("{}.png", row.key());
         let shown = 32.min(options.samples);
         let captions: Vec<String> = conditions[..shown].iter().map(|c| c.caption(row)).collect();
@@ -205,8 +218,23 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         });
     }
     drop(bar);
-    report::write(options, &sampler, &results)?;
+    report::write(options, &sampler, &results, library.noise_range().is_some())?;
     Ok(results)
+}
+
+/// Samples annealed down the noise levels, and the mean acceptance at the
+/// smallest level (1 for ULA).
+fn sample_over_noise(energy: &dyn Energy, n: usize, annealing: &crate::sample::NoiseAnnealing, seed: u64) -> (Tensor, f64) {
+    tch::manual_seed(seed as i64);
+    let shape = [
+        n as i64,
+        3,
+        crate::experiments::shapes::IMAGE_SIZE,
+        crate::experiments::shapes::IMAGE_SIZE,
+    ];
+    let run = crate::sample::sample_noise_levels(energy, &shape, None, annealing, &Default::default(), tch::Device::Cpu);
+    let last = run.levels.last().map_or(1.0, |r| r.mean_acceptance);
+    (run.x, last)
 }
 
 /// Chains sampled at once (memory stays small; codes are per sample).
