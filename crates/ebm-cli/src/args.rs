@@ -131,6 +131,9 @@ pub struct NoiseArgs {
     /// The sampler at each level: ula (default), mala or hmc.
     #[arg(long)]
     pub level_sampler: Option<SamplerKind>,
+    /// T at every level: exp(−E_σ/T) (default 1).
+    #[arg(long)]
+    pub level_temperature: Option<f64>,
 }
 
 impl NoiseArgs {
@@ -141,6 +144,7 @@ impl NoiseArgs {
             steps_per_level: self.steps_per_level.unwrap_or(base.steps_per_level),
             step_scale: self.level_step_scale.unwrap_or(base.step_scale),
             kind: self.level_sampler.unwrap_or(base.kind),
+            temperature: self.level_temperature.unwrap_or(base.temperature),
             ..base
         };
         annealing

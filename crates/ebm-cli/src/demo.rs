@@ -45,6 +45,7 @@ pub fn run(args: DemoArgs, context: &crate::Context) -> Result<()> {
         seed: args.seed,
         save: args.save,
         png_dir: args.png_dir,
+        annealing: demo::demo_annealing(),
     };
     let report = demo::run(&options, &context.progress)?;
     print!("{report}");

@@ -123,6 +123,10 @@ pub struct CompositionArgs {
     pub operators: OperatorArgs,
     #[command(flatten)]
     pub noise_levels: NoiseArgs,
+    /// Take every conjunction relative to this unconditional model (product
+    /// of experts, E_u + Σ(Eᵢ − E_u)); `ebm train shapes --prior` trains one.
+    #[arg(long)]
+    pub prior: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -284,6 +288,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         settings: args.operators.settings(),
         seed: args.seed,
         annealing: args.noise_levels.annealing()?,
+        prior: args.prior,
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

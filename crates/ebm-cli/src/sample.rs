@@ -39,6 +39,10 @@ pub struct SampleArgs {
     pub sampler: SamplerArgs,
     #[command(flatten)]
     pub noise_levels: NoiseArgs,
+    /// With --expr: take every conjunction relative to this unconditional
+    /// model (product of experts, E_u + Σ(Eᵢ − E_u)) instead of the plain sum.
+    #[arg(long)]
+    pub prior: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Also show the sampling chain: a .gif animates the chains, a .png lays
@@ -64,9 +68,13 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
     if args.n == 0 {
         bail!("-n must be at least 1");
     }
+    if args.prior.is_some() && args.expr.is_none() {
+        bail!("--prior composes an --expr relative to an unconditional model; give --expr too");
+    }
     let settings = args.operators.settings();
     settings.validate()?;
     let library;
+    let prior;
     let single;
     let models;
     let composed;
@@ -74,7 +82,14 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
         Some(text) => {
             library = ConceptLibrary::load_on(&args.model, context.device)?;
             models = library.concept_models();
-            composed = compose(text, &models, &settings)?;
+            let plain = compose(text, &models, &settings)?;
+            composed = match &args.prior {
+                Some(path) => {
+                    prior = ebm::experiments::composition::load_prior(path, &library.input_shape())?;
+                    ebm::compose::algebra::relative_to_prior(plain, prior.network.as_ref())
+                }
+                None => plain,
+            };
             (&composed, library.sampler(), library.input_shape(), text.clone())
         }
         None => {

@@ -22,6 +22,10 @@ pub struct TrainArgs {
     /// or colour, shape, size).
     #[arg(long)]
     pub concept: Option<ShapesConcept>,
+    /// For `shapes`: train the unconditional model of every scene (no
+    /// concept), the prior of a product-of-experts conjunction.
+    #[arg(long)]
+    pub prior: bool,
     /// How image models pool features over space: sum, mean or max (default:
     /// the recipe's — max for shapes concept models, sum for MNIST).
     #[arg(long)]
@@ -162,6 +166,8 @@ fn parse_sigma_range(text: &str) -> Result<(f64, f64), String> {
 /// The recipe `ebm train` was asked for, by name (see [`ebm::train::recipe::recipe`]).
 fn recipe_name(args: &TrainArgs) -> Result<String> {
     let name = match (args.dataset.as_str(), args.concept) {
+        ("shapes", Some(_)) if args.prior => bail!("--prior trains the unconditional model: drop --concept"),
+        ("shapes", None) if args.prior => "shapes-prior".into(),
         ("shapes", Some(concept)) => format!("shapes-{}", concept.name()),
         ("shapes", None) => bail!("`ebm train shapes` trains one concept model; add --concept pos, color, shape or size"),
         ("mnist", None) if !args.conditional => "mnist".into(),
@@ -266,6 +272,10 @@ pub fn run(args: TrainArgs, context: &Context) -> Result<()> {
         Dataset::Toy(kind) => report_toy(network.as_ref(), &card.sampler, kind, &args, &picture, summary.steps)?,
         Dataset::Shapes { concept, .. } => {
             ebm::experiments::shapes::concept_sample_grid(network.as_ref(), concept, &card.sampler, &picture)?
+        }
+        Dataset::ShapesPrior => {
+            let images = ebm::experiments::shapes::sample_images(network.as_ref(), None, 32, &card.sampler, 0, None).x;
+            ebm::experiments::shapes::write_grid(&picture, &images, 8, &[], "shapes prior (unconditional)")?
         }
         Dataset::Mnist { conditional } => {
             let sampler = igebm::mnist_langevin(100);

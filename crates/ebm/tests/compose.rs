@@ -395,3 +395,38 @@ fn the_algebra_applies_at_each_noise_level_and_spans_its_members_ranges() {
     assert!((at_data - expected).abs().max().double_value(&[]) < 1e-12);
     assert_eq!(Composed::leaf(&plain).noise_range(), None);
 }
+
+#[test]
+fn conjunctions_relative_to_a_prior_count_it_once() {
+    use ebm::compose::algebra::relative_to_prior;
+    use ebm::energy::GaussianEnergy;
+    let (a, b, c) = (
+        GaussianEnergy::new(&[0.0, 1.0], &[1.0, 1.0]),
+        GaussianEnergy::new(&[1.0, 0.0], &[0.5, 2.0]),
+        GaussianEnergy::new(&[-1.0, 0.0], &[1.0, 0.7]),
+    );
+    let prior = GaussianEnergy::new(&[0.0, 0.0], &[3.0, 3.0]);
+    let x = Tensor::randn([6, 2], (Kind::Double, tch::Device::Cpu));
+    let e = |g: &GaussianEnergy| g.energy(&x, None);
+    let and = Composed::And(vec![(1.0, Composed::leaf(&a)), (0.5, Composed::leaf(&b))]);
+    let expected = e(&a) + e(&b) * 0.5 - e(&prior) * 0.5;
+    let got = relative_to_prior(and, &prior).energy(&x, None);
+    assert!((got - expected).abs().max().double_value(&[]) < 1e-12);
+    // NOT, nested under an OR: E_u + (E_a − E_u) − α[(E_b − E_u) + (E_c − E_u)].
+    let not = Composed::Not {
+        positive: Box::new(Composed::leaf(&a)),
+        negated: vec![Composed::leaf(&b), Composed::leaf(&c)],
+        alpha: 0.3,
+    };
+    let or = Composed::Or {
+        terms: vec![(1.0, not), (1.0, Composed::leaf(&c))],
+        temperature: 1.0,
+    };
+    let first = e(&a) - (e(&b) + e(&c)) * 0.3 + e(&prior) * 0.6;
+    let expected = Tensor::stack(&[-first, -e(&c)], 0).logsumexp([0i64].as_slice(), false) * -1.0;
+    let got = relative_to_prior(or, &prior).energy(&x, None);
+    assert!((got - expected).abs().max().double_value(&[]) < 1e-12);
+    // One concept alone is unchanged.
+    let alone = relative_to_prior(Composed::leaf(&a), &prior).energy(&x, None);
+    assert!((alone - e(&a)).abs().max().double_value(&[]) < 1e-12);
+}

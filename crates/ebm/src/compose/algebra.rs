@@ -135,3 +135,41 @@ pub const DEFAULT_TEMPERATURE: f64 = 0.01;
 /// colour on 5 / 1 / 0 / 0 % of samples at α = 0.05 / 0.2 / 0.5 / 1 while
 /// position accuracy fell 0.96 / 0.94 / 0.89 / 0.56.
 pub const DEFAULT_ALPHA: f64 = 0.2;
+
+/// Every conjunction rewritten relative to `prior` (an unconditional energy
+/// of the same data): AND = E_u + Σ wᵢ(Eᵢ − E_u), and a grounded NOT =
+/// E_u + (E_pos − E_u) − α·Σ(E_neg − E_u). The plain sum counts the data
+/// prior once per member — an AND of N concept models is pulled N times
+/// towards what every scene shares (a bare floor) and once towards each
+/// concept — while the product of the experts p(x)·Π p(cᵢ|x) counts it once.
+pub fn relative_to_prior<'a>(composed: Composed<'a>, prior: &'a dyn Energy) -> Composed<'a> {
+    let prior_leaf = || Composed::Leaf {
+        model: prior,
+        code: None,
+        label: "prior".into(),
+    };
+    match composed {
+        Composed::And(terms) => {
+            let total: f64 = terms.iter().map(|(w, _)| w).sum();
+            let mut terms: Vec<_> = terms.into_iter().map(|(w, t)| (w, relative_to_prior(t, prior))).collect();
+            if total != 1.0 {
+                terms.push((1.0 - total, prior_leaf()));
+            }
+            Composed::And(terms)
+        }
+        Composed::Or { terms, temperature } => Composed::Or {
+            terms: terms.into_iter().map(|(w, t)| (w, relative_to_prior(t, prior))).collect(),
+            temperature,
+        },
+        Composed::Not { positive, negated, alpha } => {
+            let weight = alpha * negated.len() as f64;
+            let not = Composed::Not {
+                positive: Box::new(relative_to_prior(*positive, prior)),
+                negated: negated.into_iter().map(|n| relative_to_prior(n, prior)).collect(),
+                alpha,
+            };
+            Composed::And(vec![(1.0, not), (weight, prior_leaf())])
+        }
+        leaf => leaf,
+    }
+}

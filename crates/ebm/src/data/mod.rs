@@ -50,4 +50,35 @@ pub trait DataSource {
     }
 }
 
+/// A conditional source with its codes dropped: the unconditional model of
+/// the same data (the prior that a product-of-experts conjunction divides out).
+pub struct Unconditional<D: DataSource>(pub D);
+
+impl<D: DataSource> DataSource for Unconditional<D> {
+    fn batch(&self, step: u64, batch_size: usize) -> Batch {
+        Batch {
+            code: None,
+            ..self.0.batch(step, batch_size)
+        }
+    }
+    fn example_shape(&self) -> Vec<i64> {
+        self.0.example_shape()
+    }
+    fn init_noise(&self) -> InitNoise {
+        self.0.init_noise()
+    }
+    fn chain_start(&self) -> ChainStart {
+        self.0.chain_start()
+    }
+    fn fresh_chains(&self, step: u64, n: usize) -> Tensor {
+        self.0.fresh_chains(step, n)
+    }
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"unconditional": self.0.describe()})
+    }
+    fn negative_codes(&self, _batch: &Batch) -> Option<Tensor> {
+        None
+    }
+}
+
 pub use crate::seed::rng as stream_rng;

@@ -4,6 +4,7 @@
 
 use crate::compose::{compose, parse, Settings};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+use crate::energy::Energy;
 use crate::experiments::composition::truth::satisfaction;
 use crate::experiments::composition::{judge_images, load_shapes_models};
 use crate::experiments::shapes::{concept_architecture, concept_config, sample_images, DEFAULT_WIDTHS, IMAGE_SIZE};
@@ -33,6 +34,18 @@ pub struct DemoOptions {
     pub save: Option<PathBuf>,
     /// Also write each expression's samples as PNGs, `expression_<i>/sample_0000.png`, …
     pub png_dir: Option<PathBuf>,
+    /// How models trained over noise levels are sampled.
+    pub annealing: crate::sample::NoiseAnnealing,
+}
+
+/// The demo's annealing: shorter than `NoiseAnnealing::default()` so seven
+/// expressions sample in about half a minute on 2 cores (README, "Denoising-trained models").
+pub fn demo_annealing() -> crate::sample::NoiseAnnealing {
+    crate::sample::NoiseAnnealing {
+        levels: 8,
+        steps_per_level: 8,
+        ..Default::default()
+    }
 }
 
 /// What the demo composes: each operator, alone and nested.
@@ -46,6 +59,28 @@ pub const EXPRESSIONS: [&str; 7] = [
     "pos=(0.5,0.5) & (shape=square | shape=triangle) & !color=purple",
 ];
 
+fn sampling_description(
+    library: &crate::compose::ConceptLibrary,
+    sampler: &crate::sample::SamplerDefaults,
+    annealing: &crate::sample::NoiseAnnealing,
+    with_prior: bool,
+) -> String {
+    match library.noise_range() {
+        Some((lo, hi)) => format!(
+            "annealed over the models' noise levels ({} levels from σ = {hi} to {lo}, {} {} steps each at λ = {}·σ², a Tweedie step at the end), the algebra applied at every level{}",
+            annealing.levels,
+            annealing.steps_per_level,
+            annealing.kind,
+            annealing.step_scale,
+            if with_prior { ", conjunctions relative to the unconditional prior (E_u + Σ(Eᵢ − E_u))" } else { "" }
+        ),
+        None => format!(
+            "{} Langevin steps (λ = {}, σ = {}) from the card's chain start",
+            sampler.langevin.steps, sampler.langevin.step_size, sampler.langevin.noise_std
+        ),
+    }
+}
+
 /// Runs the demo; returns the report's Markdown.
 pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Result<String> {
     if args.n == 0 {
@@ -54,6 +89,12 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     let started = Instant::now();
     let models = ensure_models(args, progress)?;
     let library = load_shapes_models(&models)?;
+    // A prior beside the concept models makes every conjunction a product of experts.
+    let prior_path = models.join(crate::experiments::composition::PRIOR_FILE);
+    let prior = match prior_path.exists() {
+        true => Some(crate::experiments::composition::load_prior(&prior_path, &library.input_shape())?),
+        false => None,
+    };
     let (judge, _) = Judge::load(&args.judge)?;
     let concept_models = library.concept_models();
     let settings = Settings::default();
@@ -63,9 +104,15 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     let mut report_rows = Vec::new();
     for (i, text) in EXPRESSIONS.iter().enumerate() {
         let began = Instant::now();
-        let energy = compose(text, &concept_models, &settings)?;
+        let mut energy = compose(text, &concept_models, &settings)?;
+        if let Some(prior) = &prior {
+            energy = crate::compose::algebra::relative_to_prior(energy, prior.network.as_ref());
+        }
         let seed = crate::seed::derive(args.seed, &[crate::seed::streams::EXPRESSION, i as u64]);
-        let images = sample_images(&energy, None, args.n, &sampler, seed, None).x;
+        let images = match energy.noise_range() {
+            Some(_) => crate::experiments::shapes::sample_images_over_noise(&energy, None, args.n, &args.annealing, seed, None).x,
+            None => sample_images(&energy, None, args.n, &sampler, seed, None).x,
+        };
         let judged = judge_images(&judge, &images)?;
         let expr = parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
         let satisfied = satisfaction(&expr, &judged)?;
@@ -83,15 +130,13 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
         report,
         "Four energy models, each trained alone on `shapes` and conditioned only on its own concept (pos, color, shape, size; `{}`), \
          combined by expressions at sampling time: `&` adds energies, `|` is −T·logsumexp(−E/T) with T = {}, `!` subtracts α = {} × the energy beside a positive term. \
-         {} samples per expression, {} Langevin steps (λ = {}, σ = {}) from random scenes. \
+         {} samples per expression, {}. \
          \"Satisfied\" is the fraction of samples the shapes judge reads as making the expression true (position within 0.1, size within 0.03).\n",
         models.display(),
         settings.temperature,
         settings.alpha,
         args.n,
-        sampler.langevin.steps,
-        sampler.langevin.step_size,
-        sampler.langevin.noise_std
+        sampling_description(&library, &sampler, &args.annealing, prior.is_some()),
     )?;
     writeln!(report, "| expression | satisfied | time |\n|---|---|---|")?;
     for (text, satisfied, seconds) in &report_rows {

@@ -222,7 +222,10 @@ pub fn concept_sample_grid(energy: &dyn Energy, concept: ShapesConcept, sampler:
         ChainStart::Background => "empty floors",
         ChainStart::Noise => "noise",
     };
-    let title = format!("{} model, {} Langevin steps from {from}", concept.name(), SHOWCASE_STEPS);
+    let title = match energy.noise_range() {
+        Some(_) => format!("{} model, annealed over its noise levels", concept.name()),
+        None => format!("{} model, {} Langevin steps from {from}", concept.name(), SHOWCASE_STEPS),
+    };
     write_grid(path, &sampled.x, PER_ROW, &captions, &title)
 }
 

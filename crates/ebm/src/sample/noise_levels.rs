@@ -26,6 +26,8 @@ pub struct NoiseAnnealing {
     pub start_mean: f64,
     /// Finish with the Tweedie step at σ_min and clamp to [0, 1].
     pub denoise_last: bool,
+    /// T at every level: the chain samples exp(−E_σ/T).
+    pub temperature: f64,
 }
 
 impl Default for NoiseAnnealing {
@@ -40,6 +42,7 @@ impl Default for NoiseAnnealing {
             kind: SamplerKind::Ula,
             start_mean: 0.5,
             denoise_last: true,
+            temperature: 1.0,
         }
     }
 }
@@ -51,6 +54,9 @@ impl NoiseAnnealing {
                 "annealing needs ≥ 2 levels and ≥ 1 step per level, got {} and {}",
                 self.levels, self.steps_per_level
             ));
+        }
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return Err(format!("the temperature must be a positive number, got {}", self.temperature));
         }
         if !(self.step_scale > 0.0 && self.step_scale.is_finite()) {
             return Err(format!("the step scale must be a positive number, got {}", self.step_scale));
@@ -87,6 +93,7 @@ pub fn sample_noise_levels(
     let x0 = Tensor::randn(shape, (tch::Kind::Float, device)) * range.1 + annealing.start_mean;
     let config = SamplerConfig {
         kind: annealing.kind,
+        temperature: annealing.temperature,
         ..SamplerConfig::default()
     };
     let run = anneal(

@@ -27,6 +27,8 @@ pub enum Dataset {
         concept: ShapesConcept,
         start: ChainStart,
     },
+    /// The unconditional `shapes` model (`shapes-prior`): every scene, no code.
+    ShapesPrior,
     /// MNIST, conditioned on the digit when `conditional`.
     Mnist {
         conditional: bool,
@@ -48,7 +50,13 @@ pub struct Recipe {
 /// digits: the generator), `mnist-hybrid` (CD + cross-entropy on clean
 /// digits: the classifier) — the three models of `ebm experiment igebm-mnist`.
 pub fn recipe(name: &str, steps: u64, seed: u64) -> Result<Recipe> {
-    let (dataset, architecture, config) = if let Some(concept) = name.strip_prefix("shapes-") {
+    let (dataset, architecture, config) = if name == "shapes-prior" {
+        let mut architecture = shapes::concept_architecture(ShapesConcept::Color, &shapes::DEFAULT_WIDTHS, shapes::RECIPE_SPECTRAL_NORM);
+        if let Architecture::Conv(conv) = &mut architecture {
+            conv.code_dim = 0;
+        }
+        (Dataset::ShapesPrior, architecture, shapes::concept_config(steps, seed))
+    } else if let Some(concept) = name.strip_prefix("shapes-") {
         let concept: ShapesConcept = concept.parse().map_err(anyhow::Error::msg)?;
         let start = shapes::RECIPE_CHAIN_START;
         let architecture = shapes::concept_architecture(concept, &shapes::DEFAULT_WIDTHS, shapes::RECIPE_SPECTRAL_NORM);
@@ -260,6 +268,13 @@ impl Recipe {
                 ShapesFilter::default(),
                 start,
             )?),
+            Dataset::ShapesPrior => Box::new(crate::data::Unconditional(ShapesConceptData::new(
+                ShapesConcept::Color,
+                shapes::IMAGE_SIZE as usize,
+                seed,
+                ShapesFilter::default(),
+                shapes::RECIPE_CHAIN_START,
+            )?)),
             Dataset::Mnist { conditional } => Box::new(MnistData::new(&load_mnist(mnist_dir, Split::Train)?, conditional, None, seed)?),
         })
     }

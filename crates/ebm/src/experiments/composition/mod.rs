@@ -33,6 +33,9 @@ pub struct CompositionOptions {
     /// How models trained over noise levels are sampled (the Langevin
     /// settings apply to the others).
     pub annealing: crate::sample::NoiseAnnealing,
+    /// Take every conjunction relative to this unconditional model
+    /// (product of experts) instead of the plain sum.
+    pub prior: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -43,6 +46,28 @@ pub struct RowResult {
     pub metrics: BTreeMap<String, f64>,
     pub seconds: f64,
     pub picture: String,
+}
+
+/// Name of the optional unconditional model beside the concept models.
+pub const PRIOR_FILE: &str = "prior.safetensors";
+
+/// The unconditional model a product-of-experts conjunction is taken
+/// relative to (see [`crate::compose::algebra::relative_to_prior`]); it must
+/// have no concept and the concept models' inputs.
+pub fn load_prior(path: &Path, input_shape: &[i64]) -> Result<crate::checkpoint::LoadedModel> {
+    let prior = crate::checkpoint::load_checkpoint(path)?;
+    if let Some(concept) = &prior.card.concept {
+        bail!(
+            "{} is conditioned on '{}'; a prior is an unconditional model (`ebm train shapes --prior`)",
+            path.display(),
+            concept.name
+        );
+    }
+    let shape = prior.card.architecture.input_shape();
+    if shape != input_shape {
+        bail!("{} takes inputs {shape:?}, the concept models {input_shape:?}", path.display());
+    }
+    Ok(prior)
 }
 
 /// Loads `pos`, `color`, `shape` and `size` checkpoints from `dir`.
@@ -164,6 +189,10 @@ pub fn score_row(row: Row, conditions: &[Conditions], judged: &Judged) -> BTreeM
 pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progress) -> Result<Vec<RowResult>> {
     let library = load_shapes_models(&options.models)?;
     let models = shapes_models(&library);
+    let prior = match &options.prior {
+        Some(path) => Some(load_prior(path, &library.input_shape())?),
+        None => None,
+    };
     let (judge, _) = Judge::load(&options.judge)?;
     options.settings.validate()?;
     let mut sampler = library.sampler();
@@ -178,7 +207,10 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let mut images = Vec::new();
         let mut acceptance = Vec::new();
         for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
-            let energy = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
+            let mut energy = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
+            if let Some(prior) = &prior {
+                energy = crate::compose::algebra::relative_to_prior(energy, prior.network.as_ref());
+            }
             let seed = crate::seed::derive(
                 options.seed,
                 &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],

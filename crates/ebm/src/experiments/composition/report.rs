@@ -47,6 +47,8 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         "temperature": options.settings.temperature,
         "langevin": (!over_noise).then_some(langevin),
         "noise_annealing": over_noise.then_some(&options.annealing),
+        "conjunction": if options.prior.is_some() { "product of experts relative to the prior" } else { "sum" },
+        "prior": options.prior,
         "chain_start": sampler.start,
         "rows": results,
     });
@@ -62,11 +64,15 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         writeln!(
             md,
             "{} samples per row, models trained over noise levels: {} levels from σ_max to σ_min, {} {} steps each at λ = {}·σ², \
-             chains from {} + σ_max·noise, {}; the algebra applied at every level; NOT α = {}, OR T = {}; seed {}. \
+             chains from {} + σ_max·noise, {}; the algebra applied at every level{}; NOT α = {}, OR T = {}; seed {}. \
              Accuracies by the shapes judge: position within 0.1, size within 0.03, colour and shape exact. \
              Each row draws its conditions at random per sample; factors a row does not condition on are scored against random conditions (chance).\n",
             options.samples, a.levels, a.steps_per_level, a.kind, a.step_scale, a.start_mean,
             if a.denoise_last { "a Tweedie step at σ_min" } else { "no final denoising" },
+            match &options.prior {
+                Some(p) => format!(", conjunctions relative to the prior {} (E_u + Σ(Eᵢ − E_u))", p.display()),
+                None => ", conjunctions as plain sums".into(),
+            },
             options.settings.alpha, options.settings.temperature, options.seed
         )?;
     } else {
