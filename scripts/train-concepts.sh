@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Trains the four shapes concept models shipped in models/shapes-cd/ (the recipe
-# is the defaults of `ebm train shapes`; see models/shapes-cd/README.md).
+# Trains the four shapes concept models shipped in models/shapes/ (the recipe
+# is the defaults of `ebm train shapes`; see models/shapes/README.md).
 # Usage: scripts/train-concepts.sh [steps] [concepts...]
 # Each model trains on one thread; run two at once on a 2-core machine.
 set -euo pipefail
@@ -15,6 +15,6 @@ for concept in ${concepts[@]}; do
   run="runs/concepts/$concept"
   rm -rf "$run"
   ./target/release/ebm --threads 1 train shapes --concept "$concept" --steps "$steps" --seed "$seed" --out "$run"
-  mkdir -p models/shapes-cd
-  cp "$run/model.safetensors" "models/shapes-cd/$concept.safetensors"
+  mkdir -p models/shapes
+  cp "$run/model.safetensors" "models/shapes/$concept.safetensors"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Trains the denoising-trained shapes models shipped in models/shapes/
+# Trains the denoising-trained shapes models shipped in models/shapes-denoise/
 # (pos, color, shape, size and the unconditional prior; see
-# models/shapes/README.md). Usage: scripts/train-denoisers.sh [steps] [models...]
+# models/shapes-denoise/README.md). Usage: scripts/train-denoisers.sh [steps] [models...]
 # Each model trains on one thread (~28 min for 3500 steps on an idle core);
 # run two at once on a 2-core machine. An interrupted run continues with the
 # same command plus --resume (the trainer resumes bit-exactly).
@@ -24,6 +24,6 @@ for model in ${models[@]}; do
   run="runs/dsm/$model"
   ./target/release/ebm --threads 1 train shapes "${what[@]}" --objective denoise --steps "$steps" \
     --batch-size 64 --adam-beta1 0.9 --lr 1e-3 --checkpoint-every 500 --seed "$seed" --out "$run"
-  mkdir -p models/shapes
-  cp "$run/model.safetensors" "models/shapes/$model.safetensors"
+  mkdir -p models/shapes-denoise
+  cp "$run/model.safetensors" "models/shapes-denoise/$model.safetensors"
 done

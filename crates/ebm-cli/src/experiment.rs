@@ -61,7 +61,7 @@ pub struct InferenceArgs {
     /// Position models as `label=path` (repeat).
     #[arg(long, default_values_t = [
         format!("readout={}", crate::home::shipped("models/concepts/pos.safetensors").display()),
-        format!("cd={}", crate::home::shipped("models/shapes-cd/pos.safetensors").display()),
+        format!("cd={}", crate::home::shipped("models/shapes/pos.safetensors").display()),
     ])]
     pub model: Vec<String>,
     #[arg(long, default_value_os_t = crate::home::shipped("judges/shapes.safetensors"))]

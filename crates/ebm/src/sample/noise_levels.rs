@@ -28,11 +28,15 @@ pub struct NoiseAnnealing {
     pub denoise_last: bool,
     /// T at every level: the chain samples exp(−E_σ/T).
     pub temperature: f64,
+    /// Box for every entry (ULA projects, MALA/HMC reject). A NOT subtracts
+    /// an energy that grows without bound away from data; unboxed, a
+    /// `shape=circle & !color=red & !color=orange` chain ran to infinity.
+    pub clamp: Option<(f64, f64)>,
 }
 
 impl Default for NoiseAnnealing {
     /// 12 levels × 20 ULA steps at λ = 0.4σ², starting from 0.5 + σ_max·ε,
-    /// Tweedie step at the end: the schedule of the first probes that drew
+    /// Tweedie step at the end, chains boxed to [−0.5, 1.5]: the schedule of the first probes that drew
     /// objects of the asked colour (README, "Denoising-trained models").
     fn default() -> Self {
         Self {
@@ -43,6 +47,7 @@ impl Default for NoiseAnnealing {
             start_mean: 0.5,
             denoise_last: true,
             temperature: 1.0,
+            clamp: Some((-0.5, 1.5)),
         }
     }
 }
@@ -94,6 +99,7 @@ pub fn sample_noise_levels(
     let config = SamplerConfig {
         kind: annealing.kind,
         temperature: annealing.temperature,
+        clamp: annealing.clamp,
         ..SamplerConfig::default()
     };
     let run = anneal(
