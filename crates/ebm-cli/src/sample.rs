@@ -115,7 +115,7 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
         }
     };
     if energy.noise_range().is_some() {
-        return sample_over_noise(&args, energy, &title, context);
+        return sample_over_noise(&args, energy, &input_shape, &title, context);
     }
     let is_2d = input_shape == [2];
     let config = args
@@ -145,7 +145,13 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
 
 /// Models trained over noise levels: annealed from σ_max down (the card's
 /// Langevin settings do not apply), printing the acceptance per level.
-fn sample_over_noise(args: &SampleArgs, energy: &dyn ebm::energy::Energy, title: &str, context: &Context) -> Result<()> {
+fn sample_over_noise(
+    args: &SampleArgs,
+    energy: &dyn ebm::energy::Energy,
+    input_shape: &[i64],
+    title: &str,
+    context: &Context,
+) -> Result<()> {
     let annealing = args.noise_levels.annealing()?;
     let started = std::time::Instant::now();
     tch::manual_seed(args.seed as i64);
@@ -153,12 +159,7 @@ fn sample_over_noise(args: &SampleArgs, energy: &dyn ebm::energy::Energy, title:
         record_every: args.chain.as_ref().map(|_| annealing.steps_per_level),
         ..Default::default()
     };
-    let shape = [
-        args.n as i64,
-        3,
-        ebm::experiments::shapes::IMAGE_SIZE,
-        ebm::experiments::shapes::IMAGE_SIZE,
-    ];
+    let shape: Vec<i64> = std::iter::once(args.n as i64).chain(input_shape.iter().copied()).collect();
     let run = ebm::sample::sample_noise_levels(energy, &shape, None, &annealing, &options, context.device);
     let acceptance: Vec<String> = run.levels.iter().map(|r| format!("{:.2}", r.mean_acceptance)).collect();
     println!(
@@ -171,11 +172,7 @@ fn sample_over_noise(args: &SampleArgs, energy: &dyn ebm::energy::Energy, title:
     );
     write_image_grid(&args.out, &run.x, None, title)?;
     if let Some(chain) = &args.chain {
-        let frames = run
-            .levels
-            .iter()
-            .filter_map(|r| r.frames.last().map(|f| f.shallow_clone()))
-            .collect();
+        let frames = run.level_frames();
         write_chain(
             chain,
             &Sampled {

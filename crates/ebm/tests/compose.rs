@@ -430,3 +430,28 @@ fn conjunctions_relative_to_a_prior_count_it_once() {
     let alone = relative_to_prior(Composed::leaf(&a), &prior).energy(&x, None);
     assert!((alone - e(&a)).abs().max().double_value(&[]) < 1e-12);
 }
+
+/// Annealing down the levels of an exact noise-level family ends at its
+/// data distribution N(0.5, 0.1²), here through a composition of one member.
+#[test]
+fn annealing_down_noise_levels_reaches_the_data_distribution() {
+    use ebm::sample::{sample_noise_levels, NoiseAnnealing};
+    let _lock = common::serial();
+    tch::manual_seed(11);
+    let family = SmoothedGaussian {
+        mean: 0.5,
+        std: 0.1,
+        range: (0.01, 1.0),
+    };
+    let composed = Composed::And(vec![(1.0, Composed::leaf(&family))]);
+    let annealing = NoiseAnnealing {
+        denoise_last: false,
+        clamp: None,
+        ..Default::default()
+    };
+    let run = sample_noise_levels(&composed, &[2000, 2], None, &annealing, &Default::default(), tch::Device::Cpu);
+    assert_eq!(run.levels.len(), annealing.levels);
+    let x = run.x.to_kind(Kind::Double);
+    let (mean, std) = (x.mean(Kind::Double).double_value(&[]), x.std(true).double_value(&[]));
+    assert!((mean - 0.5).abs() < 0.02 && (std - 0.1).abs() < 0.015, "mean {mean}, std {std}");
+}

@@ -112,15 +112,14 @@ impl Energy for Composed<'_> {
 
     /// The widest range over the members that have noise levels.
     fn noise_range(&self) -> Option<(f64, f64)> {
-        let own = match self {
+        match self {
             Composed::Leaf { model, .. } => model.noise_range(),
-            _ => None,
-        };
-        self.members()
-            .into_iter()
-            .filter_map(|m| m.noise_range())
-            .chain(own)
-            .reduce(|(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
+            _ => self
+                .members()
+                .into_iter()
+                .filter_map(|m| m.noise_range())
+                .reduce(|(lo, hi), (l, h)| (lo.min(l), hi.max(h))),
+        }
     }
 }
 

@@ -38,8 +38,8 @@ pub struct DemoOptions {
     pub annealing: crate::sample::NoiseAnnealing,
 }
 
-/// The demo's annealing: shorter than `NoiseAnnealing::default()` so seven
-/// expressions sample in about half a minute on 2 cores (README, "Denoising-trained models").
+/// The demo's annealing: 8 levels × 8 steps, a third of `NoiseAnnealing::default()`
+/// (seven expressions took 64 s on 2 cores with `models/shapes-denoise`).
 pub fn demo_annealing() -> crate::sample::NoiseAnnealing {
     crate::sample::NoiseAnnealing {
         levels: 8,

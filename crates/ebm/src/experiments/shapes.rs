@@ -7,8 +7,8 @@ use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::conv::SpatialPool;
 use crate::energy::{Activation, Architecture, ConvConfig, Energy};
 use crate::sample::{
-    langevin, sample_noise_levels, ChainStart, InitNoise, LangevinConfig, LangevinOptions, NoiseAnnealing, ReplayConfig, SampleOptions,
-    Sampled, SamplerDefaults,
+    langevin, sample_noise_levels, ChainStart, InitNoise, LangevinConfig, LangevinOptions, NoiseAnnealing, NoiseLevelRun, ReplayConfig,
+    SampleOptions, Sampled, SamplerDefaults,
 };
 use crate::train::TrainConfig;
 use anyhow::Result;
@@ -134,7 +134,13 @@ pub fn sample_images(
     frames: Option<usize>,
 ) -> Sampled {
     if energy.noise_range().is_some() {
-        return sample_images_over_noise(energy, code, n, &NoiseAnnealing::default(), seed, frames);
+        let run = sample_images_over_noise(energy, code, n, &NoiseAnnealing::default(), seed, frames);
+        let frames = run.level_frames();
+        return Sampled {
+            x: run.x,
+            trace: Vec::new(),
+            frames,
+        };
     }
     let x0 = chain_starts(sampler.start, n, seed);
     tch::manual_seed(seed as i64);
@@ -145,7 +151,8 @@ pub fn sample_images(
     langevin(energy, &x0, code, &sampler.langevin, &options)
 }
 
-/// `n` images annealed down `energy`'s noise levels (frames: one per level).
+/// `n` images annealed down `energy`'s noise levels, with each level's run
+/// (acceptance; with `frames`, the state at the end of every level).
 pub fn sample_images_over_noise(
     energy: &dyn Energy,
     code: Option<&Tensor>,
@@ -153,7 +160,7 @@ pub fn sample_images_over_noise(
     annealing: &NoiseAnnealing,
     seed: u64,
     frames: Option<usize>,
-) -> Sampled {
+) -> NoiseLevelRun {
     tch::manual_seed(seed as i64);
     let options = SampleOptions {
         record_every: frames.map(|_| annealing.steps_per_level),
@@ -161,17 +168,7 @@ pub fn sample_images_over_noise(
     };
     let device = code.map_or(tch::Device::Cpu, |c| c.device());
     let shape = [n as i64, 3, IMAGE_SIZE, IMAGE_SIZE];
-    let run = sample_noise_levels(energy, &shape, code, annealing, &options, device);
-    let frames = run
-        .levels
-        .iter()
-        .filter_map(|r| r.frames.last().map(|f| f.shallow_clone()))
-        .collect();
-    Sampled {
-        x: run.x,
-        trace: Vec::new(),
-        frames,
-    }
+    sample_noise_levels(energy, &shape, code, annealing, &options, device)
 }
 
 /// A few values of a concept to show, with their labels and codes.

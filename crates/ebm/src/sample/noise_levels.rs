@@ -82,6 +82,16 @@ pub struct NoiseLevelRun {
     pub levels: Vec<Run>,
 }
 
+impl NoiseLevelRun {
+    /// The state at the end of each level that recorded frames.
+    pub fn level_frames(&self) -> Vec<Tensor> {
+        self.levels
+            .iter()
+            .filter_map(|r| r.frames.last().map(|f| f.shallow_clone()))
+            .collect()
+    }
+}
+
 /// Samples `energy` (which must have a noise range) from fresh noise of
 /// `shape` = [B, ...]; torch's global generator supplies every draw.
 pub fn sample_noise_levels(

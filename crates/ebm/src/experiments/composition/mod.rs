@@ -11,7 +11,7 @@ use crate::compose::ConceptLibrary;
 use crate::compose::Settings;
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::Energy;
-use crate::experiments::shapes::{sample_images, write_grid, SHOWCASE_STEPS};
+use crate::experiments::shapes::{sample_images, sample_images_over_noise, write_grid, SHOWCASE_STEPS};
 use crate::judge::network::Judge;
 use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
@@ -216,9 +216,10 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
                 &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
             );
             images.push(if energy.noise_range().is_some() {
-                let (x, accepted) = sample_over_noise(&energy, chunk.len(), &options.annealing, seed);
-                acceptance.push(accepted);
-                x
+                // The mean acceptance at the smallest level (1 for ULA).
+                let run = sample_images_over_noise(&energy, None, chunk.len(), &options.annealing, seed, None);
+                acceptance.push(run.levels.last().map_or(1.0, |r| r.mean_acceptance));
+                run.x
             } else {
                 sample_images(&energy, None, chunk.len(), &sampler, seed, None).x
             });
@@ -252,21 +253,6 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
     drop(bar);
     report::write(options, &sampler, &results, library.noise_range().is_some())?;
     Ok(results)
-}
-
-/// Samples annealed down the noise levels, and the mean acceptance at the
-/// smallest level (1 for ULA).
-fn sample_over_noise(energy: &dyn Energy, n: usize, annealing: &crate::sample::NoiseAnnealing, seed: u64) -> (Tensor, f64) {
-    tch::manual_seed(seed as i64);
-    let shape = [
-        n as i64,
-        3,
-        crate::experiments::shapes::IMAGE_SIZE,
-        crate::experiments::shapes::IMAGE_SIZE,
-    ];
-    let run = crate::sample::sample_noise_levels(energy, &shape, None, annealing, &Default::default(), tch::Device::Cpu);
-    let last = run.levels.last().map_or(1.0, |r| r.mean_acceptance);
-    (run.x, last)
 }
 
 /// Chains sampled at once (memory stays small; codes are per sample).
