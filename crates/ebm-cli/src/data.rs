@@ -17,6 +17,8 @@ pub enum DataWhat {
     Preview(PreviewArgs),
     /// Write `shapes` scenes with their labels (safetensors or a PNG directory).
     Export(crate::data_export::ExportArgs),
+    /// Write the OOD benchmark of `ebm experiment igebm-mnist` (MNIST test positives and each OOD set) as .npy.
+    MnistOod(crate::data_export::MnistOodArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -143,6 +145,7 @@ pub fn run(args: DataArgs) -> Result<()> {
     let args = match args.what {
         DataWhat::Preview(args) => args,
         DataWhat::Export(args) => return crate::data_export::run(args),
+        DataWhat::MnistOod(args) => return crate::data_export::run_mnist_ood(args),
     };
     if args.n == 0 || !(8..=256).contains(&args.size) {
         bail!("need -n ≥ 1 and --size in 8..=256");

@@ -71,3 +71,53 @@ pub fn run(args: ExportArgs) -> Result<()> {
     println!("wrote {} images of {} scenes to {}", views.len(), args.n, args.out.display());
     Ok(())
 }
+
+#[derive(Args)]
+pub struct MnistOodArgs {
+    /// Directory for `mnist-test.npy` (the positives), their labels, and one `.npy` per OOD set.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// The seed of `ebm experiment igebm-mnist` whose sets to rebuild.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The experiment's budget: the full run's sets, or --quick's.
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory with the four MNIST IDX files.
+    #[arg(long, default_value_os_t = crate::judge::default_mnist_dir())]
+    pub mnist_dir: PathBuf,
+    /// The 8×8 sklearn digits CSV (an OOD set).
+    #[arg(long, default_value_os_t = crate::home::shared_data().join("sklearn-digits/digits.csv.gz"))]
+    pub digits_csv: PathBuf,
+}
+
+/// `ebm data mnist-ood`: the exact OOD benchmark of `ebm experiment
+/// igebm-mnist` as `.npy` files, so `ebm score` can be checked against its report.
+pub fn run_mnist_ood(args: MnistOodArgs) -> Result<()> {
+    use ebm::experiments::igebm::{ood::ood_benchmark, run::test_tensors, Budget};
+    let budget = if args.quick { Budget::quick() } else { Budget::full() };
+    let task = ebm::judge::tasks::MnistTask::load(&args.mnist_dir, args.seed)?;
+    let small_digits = ebm::data::mnist::load_digits_csv(&args.digits_csv)?;
+    let (test_x, test_y) = test_tensors(&task, &budget);
+    let (positives, sets) = ood_benchmark(&test_x, &small_digits, budget.ood_images, args.seed);
+    let labels = Vec::<i64>::try_from(test_y.narrow(0, 0, positives.size()[0]))?;
+    let text: String = labels.iter().map(|l| format!("{l}\n")).collect();
+    ebm::io::write_atomically(&args.out.join("mnist-test-labels.txt"), text.as_bytes())?;
+    ebm::io::write_npy(&args.out.join("mnist-test.npy"), &positives)?;
+    let mut ood_flags = Vec::new();
+    for set in &sets {
+        let slug: String = set.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let path = args.out.join(format!("{slug}.npy"));
+        ebm::io::write_npy(&path, &set.images)?;
+        ood_flags.push(format!("--ood '{}={}'", set.name, path.display()));
+    }
+    println!(
+        "wrote {} positives and {} OOD sets to {}; score them with\n  ebm score --model M --images {} {}",
+        positives.size()[0],
+        sets.len(),
+        args.out.display(),
+        args.out.join("mnist-test.npy").display(),
+        ood_flags.join(" ")
+    );
+    Ok(())
+}

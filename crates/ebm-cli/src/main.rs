@@ -12,6 +12,7 @@ mod infer;
 mod judge;
 mod progress;
 mod sample;
+mod score;
 mod train;
 
 use anyhow::Result;
@@ -51,6 +52,8 @@ pub enum Command {
     Sample(sample::SampleArgs),
     /// Infer concepts of images by minimising each concept model's energy over its code.
     Infer(infer::InferArgs),
+    /// Score your own images with a model: energies, classification against labels, OOD AUROC.
+    Score(score::ScoreArgs),
     /// Print a checkpoint's model card.
     Info(sample::InfoArgs),
     /// Look at the datasets.
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(args, &context),
         Command::Sample(args) => sample::run(args, &context),
         Command::Infer(args) => infer::run(args, &context),
+        Command::Score(args) => score::run(args, &context),
         Command::Info(args) => sample::info(args),
         Command::Bench(args) => bench::run(args, &context),
         Command::Data(args) => data::run(args),

@@ -2,53 +2,13 @@
 
 mod common;
 
-use ebm::checkpoint::{load_checkpoint, save_checkpoint, ModelCard};
-use ebm::energy::conv::SpatialPool;
+use common::checkpoint::conditional_conv;
+
+use ebm::checkpoint::{load_checkpoint, save_checkpoint};
 use ebm::energy::network::named_variables;
-use ebm::energy::{Activation, Architecture, ConceptKind, ConceptSchema, ConvConfig};
 use ebm::io::{read_tensor_file, write_tensor_file};
-use ebm::sample::{InitNoise, LangevinConfig, SamplerDefaults};
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
-
-fn conditional_conv() -> (Box<dyn ebm::Network>, ModelCard) {
-    let arch = Architecture::Conv(ConvConfig {
-        channels: 3,
-        size: 8,
-        widths: vec![4, 8],
-        code_dim: 3,
-        activation: Activation::Swish,
-        spectral_norm: true,
-        pool: SpatialPool::Sum,
-        coords: false,
-        residual_gain: 0.0,
-        code_head: false,
-        init_gain: 1.0,
-        readout: ebm::energy::Readout::Film,
-        dense_head: 0,
-        input_blur: 0.0,
-    });
-    let network = arch.build(tch::Device::Cpu);
-    let concept = ConceptSchema {
-        name: "colour".into(),
-        kind: ConceptKind::Categorical {
-            categories: vec!["red".into(), "green".into(), "blue".into()],
-        },
-    };
-    let sampler = SamplerDefaults {
-        langevin: LangevinConfig {
-            step_size: 10.0,
-            noise_std: 0.005,
-            steps: 20,
-            grad_clip: Some(0.01),
-            clamp: Some((0.0, 1.0)),
-        },
-        init: InitNoise::uniform(0.0, 1.0),
-        start: ebm::sample::ChainStart::Noise,
-    };
-    let card = ModelCard::new(arch, Some(concept), serde_json::json!({"dataset": "test"}), sampler);
-    (network, card)
-}
 
 fn saved(dir: &Path) -> PathBuf {
     let (network, card) = conditional_conv();

@@ -2,9 +2,11 @@
 
 mod common;
 
+use common::concepts::{concept_models, mlp, position};
+
 use ebm::compose::expr::Value;
-use ebm::compose::{parse, resolve, Composed, ConceptModel, Expr, Settings};
-use ebm::energy::{Activation, Architecture, ConceptKind, ConceptSchema, Energy, MlpConfig, Network};
+use ebm::compose::{parse, resolve, Composed, Expr, Settings};
+use ebm::energy::Energy;
 use tch::{Kind, Tensor};
 
 fn atom(concept: &str, value: Value, at: usize) -> Expr {
@@ -70,55 +72,6 @@ fn errors_point_at_the_character() {
         let caret_line = rendered.lines().last().unwrap();
         assert_eq!(caret_line.len() - 1, 2 + position, "{text}:\n{rendered}");
     }
-}
-
-fn mlp(code_dim: i64, seed: i64) -> Box<dyn Network> {
-    tch::manual_seed(seed);
-    let mut net = Architecture::Mlp(MlpConfig {
-        input_dim: 2,
-        hidden: vec![16, 16],
-        code_dim,
-        activation: Activation::Swish,
-        spectral_norm: false,
-        input_shape: vec![],
-    })
-    .build(tch::Device::Cpu);
-    net.var_store_mut().double();
-    net
-}
-
-fn colour() -> ConceptSchema {
-    ConceptSchema {
-        name: "color".into(),
-        kind: ConceptKind::Categorical {
-            categories: vec!["red".into(), "green".into(), "blue".into()],
-        },
-    }
-}
-
-fn position() -> ConceptSchema {
-    ConceptSchema {
-        name: "pos".into(),
-        kind: ConceptKind::Continuous {
-            components: vec!["x".into(), "y".into()],
-            range: (0.2, 0.8),
-        },
-    }
-}
-
-/// A position model and a colour model, as an expression sees them.
-fn concept_models<'a>(pos: &'a dyn Network, col: &'a dyn Network) -> [ConceptModel<'a>; 2] {
-    let (pos, col): (&dyn Energy, &dyn Energy) = (pos, col);
-    [
-        ConceptModel {
-            schema: position(),
-            energy: pos,
-        },
-        ConceptModel {
-            schema: colour(),
-            energy: col,
-        },
-    ]
 }
 
 fn energies_and_grads(e: &dyn Energy, x: &Tensor) -> (Tensor, Tensor) {

@@ -14,6 +14,10 @@
 
 use std::fmt;
 
+/// How deep `!`, weights and parentheses may nest (far beyond any real
+/// expression; deeper input would exhaust the stack).
+pub const MAX_NESTING: usize = 64;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Number(f64),
@@ -72,6 +76,8 @@ struct Parser<'a> {
     text: &'a str,
     tokens: Vec<(Token, usize)>,
     next: usize,
+    /// Current nesting depth (see [`MAX_NESTING`]).
+    depth: usize,
 }
 
 fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
@@ -166,7 +172,21 @@ impl Parser<'_> {
         Ok(if terms.len() == 1 { terms.remove(0) } else { Expr::And(terms) })
     }
 
+    /// Every nesting (`!`, a weight, a parenthesis) passes through here, so
+    /// bounding the depth here keeps the recursion off the stack's end.
     fn unary(&mut self) -> Result<Expr, ParseError> {
+        self.depth += 1;
+        let result = if self.depth > MAX_NESTING {
+            let at = self.peek().1;
+            self.error(format!("the expression nests deeper than {MAX_NESTING} levels"), at)
+        } else {
+            self.unary_term()
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn unary_term(&mut self) -> Result<Expr, ParseError> {
         match self.peek().clone() {
             (Token::Symbol('!'), at) => {
                 self.bump();
@@ -240,6 +260,7 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         text,
         tokens: tokenize(text)?,
         next: 0,
+        depth: 0,
     };
     let expr = parser.or()?;
     match parser.peek().clone() {

@@ -85,59 +85,10 @@ fn read_png_dir(dir: &Path) -> Result<Tensor> {
     Ok(Tensor::stack(&images, 0))
 }
 
-/// A NumPy `.npy` (version 1–3) of f32, f64 or u8, shaped [N, C, H, W],
-/// [N, H, W, C] (C ∈ {1, 3}) or [N, H, W].
+/// A NumPy `.npy` of f32, f64 or u8, shaped [N, C, H, W], [N, H, W, C]
+/// (C ∈ {1, 3}) or [N, H, W].
 fn read_npy(bytes: &[u8]) -> Result<Tensor> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        bail!("not a .npy file (no \\x93NUMPY magic)");
-    }
-    let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
-        v => bail!("unsupported .npy version {v}"),
-    };
-    let header = bytes
-        .get(start..start + header_len)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or_else(|| anyhow!("truncated or non-text .npy header"))?;
-    let field = |key: &str| -> Result<&str> {
-        let at = header.find(key).ok_or_else(|| anyhow!("the .npy header has no {key}"))? + key.len();
-        Ok(header[at..].trim_start_matches([' ', ':', '\'']).trim_start())
-    };
-    if field("'fortran_order'")?.starts_with("True") {
-        bail!("Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
-    }
-    let descr = field("'descr'")?;
-    let (kind, width) = match () {
-        _ if descr.starts_with("<f4") => (Kind::Float, 4),
-        _ if descr.starts_with("<f8") => (Kind::Double, 8),
-        _ if descr.starts_with("|u1") || descr.starts_with("<u1") => (Kind::Uint8, 1),
-        _ => bail!(
-            "unsupported dtype {}; use float32, float64 or uint8",
-            descr.split('\'').next().unwrap_or(descr)
-        ),
-    };
-    let shape_text = field("'shape'")?;
-    let inner = shape_text
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| anyhow!("malformed shape in the .npy header"))?;
-    let shape: Vec<i64> = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<i64>().map_err(|_| anyhow!("malformed shape entry '{s}'")))
-        .collect::<Result<_>>()?;
-    let count: i64 = shape.iter().product();
-    let data = &bytes[start + header_len..];
-    if data.len() as i64 != count * width {
-        bail!(
-            "the array should hold {} bytes for shape {shape:?} but has {}",
-            count * width,
-            data.len()
-        );
-    }
-    to_images(Tensor::f_from_data_size(data, &shape, kind)?)
+    to_images(super::npy::parse_npy(bytes)?)
 }
 
 /// The `images` tensor of a safetensors file (f32, f64 or u8).

@@ -7,10 +7,12 @@
 pub mod animation;
 pub mod font;
 pub mod grid;
+pub mod histogram;
 pub mod plot2d;
 
 pub use animation::grid_animation;
 pub use grid::{image_grid, render_grid};
+pub use histogram::score_histogram;
 pub use plot2d::{line_plot, scatter_with_energy, EnergyMap};
 
 use anyhow::{Context, Result};

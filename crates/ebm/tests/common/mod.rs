@@ -3,6 +3,8 @@
 
 use tch::{Kind, Tensor};
 
+pub mod checkpoint;
+pub mod concepts;
 pub mod samplers;
 
 /// A scalar function of (x, code) built from the layer under test.

@@ -6,6 +6,8 @@ use super::classify::{all_digits, in_chunks, label_energies};
 use crate::data::mnist::ImageSet;
 use crate::data::sprites::Sprites;
 use crate::energy::Energy;
+pub use crate::judge::metrics::auroc;
+use crate::viz::score_histogram;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
@@ -85,6 +87,16 @@ pub fn build_ood_sets(digits: &Tensor, small_digits: &ImageSet, n: usize, seed: 
     ]
 }
 
+/// The OOD benchmark of the experiment: the first `n` test digits (at most
+/// half of `test_x`) as positives, and the sets built from the test digits
+/// after them (so no positive appears in an OOD set).
+pub fn ood_benchmark(test_x: &Tensor, small_digits: &ImageSet, n: usize, seed: u64) -> (Tensor, Vec<OodSet>) {
+    let total = test_x.size()[0];
+    let half = (n as i64).min(total / 2);
+    let (positives, candidates) = (test_x.narrow(0, 0, half), test_x.narrow(0, half, total - half));
+    (positives, build_ood_sets(&candidates, small_digits, n, seed))
+}
+
 /// Higher = more in-distribution: −E(x), or −min over the ten digits.
 pub fn ood_scores(energy: &dyn Energy, x: &Tensor, conditional: bool) -> Vec<f64> {
     let scores = in_chunks(x, |chunk| {
@@ -95,35 +107,6 @@ pub fn ood_scores(energy: &dyn Energy, x: &Tensor, conditional: bool) -> Vec<f64
         }
     });
     Vec::<f64>::try_from(scores.to_kind(Kind::Double)).unwrap_or_default()
-}
-
-/// Area under the ROC curve with `positives` as the positive class: the
-/// probability that a random positive scores above a random negative, ties
-/// counting half (Mann–Whitney).
-pub fn auroc(positives: &[f64], negatives: &[f64]) -> f64 {
-    if positives.is_empty() || negatives.is_empty() {
-        return f64::NAN;
-    }
-    let mut all: Vec<(f64, bool)> = positives
-        .iter()
-        .map(|&s| (s, true))
-        .chain(negatives.iter().map(|&s| (s, false)))
-        .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < all.len() {
-        let mut j = i;
-        while j < all.len() && all[j].0 == all[i].0 {
-            j += 1;
-        }
-        // Tied scores share the mean of ranks i+1..=j.
-        let mean_rank = (i + 1 + j) as f64 / 2.0;
-        rank_sum += mean_rank * all[i..j].iter().filter(|p| p.1).count() as f64;
-        i = j;
-    }
-    let (p, n) = (positives.len() as f64, negatives.len() as f64);
-    (rank_sum - p * (p + 1.0) / 2.0) / (p * n)
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -148,10 +131,9 @@ pub fn evaluate_ood(
     for set in sets {
         let out_scores = ood_scores(energy, &set.images, conditional);
         let file = format!("{tag}-hist-{}.png", set.name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
-        energy_histogram(
+        score_histogram(
             &out_dir.join(file),
-            &in_scores,
-            &out_scores,
+            &[("MNIST test", &in_scores), ("OOD", &out_scores)],
             &format!("{tag}: −E, MNIST test vs {}", set.name),
         )?;
         rows.push(OodRow {
@@ -161,34 +143,4 @@ pub fn evaluate_ood(
         });
     }
     Ok(rows)
-}
-
-/// Two density histograms of scores on shared bins, drawn as lines.
-pub fn energy_histogram(path: &Path, in_scores: &[f64], out_scores: &[f64], title: &str) -> Result<()> {
-    const BINS: usize = 40;
-    let finite = || in_scores.iter().chain(out_scores).copied().filter(|s| s.is_finite());
-    let lo = finite().fold(f64::INFINITY, f64::min);
-    let hi = finite().fold(f64::NEG_INFINITY, f64::max);
-    let width = ((hi - lo) / BINS as f64).max(1e-12);
-    let density = |scores: &[f64]| -> Vec<(f64, f64)> {
-        let mut counts = [0usize; BINS];
-        for s in scores.iter().filter(|s| s.is_finite()) {
-            counts[(((s - lo) / width) as usize).min(BINS - 1)] += 1;
-        }
-        let total = scores.len().max(1) as f64;
-        counts
-            .iter()
-            .enumerate()
-            .map(|(k, &c)| (lo + (k as f64 + 0.5) * width, c as f64 / total))
-            .collect()
-    };
-    let (inside, outside) = (density(in_scores), density(out_scores));
-    crate::viz::line_plot(
-        path,
-        &[("MNIST test", &inside), ("OOD", &outside)],
-        title,
-        "score −E (higher = more in-distribution)",
-        "fraction of images",
-        (640, 400),
-    )
 }

@@ -3,7 +3,7 @@
 
 use super::classify::{accuracy, all_digits, judge_digits, predict, sample_each_digit, Refinement};
 use super::continual::{split_mnist, task_config, SplitMethod};
-use super::ood::{build_ood_sets, evaluate_ood};
+use super::ood::{evaluate_ood, ood_benchmark};
 use super::report::{check_targets, write_report, IgebmReport, ModelTraining, OodTable, Scored};
 use super::restore::{cross_class_accuracy, cross_class_picture, evaluate_restoration, nearest_neighbour_inpainting};
 use super::robustness::{plot_robustness, robustness_curves, train_cnn_baseline, Norm};
@@ -50,8 +50,8 @@ pub fn run(options: &IgebmOptions, progress: &dyn crate::progress::Progress) -> 
     let small_digits = load_digits_csv(&options.digits_csv).context("loading the 8×8 digits (set --digits-csv)")?;
     let (judge, _) =
         Judge::load(&options.judge).context("loading the MNIST judge (set --judge, or train one with `ebm judge train mnist`)")?;
-    let test_count = (task.test.len() as i64).min(budget.test_images.max(budget.split_test_images));
-    let (test_x, test_y) = labelled_tensors(&task.test, &(0..test_count as usize).collect::<Vec<_>>());
+    let (test_x, test_y) = test_tensors(&task, &budget);
+    let test_count = test_x.size()[0];
 
     let (models, training) = train_models(&task, &budget, options.seed, out, progress)?;
     let (generator, hybrid) = (&models[1], &models[2]);
@@ -116,8 +116,7 @@ pub fn run(options: &IgebmOptions, progress: &dyn crate::progress::Progress) -> 
     }
 
     say("OOD");
-    let (positives, candidates) = split_for_ood(&test_x, budget.ood_images);
-    let sets = build_ood_sets(&candidates, &small_digits, budget.ood_images, options.seed);
+    let (positives, sets) = ood_benchmark(&test_x, &small_digits, budget.ood_images, options.seed);
     let mut ood = Vec::new();
     for model in &models {
         let rows = evaluate_ood(
@@ -271,12 +270,10 @@ fn train_models(
     Ok((models, training))
 }
 
-/// Positives for OOD (the first `n` test digits) and other test digits to
-/// build corrupted sets from (so no positive appears in an OOD set).
-fn split_for_ood(test_x: &Tensor, n: usize) -> (Tensor, Tensor) {
-    let total = test_x.size()[0];
-    let half = (n as i64).min(total / 2);
-    (test_x.narrow(0, 0, half), test_x.narrow(0, half, total - half))
+/// The test digits every ability reads (the first of the test split).
+pub fn test_tensors(task: &MnistTask, budget: &Budget) -> (Tensor, Tensor) {
+    let test_count = (task.test.len() as i64).min(budget.test_images.max(budget.split_test_images));
+    labelled_tensors(&task.test, &(0..test_count as usize).collect::<Vec<_>>())
 }
 
 /// The first test image of each digit, `[10, 1, 28, 28]` (digits missing
