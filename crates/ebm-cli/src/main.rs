@@ -94,6 +94,12 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() {
+    // Output piped into `head` and closed early ends the process quietly, as
+    // for any Unix tool, instead of a panic in println!.
+    // SAFETY: restoring the default disposition of one signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Err(error) = run(cli) {
         eprintln!("error: {error:#}");

@@ -16,8 +16,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| -> Result<()> {
         let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.sync_all().with_context(|| format!("cannot flush {}", tmp.display()))?;
+        let untouched = || format!("{} is left as it was", path.display());
+        file.write_all(bytes).with_context(|| {
+            format!(
+                "cannot write {} (is the disk full, or a file-size limit set?); {}",
+                tmp.display(),
+                untouched()
+            )
+        })?;
+        file.sync_all()
+            .with_context(|| format!("cannot flush {} to disk; {}", tmp.display(), untouched()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
     })();
     if result.is_err() {
