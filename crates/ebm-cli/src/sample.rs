@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use ebm::checkpoint::{load_checkpoint, load_checkpoint_on};
 use ebm::compose::{compose, parse, ConceptLibrary};
-use ebm::energy::ConceptKind;
+use ebm::energy::{Architecture, ConceptKind};
 use ebm::experiments::composition::truth::judge_conditions;
 use ebm::experiments::shapes::{start_chains, SHOWCASE_STEPS};
 use ebm::experiments::toy2d::plot_toy;
@@ -83,13 +83,16 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
             library = ConceptLibrary::load_on(&args.model, context.device)?;
             models = library.concept_models();
             let plain = compose(text, &models, &settings)?;
+            let mut members: Vec<&Architecture> = library.concepts.iter().map(|c| &c.model.card.architecture).collect();
             composed = match &args.prior {
                 Some(path) => {
                     prior = ebm::experiments::composition::load_prior(path, &library.input_shape())?;
+                    members.push(&prior.card.architecture);
                     ebm::compose::algebra::relative_to_prior(plain, prior.network.as_ref())
                 }
                 None => plain,
             };
+            check_memory(&members, args.n)?;
             (&composed, library.sampler(), library.input_shape(), text.clone())
         }
         None => {
@@ -110,6 +113,7 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
                     example_value(&concept.kind)
                 );
             }
+            check_memory(&[&single.card.architecture], args.n)?;
             let shape = single.card.architecture.input_shape();
             (single.network.as_ref(), single.card.sampler.clone(), shape, "samples".to_string())
         }
@@ -145,6 +149,14 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
 
 /// Models trained over noise levels: annealed from σ_max down (the card's
 /// Langevin settings do not apply), printing the acceptance per level.
+/// Refuses `-n` chains that cannot fit in memory (about 21 recorded frames
+/// of each chain are kept for the chain picture and diagnostics).
+fn check_memory(members: &[&Architecture], n: usize) -> Result<()> {
+    use ebm::memory::{available_bytes, batch_bytes, ensure_fits, Pass};
+    let needed = batch_bytes(members, n as i64, Pass::Sampling, 21);
+    ensure_fits(&format!("sampling {n} chains"), needed, available_bytes(), "lower -n")
+}
+
 fn sample_over_noise(
     args: &SampleArgs,
     energy: &dyn ebm::energy::Energy,

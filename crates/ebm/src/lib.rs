@@ -22,6 +22,7 @@ pub mod experiments;
 pub mod infer;
 pub mod io;
 pub mod judge;
+pub mod memory;
 pub mod names;
 pub mod progress;
 pub mod sample;

@@ -60,6 +60,27 @@ fn step_seed(seed: u64, step: u64) -> i64 {
     crate::seed::torch_seed(seed, &[step])
 }
 
+/// Refuses a batch size (with its replay buffer) that cannot fit in the
+/// CPU's memory, before the first step.
+fn check_memory(arch: &crate::energy::Architecture, config: &TrainConfig, device: tch::Device) -> Result<()> {
+    use crate::memory::{available_bytes, batch_bytes, ensure_fits, Pass};
+    if device != tch::Device::Cpu {
+        return Ok(());
+    }
+    let pass = match config.objective {
+        super::Objective::Cd => Pass::Training,
+        super::Objective::Dsm | super::Objective::Denoise => Pass::SecondOrder,
+    };
+    let input: i64 = arch.input_shape().iter().product();
+    let buffer = 4 * input as u64 * config.replay.capacity as u64;
+    let needed = batch_bytes(&[arch], config.batch_size as i64, pass, 0).saturating_add(buffer);
+    let what = format!(
+        "training with batch size {} (replay buffer {})",
+        config.batch_size, config.replay.capacity
+    );
+    ensure_fits(&what, needed, available_bytes(), "lower --batch-size")
+}
+
 impl<'a> Trainer<'a> {
     /// A trainer for a fresh network. With `out_dir`, metrics and checkpoints
     /// are written there.
@@ -91,6 +112,7 @@ impl<'a> Trainer<'a> {
         if config.label_ce_weight > 0.0 && data.concept().is_none() {
             bail!("label_ce_weight > 0 needs conditional data (a concept with codes); set it to 0 for this data");
         }
+        check_memory(&arch, &config, network.var_store().device())?;
         let params: Vec<Tensor> = named_parameters(network.var_store()).into_iter().map(|(_, t)| t).collect();
         let adam = Adam::new(&params, config.adam_beta1, config.adam_beta2);
         let ema = config.ema_decay.map(|_| params.iter().map(|p| p.detach().copy()).collect());
