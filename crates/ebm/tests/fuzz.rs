@@ -308,3 +308,71 @@ fn random_expressions_never_panic_and_errors_quote_the_expression() {
         "accepted expressions with non-finite energies: {non_finite:?}"
     );
 }
+
+#[test]
+fn mutated_training_states_never_panic_on_resume() {
+    use ebm::data::{Toy2d, Toy2dKind};
+    use ebm::experiments::toy2d::{toy_architecture, toy_config};
+    use ebm::train::state::{resume, STATE_FILE};
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let data = Toy2d::new(Toy2dKind::EightGaussians, 3);
+    let mut config = toy_config(4, 3);
+    (config.batch_size, config.langevin.steps, config.replay.capacity) = (16, 2, 64);
+    let original_dir = dir.path().join("original");
+    let network = toy_architecture(false).build(tch::Device::Cpu);
+    ebm::train::Trainer::new(network, &data, config, Some(original_dir.clone()))
+        .unwrap()
+        .run(&ebm::Quiet)
+        .unwrap();
+    let original = std::fs::read(original_dir.join(STATE_FILE)).unwrap();
+    let header = 8 + u64::from_le_bytes(original[..8].try_into().unwrap()) as usize;
+    let case_dir = dir.path().join("case");
+    std::fs::create_dir_all(&case_dir).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let mut tally = Tally::default();
+    for _ in 0..cases() / 5 {
+        let path = case_dir.join(STATE_FILE);
+        std::fs::write(&path, mutate(&mut rng, &original, header)).unwrap();
+        tally.run(&case_dir.display().to_string(), || {
+            resume(&case_dir, &data, Some(8)).map(|_| ()).map_err(message)
+        });
+    }
+    tally.check("training states");
+}
+
+/// Random tensors in place of a samples file's images and conditions.
+fn random_tensor(rng: &mut ChaCha8Rng, n: i64, typical: &[i64]) -> Tensor {
+    let kind = [Kind::Float, Kind::Double, Kind::Uint8, Kind::Int64][rng.random_range(0..4)];
+    let shape: Vec<i64> = match rng.random_range(0..4) {
+        0 => std::iter::once(n).chain(typical.iter().copied()).collect(),
+        1 => vec![],
+        _ => (0..rng.random_range(1..5)).map(|_| rng.random_range(0..5)).collect(),
+    };
+    let t = Tensor::rand(&shape[..], (Kind::Float, tch::Device::Cpu)) * rng.random_range(1..20) as f64;
+    let t = if rng.random_bool(0.1) { t.full_like(f64::NAN) } else { t };
+    t.to_kind(kind)
+}
+
+#[test]
+fn judge_score_never_panics_on_the_tensors_of_a_samples_file() {
+    let _serial = common::serial();
+    let judge_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../judges/shapes.safetensors");
+    let (judge, _) = ebm::judge::Judge::load(&judge_path).unwrap();
+    let heads: Vec<(String, Vec<i64>)> = judge.config.heads.iter().map(|h| (h.name.clone(), vec![h.outputs()])).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let mut tally = Tally::default();
+    for _ in 0..cases() / 5 {
+        let n = rng.random_range(0..4);
+        let images = random_tensor(&mut rng, n, &[3, 32, 32]);
+        let conditions: Vec<(String, Tensor)> = (0..rng.random_range(1..3))
+            .map(|_| {
+                let (name, width) = &heads[rng.random_range(0..heads.len())];
+                let typical: &[i64] = if rng.random_bool(0.5) { &[] } else { width };
+                (name.clone(), random_tensor(&mut rng, n, typical))
+            })
+            .collect();
+        tally.run("", || ebm::judge::score(&judge, &images, &conditions).map(|_| ()).map_err(message));
+    }
+    tally.check("judge conditions");
+}

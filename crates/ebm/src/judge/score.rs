@@ -20,7 +20,6 @@ pub struct HeadScore {
 /// Scores `images` against `conditions`: (head name, target) with class
 /// indices `[N]` (Int64) or values `[N, dims]`. Heads not named are skipped.
 pub fn score(judge: &Judge, images: &Tensor, conditions: &[(String, Tensor)]) -> Result<Vec<HeadScore>> {
-    let n = images.size()[0];
     let expected = [judge.config.channels, judge.config.size, judge.config.size];
     if images.dim() != 4 || images.size()[1..] != expected {
         bail!(
@@ -31,6 +30,9 @@ pub fn score(judge: &Judge, images: &Tensor, conditions: &[(String, Tensor)]) ->
             images.size()
         );
     }
+    let n = images.size()[0];
+    // Files may hold u8 or f64 images; the judge computes in f32.
+    let images = &images.to_kind(Kind::Float);
     let mut outputs: Vec<Option<Tensor>> = Vec::new();
     for chunk in 0..((n + 255) / 256) {
         let part = images.narrow(0, chunk * 256, 256.min(n - chunk * 256));
@@ -52,12 +54,40 @@ pub fn score(judge: &Judge, images: &Tensor, conditions: &[(String, Tensor)]) ->
         let Some(output) = outputs.get(index).and_then(|o| o.as_ref()) else {
             bail!("no images to score")
         };
-        if target.size()[0] != n {
-            bail!("condition '{name}' has {} rows for {n} images", target.size()[0]);
-        }
+        check_target(&judge.config.heads[index].kind, name, target, n)?;
         scores.push(score_head(&judge.config.heads[index].kind, name, output, target)?);
     }
     Ok(scores)
+}
+
+/// Checks a condition read from a file before it reaches tch (whose
+/// shape errors are panics): one row per image, of the head's width, finite;
+/// class indices whole and within the head's classes.
+fn check_target(kind: &HeadKind, name: &str, target: &Tensor, n: i64) -> Result<()> {
+    let rows = target.size().first().copied().unwrap_or(0);
+    let (width, expected) = match kind {
+        HeadKind::Classes { names } => (1, format!("[{n}] class indices below {}", names.len())),
+        HeadKind::Regression { dims, .. } => (*dims, format!("[{n}, {dims}] values")),
+    };
+    if target.dim() == 0 || rows != n || target.numel() as i64 != n * width {
+        bail!(
+            "condition '{name}' has shape {:?}; the judge needs {expected}, one row per image",
+            target.size()
+        );
+    }
+    let values = target.to_kind(Kind::Double);
+    if values.isfinite().all().int64_value(&[]) == 0 {
+        bail!("condition '{name}' holds non-finite values");
+    }
+    if let HeadKind::Classes { names } = kind {
+        let classes = names.len();
+        let whole = values.eq_tensor(&values.round()).all().int64_value(&[]) == 1;
+        let (lo, hi) = (values.min().double_value(&[]), values.max().double_value(&[]));
+        if !whole || lo < 0.0 || hi >= classes as f64 {
+            bail!("condition '{name}' must hold whole class indices in 0..{classes}, found values in [{lo}, {hi}]");
+        }
+    }
+    Ok(())
 }
 
 pub fn score_head(kind: &HeadKind, name: &str, output: &Tensor, target: &Tensor) -> Result<HeadScore> {

@@ -179,6 +179,26 @@ impl ReplayBuffer {
         if len > self.config.capacity || next >= self.config.capacity.max(1) {
             bail!("replay buffer state (len {len}) does not fit capacity {}", self.config.capacity);
         }
+        // The tensors come from a file: shapes are checked before tch sees them.
+        let capacity = self.config.capacity as i64;
+        let rows = |t: &Tensor, name: &str, dims: std::ops::RangeInclusive<usize>| -> Result<i64> {
+            let r = t.size().first().copied().unwrap_or(0);
+            if !dims.contains(&(t.dim())) || r < len as i64 || r > capacity {
+                bail!(
+                    "replay buffer tensor '{name}' has shape {:?}; it needs {len} to {capacity} rows",
+                    t.size()
+                );
+            }
+            Ok(r)
+        };
+        let sample_rows = tensors
+            .get("buffer.samples")
+            .map(|t| rows(t, "buffer.samples", 2..=5))
+            .transpose()?;
+        let code_rows = tensors.get("buffer.codes").map(|t| rows(t, "buffer.codes", 2..=2)).transpose()?;
+        if sample_rows.is_some() && code_rows.is_some() && sample_rows != code_rows {
+            bail!("replay buffer samples and codes have different numbers of rows");
+        }
         *self = ReplayBuffer::new(self.config.clone());
         if let Some(samples) = tensors.get("buffer.samples") {
             let mut shape = samples.size();

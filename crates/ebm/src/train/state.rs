@@ -62,20 +62,29 @@ impl Trainer<'_> {
                 .map(|t| t.shallow_clone())
                 .with_context(|| format!("training state lacks tensor '{key}'"))
         };
+        // Shapes and values come from a file: check them before tch's copy_
+        // (which panics on a mismatch).
+        let copy = |target: &mut Tensor, key: &str| -> Result<()> {
+            let saved = get(key)?;
+            if saved.size() != target.size() {
+                bail!("tensor '{key}' has shape {:?}, expected {:?}", saved.size(), target.size());
+            }
+            if saved.isfinite().all().int64_value(&[]) == 0 {
+                bail!("tensor '{key}' holds non-finite values");
+            }
+            target.copy_(&saved);
+            Ok(())
+        };
         tch::no_grad(|| -> Result<()> {
             for (name, mut var) in named_variables(self.network.var_store()) {
-                let saved = get(&format!("model/{name}"))?;
-                if saved.size() != var.size() {
-                    bail!("tensor '{name}' has shape {:?}, expected {:?}", saved.size(), var.size());
-                }
-                var.copy_(&saved);
+                copy(&mut var, &format!("model/{name}"))?;
             }
             let names: Vec<String> = named_parameters(self.network.var_store()).into_iter().map(|(n, _)| n).collect();
             for (i, name) in names.iter().enumerate() {
-                self.adam.m[i].copy_(&get(&format!("adam.m/{name}"))?);
-                self.adam.v[i].copy_(&get(&format!("adam.v/{name}"))?);
+                copy(&mut self.adam.m[i], &format!("adam.m/{name}"))?;
+                copy(&mut self.adam.v[i], &format!("adam.v/{name}"))?;
                 if let Some(ema) = &mut self.ema {
-                    ema[i].copy_(&get(&format!("ema/{name}"))?);
+                    copy(&mut ema[i], &format!("ema/{name}"))?;
                 }
             }
             Ok(())
@@ -87,6 +96,15 @@ impl Trainer<'_> {
         self.lr = number("lr")?;
         self.divergences = number("divergences")? as u32;
         self.adam.t = number("adam_t")? as u64;
+        if let Some(samples) = state.tensors.get("buffer.samples") {
+            let example = self.data.example_shape();
+            if samples.dim() == 0 || samples.size()[1..] != example[..] {
+                bail!(
+                    "replay buffer samples have shape {:?}; the data's examples are [N, {example:?}]",
+                    samples.size()
+                );
+            }
+        }
         self.buffer.restore(&state.tensors, &meta["buffer"])?;
         Ok(())
     }
