@@ -36,6 +36,26 @@ pub enum Experiment {
     /// ULA vs MALA vs HMC on the shipped concept models at equal gradient
     /// evaluations: acceptance, ESS, R-hat, judged accuracy.
     Samplers(SamplersArgs),
+    /// The divergence guard under aggressive settings: seeds × (step size and
+    /// learning rate ×10 and ×100, no gradient clip) on a shapes concept model
+    /// and on MNIST; how many runs it recovered or gave up on, and whether any
+    /// checkpoint held non-finite weights.
+    Stability(StabilityArgs),
+}
+
+#[derive(Args)]
+pub struct StabilityArgs {
+    #[arg(long, short, default_value = "experiments/stability")]
+    pub out: PathBuf,
+    /// Seeds per recipe and setting.
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// Training steps per run.
+    #[arg(long, default_value_t = 25)]
+    pub steps: u64,
+    /// Directory with the four MNIST IDX files.
+    #[arg(long, default_value_os_t = crate::home::shared_data().join("mnist"))]
+    pub mnist_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -157,6 +177,7 @@ pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
         Experiment::Composition(a) => run_composition(a, context),
         Experiment::EightGaussians(a) => run_eight_gaussians(a, context),
         Experiment::Samplers(a) => run_samplers(a, context),
+        Experiment::Stability(a) => run_stability(a, context),
         Experiment::ConceptCheck(a) => run_concept_check(a),
         Experiment::Inference(a) => run_inference(a, context),
         Experiment::IgebmMnist(a) => run_igebm_mnist(a, context),
@@ -172,6 +193,22 @@ fn run_eight_gaussians(a: EightGaussiansArgs, context: &Context) -> Result<()> {
     };
     print!("{}", eight_gaussians::run(&options, &context.progress)?);
     println!("wrote {}", options.out.display());
+    Ok(())
+}
+
+fn run_stability(a: StabilityArgs, context: &Context) -> Result<()> {
+    cpu_only("stability", context)?;
+    if a.seeds == 0 || a.steps == 0 {
+        bail!("--seeds and --steps must be at least 1");
+    }
+    let options = ebm::experiments::stability::StabilityOptions {
+        out: a.out,
+        mnist_dir: a.mnist_dir,
+        seeds: a.seeds,
+        steps: a.steps,
+    };
+    ebm::experiments::stability::run(&options, &context.progress)?;
+    print!("{}", std::fs::read_to_string(options.out.join("report.md"))?);
     Ok(())
 }
 

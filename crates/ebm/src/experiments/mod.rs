@@ -9,4 +9,5 @@ pub mod igebm;
 pub mod inference;
 pub mod samplers;
 pub mod shapes;
+pub mod stability;
 pub mod toy2d;
