@@ -100,7 +100,12 @@ fn one_run(name: &str, setting: &Setting, seed: u64, options: &StabilityOptions)
     let data = recipe.data(&options.mnist_dir)?;
     tch::manual_seed(seed as i64);
     let started = std::time::Instant::now();
-    let mut trainer = Trainer::new(recipe.architecture.build(tch::Device::Cpu), data.as_ref(), recipe.config.clone(), Some(dir.clone()))?;
+    let mut trainer = Trainer::new(
+        recipe.architecture.build(tch::Device::Cpu),
+        data.as_ref(),
+        recipe.config.clone(),
+        Some(dir.clone()),
+    )?;
     let result = trainer.run(&crate::Quiet);
     let model = dir.join(MODEL_FILE);
     let checkpoint = match (model.exists(), load_checkpoint(&model)) {
@@ -172,7 +177,16 @@ fn write_report(options: &StabilityOptions, rows: &[StabilityRow]) -> Result<()>
         let _ = writeln!(
             md,
             "| {} | {} (step ×{}, lr ×{}) | {} | {} | {} | {} | {} | {} |",
-            r.recipe, r.setting.name, r.setting.step_size_scale, r.setting.lr_scale, r.runs, r.clean, r.recovered, r.gave_up, r.divergences, r.non_finite_checkpoints
+            r.recipe,
+            r.setting.name,
+            r.setting.step_size_scale,
+            r.setting.lr_scale,
+            r.runs,
+            r.clean,
+            r.recovered,
+            r.gave_up,
+            r.divergences,
+            r.non_finite_checkpoints
         );
     }
     for r in rows.iter().filter(|r| !r.messages.is_empty()) {
@@ -191,5 +205,12 @@ fn write_report(options: &StabilityOptions, rows: &[StabilityRow]) -> Result<()>
         })
         .collect();
     let refs: Vec<(&str, &[(f64, f64)])> = series.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
-    crate::viz::line_plot(&out.join("divergences.png"), &refs, "divergences the guard recovered, per run", "seed", "divergences", (720, 420))
+    crate::viz::line_plot(
+        &out.join("divergences.png"),
+        &refs,
+        "divergences the guard recovered, per run",
+        "seed",
+        "divergences",
+        (720, 420),
+    )
 }
