@@ -443,3 +443,47 @@ fn score_classifies_labelled_scenes_and_ranks_noise_out_of_distribution() {
     let (ok, printed) = ebm(&args);
     assert!(!ok && printed.contains("40×40") && !printed.contains("panicked"), "{printed}");
 }
+
+#[test]
+fn score_on_the_shipped_mnist_model_reproduces_the_experiment_report() {
+    let shared = std::env::var_os("EBM_SHARED_DATA").map_or_else(|| repo("../shared/data"), PathBuf::from);
+    let dir = tempfile::tempdir().unwrap();
+    let sets = dir.path().join("ood");
+    let mnist = shared.join("mnist");
+    let digits = shared.join("sklearn-digits/digits.csv.gz");
+    let export = [
+        "data",
+        "mnist-ood",
+        "-o",
+        sets.to_str().unwrap(),
+        "--mnist-dir",
+        mnist.to_str().unwrap(),
+        "--digits-csv",
+        digits.to_str().unwrap(),
+    ];
+    let (ok, text) = ebm(&export);
+    assert!(ok, "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("experiments/igebm-mnist/report.json")).unwrap()).unwrap();
+    let rows = report["ood"].as_array().unwrap().iter().find(|t| t["model"] == "uncond").unwrap()["rows"].clone();
+    let model = repo("models/mnist/uncond.safetensors");
+    let images = sets.join("mnist-test.npy");
+    let out = dir.path().join("score");
+    let mut args: Vec<String> = ["score", "--model", model.to_str().unwrap(), "--images", images.to_str().unwrap(), "-o", out.to_str().unwrap()]
+        .map(String::from)
+        .to_vec();
+    for row in rows.as_array().unwrap() {
+        let name = row["set"].as_str().unwrap();
+        let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        args.extend(["--ood".to_string(), format!("{name}={}", sets.join(format!("{slug}.npy")).display())]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, printed) = ebm(&args);
+    assert!(ok, "{printed}");
+    for row in rows.as_array().unwrap() {
+        let (name, expected) = (row["set"].as_str().unwrap(), row["auroc"].as_f64().unwrap());
+        let line = printed.lines().find(|l| l.starts_with(&format!("AUROC {name} "))).unwrap_or_else(|| panic!("{printed}"));
+        let got: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((got - expected).abs() < 1e-4, "{name}: ebm score {got}, the experiment's report {expected}");
+    }
+}

@@ -132,8 +132,24 @@ impl<'m, 'a> Resolver<'m, 'a> {
                 if let (Some(v), false) = (outside, self.settings.allow_extrapolation) {
                     return self.error(
                         format!(
-                            "'{}' = {v} is outside the range its model was trained on, [{lo}, {hi}]; pass --allow-extrapolation to sample there anyway",
-                            schema.name
+                            "'{}' = {} is outside the range its model was trained on, [{lo}, {hi}]; pass --allow-extrapolation to sample there anyway",
+                            schema.name,
+                            concise(*v)
+                        ),
+                        at,
+                    );
+                }
+                // Even extrapolation stays within ten range widths: codes far
+                // beyond that only overflow the network.
+                let reach = 10.0 * (hi - lo);
+                if let Some(v) = numbers.iter().find(|&&v| v < lo - reach || v > hi + reach) {
+                    return self.error(
+                        format!(
+                            "'{}' = {} is far outside its model's range [{lo}, {hi}]; even with --allow-extrapolation values must lie within [{:.3}, {:.3}]",
+                            schema.name,
+                            concise(*v),
+                            lo - reach,
+                            hi + reach
                         ),
                         at,
                     );
@@ -218,4 +234,13 @@ fn one_hot(index: usize, n: usize) -> Tensor {
 /// Resolves `text` (parsed as `expr`) against `models`.
 pub fn resolve<'a>(text: &str, expr: &Expr, models: &[ConceptModel<'a>], settings: &Settings) -> Result<Composed<'a>, ParseError> {
     Resolver { text, models, settings }.resolve(expr)
+}
+
+/// A number as a person would write it: 1e308, not 309 digits.
+fn concise(v: f64) -> String {
+    if v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
