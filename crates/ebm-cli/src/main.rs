@@ -6,6 +6,7 @@ mod bench;
 mod data;
 mod data_export;
 mod demo;
+mod env;
 mod experiment;
 mod home;
 mod infer;
@@ -58,6 +59,8 @@ pub enum Command {
     Info(sample::InfoArgs),
     /// Look at the datasets.
     Data(data::DataArgs),
+    /// The control environments: exploratory episodes, and replaying episode files.
+    Env(env::EnvArgs),
     /// Train judges and score samples with them.
     Judge(judge::JudgeArgs),
     /// Measure speed (beside a PyTorch reference where there is one).
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Info(args) => sample::info(args),
         Command::Bench(args) => bench::run(args, &context),
         Command::Data(args) => data::run(args),
+        Command::Env(args) => env::run(args),
         Command::Judge(args) => judge::run(args, &context),
         Command::Demo(args) => demo::run(args, &context),
         Command::Experiment(args) => experiment::run(args, &context),

@@ -469,21 +469,38 @@ fn score_on_the_shipped_mnist_model_reproduces_the_experiment_report() {
     let model = repo("models/mnist/uncond.safetensors");
     let images = sets.join("mnist-test.npy");
     let out = dir.path().join("score");
-    let mut args: Vec<String> = ["score", "--model", model.to_str().unwrap(), "--images", images.to_str().unwrap(), "-o", out.to_str().unwrap()]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--images",
+        images.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
     for row in rows.as_array().unwrap() {
         let name = row["set"].as_str().unwrap();
         let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-        args.extend(["--ood".to_string(), format!("{name}={}", sets.join(format!("{slug}.npy")).display())]);
+        args.extend([
+            "--ood".to_string(),
+            format!("{name}={}", sets.join(format!("{slug}.npy")).display()),
+        ]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (ok, printed) = ebm(&args);
     assert!(ok, "{printed}");
     for row in rows.as_array().unwrap() {
         let (name, expected) = (row["set"].as_str().unwrap(), row["auroc"].as_f64().unwrap());
-        let line = printed.lines().find(|l| l.starts_with(&format!("AUROC {name} "))).unwrap_or_else(|| panic!("{printed}"));
+        let line = printed
+            .lines()
+            .find(|l| l.starts_with(&format!("AUROC {name} ")))
+            .unwrap_or_else(|| panic!("{printed}"));
         let got: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-        assert!((got - expected).abs() < 1e-4, "{name}: ebm score {got}, the experiment's report {expected}");
+        assert!(
+            (got - expected).abs() < 1e-4,
+            "{name}: ebm score {got}, the experiment's report {expected}"
+        );
     }
 }

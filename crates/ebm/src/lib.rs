@@ -28,6 +28,7 @@ pub mod progress;
 pub mod sample;
 pub mod seed;
 pub mod train;
+pub mod trajectories;
 pub mod viz;
 
 pub use energy::{Energy, Network};

@@ -30,6 +30,8 @@ pub mod streams {
     pub const CHAIN_START: u64 = 0x000A_11CE;
     /// Scenes sampling chains start from (apart from every training stream).
     pub const SAMPLING: u64 = 0x5A4D_504C;
+    /// Episode `i` of the exploratory control policy (its task and actions).
+    pub const EXPLORATION: u64 = 0x4558_504C;
 }
 
 /// SplitMix64 of `seed` advanced by `stream`.

@@ -198,8 +198,14 @@ fn resolution_names_what_is_wrong() {
         .err()
         .expect("inf");
     assert!(huge.message.contains("finite"), "{}", huge.message);
-    let far = resolve("", &parse("pos=(1e308,0.5)").unwrap(), &models, &lenient).err().expect("far");
-    assert!(far.message.contains("1e308 is far outside") && far.message.contains("[-5.800, 6.800]"), "{}", far.message);
+    let far = resolve("", &parse("pos=(1e308,0.5)").unwrap(), &models, &lenient)
+        .err()
+        .expect("far");
+    assert!(
+        far.message.contains("1e308 is far outside") && far.message.contains("[-5.800, 6.800]"),
+        "{}",
+        far.message
+    );
     let expr = parse("(pos=(0.2,0.8) & color=blue) | (pos=(0.8,0.2) & !color=green)").unwrap();
     let composed = resolve("", &expr, &models, &Settings::default()).unwrap();
     assert_eq!(
