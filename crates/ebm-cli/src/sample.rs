@@ -297,19 +297,25 @@ pub fn write_image_grid(path: &std::path::Path, images: &Tensor, cols: Option<us
 pub struct InfoArgs {
     /// Checkpoint to describe.
     pub model: PathBuf,
-    /// Rewrite a checkpoint written before checksums with its tensor checksum
-    /// in the card (the tensors are unchanged; the file is replaced atomically).
+    /// Rewrite a checkpoint without a checksum over its tensors and card
+    /// (written before checksums, or with a tensors-only one) so that its
+    /// card carries one (the tensors are unchanged; the file is replaced atomically).
     #[arg(long)]
     pub add_checksum: bool,
 }
 
 pub fn info(args: InfoArgs) -> Result<()> {
     let model = load_checkpoint(&args.model)?;
-    if args.add_checksum && model.card.tensor_checksum.is_none() {
+    let covered = model
+        .card
+        .tensor_checksum
+        .as_deref()
+        .is_some_and(|c| c.starts_with(ebm::io::tensors::WITH_CARD));
+    if args.add_checksum && !covered {
         ebm::checkpoint::save_checkpoint(&args.model, model.network.as_ref(), &model.card)?;
         let again = load_checkpoint(&args.model)?;
         println!(
-            "wrote {} with tensor checksum {}",
+            "wrote {} with checksum {}",
             args.model.display(),
             again.card.tensor_checksum.unwrap_or_default()
         );

@@ -20,7 +20,7 @@ use tch::Device;
 pub const FORMAT_VERSION: u32 = 1;
 const CARD_KIND: &str = "ebm-energy";
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelCard {
     pub kind: String,
     pub format_version: u32,
@@ -36,8 +36,9 @@ pub struct ModelCard {
     pub training: serde_json::Value,
     /// Final training metrics, and any evaluation results.
     pub metrics: serde_json::Value,
-    /// [`crate::io::tensors::tensor_checksum`] of the file's tensors, written
-    /// on save and checked on load (absent in checkpoints written before it).
+    /// [`content_checksum`] of the file's tensors and this card (without
+    /// this field), written on save and checked on load; older files carry a
+    /// tensors-only checksum (still checked) or none (loaded with a notice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tensor_checksum: Option<String>,
 }
@@ -92,6 +93,15 @@ impl ModelCard {
     }
 }
 
+/// The checksum of `tensors` with `card` as it serialises without its checksum.
+fn content_checksum<'a>(tensors: impl IntoIterator<Item = (&'a String, &'a tch::Tensor)>, card: &ModelCard) -> Result<String> {
+    let bare = ModelCard {
+        tensor_checksum: None,
+        ..card.clone()
+    };
+    crate::io::tensors::content_checksum(tensors, &serde_json::to_string(&bare)?)
+}
+
 pub struct LoadedModel {
     pub card: ModelCard,
     pub network: Box<dyn Network>,
@@ -104,7 +114,7 @@ pub fn save_checkpoint(path: &Path, network: &dyn Network, card: &ModelCard) -> 
     }
     let tensors = named_variables(network.var_store());
     let card = ModelCard {
-        tensor_checksum: Some(crate::io::tensors::tensor_checksum(tensors.iter().map(|(n, t)| (n, t)))?),
+        tensor_checksum: Some(content_checksum(tensors.iter().map(|(n, t)| (n, t)), card)?),
         ..card.clone()
     };
     let meta = serde_json::to_value(&card)?;
@@ -130,10 +140,20 @@ pub fn load_checkpoint_on(path: &Path, device: Device) -> Result<LoadedModel> {
     copy_checked(&file.tensors, network.var_store()).with_context(context)?;
     match &card.tensor_checksum {
         Some(expected) => {
-            let actual = crate::io::tensors::tensor_checksum(&file.tensors).with_context(context)?;
+            let (actual, what) = if expected.starts_with(crate::io::tensors::WITH_CARD) {
+                (
+                    content_checksum(&file.tensors, &card).with_context(context)?,
+                    "its tensors and card",
+                )
+            } else {
+                (
+                    crate::io::tensors::tensor_checksum(&file.tensors).with_context(context)?,
+                    "its tensors",
+                )
+            };
             if &actual != expected {
                 return Err(anyhow::anyhow!(
-                    "its tensors do not match the checksum in its card ({actual} vs {expected}): the file was corrupted or edited; copy it again or retrain"
+                    "{what} do not match the checksum in its card ({actual} vs {expected}): the file was corrupted or edited; copy it again or retrain"
                 ))
                 .with_context(context);
             }

@@ -143,7 +143,19 @@ fn a_flipped_tensor_byte_fails_the_checksum_and_old_checkpoints_still_load() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = saved(dir.path());
     let card = load_checkpoint(&path).expect("a fresh checkpoint loads").card;
-    assert!(card.tensor_checksum.as_deref().is_some_and(|c| c.starts_with("fnv1a64:")));
+    assert!(card.tensor_checksum.as_deref().is_some_and(|c| c.starts_with("fnv1a64+card:")));
+    // The checksum covers the card: a changed sampler setting is refused.
+    let edited = tampered(dir.path(), |_, meta| {
+        meta["sampler"]["langevin"]["step_size"] = serde_json::json!(11.0);
+    });
+    let error = load_error(&edited);
+    assert!(error.contains("its tensors and card do not match the checksum"), "{error}");
+    // A tensors-only checksum (written before cards were covered) is still checked, and loads.
+    let older = tampered(dir.path(), |tensors, meta| {
+        let map: std::collections::BTreeMap<String, tch::Tensor> = tensors.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+        meta["tensor_checksum"] = serde_json::json!(ebm::io::tensors::tensor_checksum(&map).unwrap());
+    });
+    assert!(load_checkpoint(&older).is_ok(), "{}", load_error(&older));
     // Flip the lowest mantissa bit of the last tensor byte: still finite, still the right shape.
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 4;

@@ -121,7 +121,7 @@ fn message(error: anyhow::Error) -> String {
 }
 
 #[test]
-fn mutated_checkpoints_never_panic_and_changed_tensors_never_load() {
+fn mutated_checkpoints_never_panic_and_edited_ones_never_load() {
     let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let (network, card) = conditional_conv();
@@ -131,7 +131,8 @@ fn mutated_checkpoints_never_panic_and_changed_tensors_never_load() {
     let data_start = 8 + u64::from_le_bytes(original[..8].try_into().unwrap()) as usize;
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let mut tally = Tally::default();
-    let mut silent_tensor_edits = 0;
+    let mut silent_edits = 0;
+    let saved = load_checkpoint(&original_path).unwrap();
     for i in 0..cases() {
         let path = dir.path().join(format!("case-{}.safetensors", i % 8));
         let mutated = mutate(&mut rng, &original, data_start);
@@ -140,8 +141,9 @@ fn mutated_checkpoints_never_panic_and_changed_tensors_never_load() {
         std::fs::write(&path, &mutated).unwrap();
         let name = path.display().to_string();
         tally.run(&name, || match load_checkpoint(&path) {
-            Ok(_) if tensor_edit => {
-                silent_tensor_edits += 1;
+            // The checksum covers tensors and card: whatever loads must be the original.
+            Ok(loaded) if tensor_edit || loaded.card != saved.card || !same_weights(&loaded, &saved) => {
+                silent_edits += 1;
                 Ok(())
             }
             Ok(_) => Ok(()),
@@ -149,7 +151,13 @@ fn mutated_checkpoints_never_panic_and_changed_tensors_never_load() {
         });
     }
     tally.check("checkpoint");
-    assert_eq!(silent_tensor_edits, 0, "checkpoints with edited tensor bytes loaded");
+    assert_eq!(silent_edits, 0, "edited checkpoints loaded with different content");
+}
+
+fn same_weights(a: &ebm::checkpoint::LoadedModel, b: &ebm::checkpoint::LoadedModel) -> bool {
+    use ebm::energy::network::named_variables;
+    let (a, b) = (named_variables(a.network.var_store()), named_variables(b.network.var_store()));
+    a.len() == b.len() && a.iter().zip(&b).all(|((n, x), (m, y))| n == m && x.equal(y))
 }
 
 /// Valid files of every image format the readers take: 3 grey 8×8 images.

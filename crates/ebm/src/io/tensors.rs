@@ -97,29 +97,58 @@ fn parse(bytes: &[u8]) -> Result<TensorFile> {
     Ok(TensorFile { tensors, metadata })
 }
 
-/// FNV-1a (64-bit) over every tensor's name, shape and bytes in name order:
-/// a corruption check for checkpoints (a flipped byte inside a tensor that
-/// stays finite is otherwise invisible), not a signature.
-pub fn tensor_checksum<'a>(tensors: impl IntoIterator<Item = (&'a String, &'a Tensor)>) -> Result<String> {
-    let mut sorted: Vec<(&String, &Tensor)> = tensors.into_iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            hash = (hash ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for (name, tensor) in sorted {
-        feed(name.as_bytes());
-        for d in tensor.size() {
-            feed(&d.to_le_bytes());
-        }
-        let t = tensor.detach().to_device(tch::Device::Cpu).contiguous();
-        let numel = t.numel();
-        let mut bytes = vec![0u8; numel * t.kind().elt_size_in_bytes()];
-        t.f_copy_data_u8(&mut bytes, numel)
-            .with_context(|| format!("reading tensor {name}"))?;
-        feed(&bytes);
+/// FNV-1a (64-bit): a corruption check, not a signature.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
-    Ok(format!("fnv1a64:{hash:016x}"))
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// Every tensor's name, shape and bytes, in name order.
+    fn feed_tensors<'a>(&mut self, tensors: impl IntoIterator<Item = (&'a String, &'a Tensor)>) -> Result<()> {
+        let mut sorted: Vec<(&String, &Tensor)> = tensors.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, tensor) in sorted {
+            self.feed(name.as_bytes());
+            for d in tensor.size() {
+                self.feed(&d.to_le_bytes());
+            }
+            let t = tensor.detach().to_device(tch::Device::Cpu).contiguous();
+            let numel = t.numel();
+            let mut bytes = vec![0u8; numel * t.kind().elt_size_in_bytes()];
+            t.f_copy_data_u8(&mut bytes, numel)
+                .with_context(|| format!("reading tensor {name}"))?;
+            self.feed(&bytes);
+        }
+        Ok(())
+    }
 }
+
+/// FNV-1a over the tensors alone (`fnv1a64:…`): what checkpoints carried
+/// before their cards were covered too; still verified on load.
+pub fn tensor_checksum<'a>(tensors: impl IntoIterator<Item = (&'a String, &'a Tensor)>) -> Result<String> {
+    let mut fnv = Fnv::new();
+    fnv.feed_tensors(tensors)?;
+    Ok(format!("{TENSORS_ONLY}{:016x}", fnv.0))
+}
+
+/// FNV-1a over the tensors and then `card` (`fnv1a64+card:…`), so an edit
+/// of either — a flipped byte inside a finite weight, a digit of a sampler
+/// setting — is caught on load.
+pub fn content_checksum<'a>(tensors: impl IntoIterator<Item = (&'a String, &'a Tensor)>, card: &str) -> Result<String> {
+    let mut fnv = Fnv::new();
+    fnv.feed_tensors(tensors)?;
+    fnv.feed(card.as_bytes());
+    Ok(format!("{WITH_CARD}{:016x}", fnv.0))
+}
+
+/// Prefixes of the two checksum kinds.
+pub const TENSORS_ONLY: &str = "fnv1a64:";
+pub const WITH_CARD: &str = "fnv1a64+card:";
