@@ -79,7 +79,7 @@ impl Episode {
         let mut max_deviation: f64 = 0.0;
         for (step, (recorded, recomputed)) in self.states.iter().zip(&replayed.states).enumerate() {
             let deviation = recorded.iter().zip(recomputed).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-            if !(deviation <= REPLAY_TOLERANCE) {
+            if deviation.is_nan() || deviation > REPLAY_TOLERANCE {
                 bail!("state {step} is {recorded:?} but replaying the actions gives {recomputed:?} (off by {deviation:.3e}, tolerance {REPLAY_TOLERANCE:e})");
             }
             max_deviation = max_deviation.max(deviation);
