@@ -1,7 +1,7 @@
 //! `ebm train`: picks a recipe by name, applies the flags once, trains.
 
 use crate::Context;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ebm::data::shapes_concept::ShapesConcept;
 use ebm::data::{Toy2d, Toy2dKind};
@@ -16,7 +16,8 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct TrainArgs {
     /// What to train on: a 2-D toy (eight-gaussians, two-moons, rings,
-    /// checkerboard, spirals), `shapes` (with --concept) or `mnist`.
+    /// checkerboard, spirals), `shapes` (with --concept), `mnist`, or
+    /// `trajectories` (with --env: transitions of a control environment).
     pub dataset: String,
     /// For `shapes`: the one concept the model is conditioned on (pos, color
     /// or colour, shape, size).
@@ -34,9 +35,13 @@ pub struct TrainArgs {
     /// data (random scenes) or background (empty floors; the recipe's default).
     #[arg(long)]
     pub chain_start: Option<ChainStart>,
-    /// For `mnist`: condition on the digit (a one-hot code).
+    /// For `mnist`: condition on the digit (a one-hot code); for
+    /// `trajectories`: on the action as well as the state.
     #[arg(long)]
     pub conditional: bool,
+    /// For `trajectories`: the control environment (particle, maze, reacher).
+    #[arg(long)]
+    pub env: Option<ebm::trajectories::Env>,
     /// For `mnist`: the directory with the four IDX files.
     #[arg(long, default_value_os_t = crate::judge::default_mnist_dir())]
     pub mnist_dir: PathBuf,
@@ -175,11 +180,18 @@ fn recipe_name(args: &TrainArgs) -> Result<String> {
         ("mnist", None) if args.label_ce.unwrap_or(0.0) > 0.0 => "mnist-hybrid".into(),
         ("mnist", None) => "mnist-cond".into(),
         ("mnist", Some(_)) => bail!("--concept applies to `shapes` only; `ebm train mnist --conditional` conditions on the digit"),
+        ("trajectories", None) => {
+            let env = args.env.context("`ebm train trajectories` needs --env particle, maze or reacher")?;
+            format!("trajectories-{env}{}", if args.conditional { "-action" } else { "" })
+        }
         (_, Some(_)) => bail!("--concept applies to `shapes` only"),
         (name, None) => name.to_string(),
     };
-    if args.conditional && !name.starts_with("mnist") {
-        bail!("--conditional applies to `mnist` only");
+    if args.conditional && !name.starts_with("mnist") && !name.starts_with("trajectories") {
+        bail!("--conditional applies to `mnist` and `trajectories` only");
+    }
+    if args.env.is_some() && !name.starts_with("trajectories") {
+        bail!("--env applies to `trajectories` only");
     }
     Ok(name)
 }
@@ -276,6 +288,28 @@ pub fn run(args: TrainArgs, context: &Context) -> Result<()> {
         Dataset::ShapesPrior => {
             let images = ebm::experiments::shapes::sample_images(network.as_ref(), None, 32, &card.sampler, 0, None).x;
             ebm::experiments::shapes::write_grid(&picture, &images, 8, &[], "shapes prior (unconditional)")?
+        }
+        Dataset::Trajectories { env, conditional } => {
+            let check = ebm::trajectories::rollout::one_step_check(
+                network.as_ref(),
+                env,
+                conditional,
+                &card.sampler.langevin,
+                &card.sampler.init,
+                args.seed,
+            );
+            println!(
+                "one step ahead on {} held-out transitions: mean state error {:.4} (nothing moves: {:.4})",
+                check.transitions, check.model_error, check.copy_error
+            );
+            let title = format!("{env}: a held-out episode and the model's one-step predictions");
+            let points = |path: &[[f64; 2]]| path.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>();
+            let (truth, predicted) = (points(&check.true_path), points(&check.predicted_path));
+            let series = [
+                ("true positions", truth.as_slice()),
+                ("predicted one step ahead", predicted.as_slice()),
+            ];
+            ebm::viz::line_plot(&picture, &series, &title, "x", "y", (640, 640))?
         }
         Dataset::Mnist { conditional } => {
             let sampler = igebm::mnist_langevin(100);

@@ -32,6 +32,8 @@ pub mod streams {
     pub const SAMPLING: u64 = 0x5A4D_504C;
     /// Episode `i` of the exploratory control policy (its task and actions).
     pub const EXPLORATION: u64 = 0x4558_504C;
+    /// Training batch `step` of offline transitions.
+    pub const TRANSITION_BATCH: u64 = 0x5452_4E53;
 }
 
 /// SplitMix64 of `seed` advanced by `stream`.

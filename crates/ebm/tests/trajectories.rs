@@ -112,3 +112,27 @@ fn episode_files_round_trip_and_replay_and_bad_ones_are_refused() {
     let error = format!("{:#}", read_episodes(&path).unwrap_err());
     assert!(error.contains("unknown environment 'cartpole'"), "{error}");
 }
+
+#[test]
+fn transitions_are_scaled_steps_coded_by_state_and_action_and_invert_exactly() {
+    use ebm::data::DataSource;
+    use ebm::trajectories::transitions::{apply_delta, delta, Transitions};
+    let episodes = exploratory_episodes(Env::Reacher, 2, 3);
+    let data = Transitions::from_episodes(Env::Reacher, &episodes, true, 3);
+    assert_eq!(data.len(), 2 * Env::Reacher.horizon());
+    let batch = data.batch(0, 16);
+    assert_eq!(batch.x.size(), [16, 4]);
+    assert_eq!(batch.code.as_ref().unwrap().size(), [16, 6]);
+    assert_eq!(data.concept().unwrap().code_dim(), 6);
+    // A step across the ±π seam is small, and applying it gives the next state back.
+    let (s, next) = ([3.1, -3.1, 1.0, -1.0], [-3.1, 3.1, 1.0, -1.0]);
+    let d = delta(Env::Reacher, &s, &next);
+    assert!(d[0].abs() < 1.0 && d[1].abs() < 1.0, "{d:?}");
+    assert!(close(&apply_delta(Env::Reacher, &s, &d), &next));
+    for e in &episodes {
+        for t in 0..e.actions.len() {
+            let d = delta(Env::Reacher, &e.states[t], &e.states[t + 1]);
+            assert!(close(&apply_delta(Env::Reacher, &e.states[t], &d), &e.states[t + 1]));
+        }
+    }
+}

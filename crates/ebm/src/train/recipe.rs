@@ -33,6 +33,12 @@ pub enum Dataset {
     Mnist {
         conditional: bool,
     },
+    /// Offline transitions of a control environment; the energy reads the
+    /// action too when `conditional`.
+    Trajectories {
+        env: crate::trajectories::Env,
+        conditional: bool,
+    },
 }
 
 /// A complete training setup.
@@ -78,6 +84,14 @@ pub fn recipe(name: &str, steps: u64, seed: u64) -> Result<Recipe> {
             ..igebm::mnist_config(steps, 32, 20, seed)
         };
         (Dataset::Mnist { conditional }, igebm::mnist_architecture(conditional), config)
+    } else if let Some(rest) = name.strip_prefix("trajectories-") {
+        let (env_name, conditional) = match rest.strip_suffix("-action") {
+            Some(env) => (env, true),
+            None => (rest, false),
+        };
+        let env: crate::trajectories::Env = env_name.parse().map_err(anyhow::Error::msg)?;
+        let (architecture, config) = transition_recipe(env, conditional, steps, seed);
+        (Dataset::Trajectories { env, conditional }, architecture, config)
     } else {
         let kind: Toy2dKind = name.parse().map_err(|e: String| {
             anyhow::anyhow!("unknown dataset '{name}'; choose shapes (with a concept), mnist, or a 2-D density: {e}")
@@ -90,6 +104,25 @@ pub fn recipe(name: &str, steps: u64, seed: u64) -> Result<Recipe> {
         architecture,
         config,
     })
+}
+
+/// A transition energy E(Δ | sₜ [, aₜ]): the MLP (3 × 128, spectral
+/// norm, swish) with the state (and action) as its FiLM code, trained as the
+/// 2-D toys are (batch 128, T = σ²/λ = 0.2 chains) over the scaled step.
+fn transition_recipe(env: crate::trajectories::Env, conditional: bool, steps: u64, seed: u64) -> (Architecture, TrainConfig) {
+    let schema = crate::trajectories::transitions::code_schema(env, conditional);
+    let architecture = Architecture::Mlp(crate::energy::MlpConfig {
+        input_dim: 4,
+        hidden: vec![128, 128, 128],
+        code_dim: schema.code_dim(),
+        activation: crate::energy::Activation::Swish,
+        spectral_norm: true,
+        input_shape: vec![],
+    });
+    let mut config = toy2d::toy_config(steps, seed);
+    config.batch_size = 128;
+    config.langevin.clamp = Some((-4.0, 4.0));
+    (architecture, config)
 }
 
 /// The denoiser with the input and code of `arch` (an image network).
@@ -276,6 +309,9 @@ impl Recipe {
                 shapes::RECIPE_CHAIN_START,
             )?)),
             Dataset::Mnist { conditional } => Box::new(MnistData::new(&load_mnist(mnist_dir, Split::Train)?, conditional, None, seed)?),
+            Dataset::Trajectories { env, conditional } => {
+                Box::new(crate::trajectories::transitions::Transitions::exploratory(env, conditional, seed))
+            }
         })
     }
 }

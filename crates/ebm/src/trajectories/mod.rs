@@ -1,10 +1,13 @@
 //! Trajectories: the control environments of `spec/environments.md`, their
-//! recorded-episode format with replay, and the exploratory policy that
-//! gathers offline transitions. (Transition energies and planning build on
-//! these.)
+//! recorded-episode format with replay, the exploratory policy that gathers
+//! offline transitions, transition data for energies E(Δ | sₜ [, aₜ]) and
+//! their one-step predictions. (Multi-step rollout scores and planning build
+//! on these.)
 
 pub mod env;
 pub mod episode;
+pub mod rollout;
+pub mod transitions;
 
 pub use env::{Action, Env, Point, State};
 pub use episode::{read_episodes, rollout, write_episodes, Episode, Replay};
