@@ -50,8 +50,8 @@ pub struct StabilityArgs {
     /// Seeds per recipe and setting.
     #[arg(long, default_value_t = 20)]
     pub seeds: u64,
-    /// Training steps per run.
-    #[arg(long, default_value_t = 25)]
+    /// Training steps per run (the settings blow up within the first few).
+    #[arg(long, default_value_t = 10)]
     pub steps: u64,
     /// Directory with the four MNIST IDX files.
     #[arg(long, default_value_os_t = crate::home::shared_data().join("mnist"))]
