@@ -2,10 +2,10 @@
 //! Langevin dynamics over the scaled step, from the start noise of its card.
 
 use super::env::{Env, State};
-use super::transitions::{apply_delta, code_schema};
+use super::transitions::{apply_delta, transition_codes};
 use crate::energy::Energy;
 use crate::sample::{langevin, InitNoise, LangevinConfig, LangevinOptions};
-use tch::{Kind, Tensor};
+use tch::Kind;
 
 /// One predicted next state per (state, action) row; `actions` only for an
 /// action-conditional model.
@@ -17,19 +17,7 @@ pub fn predict_next(
     sampler: &LangevinConfig,
     init: &InitNoise,
 ) -> Vec<State> {
-    let schema = code_schema(env, actions.is_some());
-    let rows: Vec<f32> = states
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| {
-            let mut values = s.to_vec();
-            if let Some(a) = actions {
-                values.extend(a[i].map(|v| v.clamp(-1.0, 1.0)));
-            }
-            schema.encode(&values)
-        })
-        .collect();
-    let code = Tensor::from_slice(&rows).view([states.len() as i64, -1]);
+    let code = transition_codes(env, states, actions);
     let x0 = init.sample(&[states.len() as i64, 4]);
     let deltas = langevin(energy, &x0, Some(&code), sampler, &LangevinOptions::default()).x;
     let deltas = Vec::<Vec<f64>>::try_from(deltas.to_kind(Kind::Double)).unwrap_or_default();

@@ -70,6 +70,24 @@ pub fn code_schema(env: Env, conditional: bool) -> ConceptSchema {
     }
 }
 
+/// Codes `[B, C]` of a transition model for states (and actions, clipped as
+/// the environment clips them), as the model reads them.
+pub fn transition_codes(env: Env, states: &[State], actions: Option<&[[f64; 2]]>) -> Tensor {
+    let schema = code_schema(env, actions.is_some());
+    let rows: Vec<f32> = states
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            let mut values = s.to_vec();
+            if let Some(a) = actions {
+                values.extend(a[i].map(|v| v.clamp(-1.0, 1.0)));
+            }
+            schema.encode(&values)
+        })
+        .collect();
+    Tensor::from_slice(&rows).view([states.len() as i64, -1])
+}
+
 impl Transitions {
     /// Every transition of `episodes`.
     pub fn from_episodes(env: Env, episodes: &[Episode], conditional: bool, seed: u64) -> Self {
@@ -104,23 +122,6 @@ impl Transitions {
     pub fn is_empty(&self) -> bool {
         self.states.is_empty()
     }
-
-    /// Codes `[B, C]` for states (and actions), as the model reads them.
-    pub fn codes(&self, states: &[State], actions: Option<&[[f64; 2]]>) -> Tensor {
-        let schema = code_schema(self.env, self.conditional);
-        let rows: Vec<f32> = states
-            .iter()
-            .enumerate()
-            .flat_map(|(i, s)| {
-                let mut values = s.to_vec();
-                if let Some(a) = actions {
-                    values.extend(a[i]);
-                }
-                schema.encode(&values)
-            })
-            .collect();
-        Tensor::from_slice(&rows).view([states.len() as i64, -1])
-    }
 }
 
 impl DataSource for Transitions {
@@ -132,7 +133,7 @@ impl DataSource for Transitions {
         let actions: Vec<[f64; 2]> = picks.iter().map(|&i| self.actions[i]).collect();
         Batch {
             x: Tensor::from_slice(&x).view([batch_size as i64, 4]),
-            code: Some(self.codes(&states, self.conditional.then_some(actions.as_slice()))),
+            code: Some(transition_codes(self.env, &states, self.conditional.then_some(actions.as_slice()))),
         }
     }
 
