@@ -134,6 +134,10 @@ pub struct NoiseArgs {
     /// T at every level: exp(−E_σ/T) (default 1).
     #[arg(long)]
     pub level_temperature: Option<f64>,
+    /// What chains follow at each level: exact (∇ₓE_σ, default) or tweedie
+    /// (each denoiser's score (D − x)/σ², without D's Jacobian).
+    #[arg(long)]
+    pub level_gradient: Option<ebm::energy::LevelGradient>,
 }
 
 impl NoiseArgs {
@@ -145,6 +149,7 @@ impl NoiseArgs {
             step_scale: self.level_step_scale.unwrap_or(base.step_scale),
             kind: self.level_sampler.unwrap_or(base.kind),
             temperature: self.level_temperature.unwrap_or(base.temperature),
+            gradient: self.level_gradient.unwrap_or(base.gradient),
             ..base
         };
         annealing

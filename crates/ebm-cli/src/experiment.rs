@@ -147,6 +147,11 @@ pub struct CompositionArgs {
     /// of experts, E_u + Σ(Eᵢ − E_u)); `ebm train shapes --prior` trains one.
     #[arg(long)]
     pub prior: Option<PathBuf>,
+    /// Guidance w. With --prior: AND = E_u + w·Σ(Eᵢ − E_u) (default 1, the
+    /// product of experts). Without: AND = E₁(∅) + w·Σ(Eᵢ − Eᵢ(∅)), each model
+    /// against its own null code (models trained with --code-dropout).
+    #[arg(long)]
+    pub guidance: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -170,6 +175,10 @@ pub struct IgebmArgs {
     /// The MNIST judge that reads digits off samples.
     #[arg(long, default_value_os_t = crate::home::shipped("judges/mnist.safetensors"))]
     pub judge: PathBuf,
+    /// Evaluate the checkpoints DIR/{uncond,cond-cd,cond-hybrid}.safetensors
+    /// (e.g. models/mnist) instead of training them.
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
 }
 
 pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
@@ -291,6 +300,7 @@ fn run_igebm_mnist(a: IgebmArgs, context: &Context) -> Result<()> {
         mnist_dir: a.mnist_dir,
         digits_csv: a.digits_csv,
         judge: a.judge,
+        models: a.models,
     };
     let report = run_igebm(&options, &context.progress)?;
     println!("{}", ebm::experiments::igebm::report::markdown(&report));
@@ -326,6 +336,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         seed: args.seed,
         annealing: args.noise_levels.annealing()?,
         prior: args.prior,
+        guidance: args.guidance,
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

@@ -43,6 +43,11 @@ pub struct SampleArgs {
     /// model (product of experts, E_u + Σ(Eᵢ − E_u)) instead of the plain sum.
     #[arg(long)]
     pub prior: Option<PathBuf>,
+    /// Guidance w. With --prior: AND = E_u + w·Σ(Eᵢ − E_u) (default 1, the
+    /// product of experts). Without: AND = E₁(∅) + w·Σ(Eᵢ − Eᵢ(∅)), each model
+    /// against its own null code (models trained with --code-dropout).
+    #[arg(long)]
+    pub guidance: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Also show the sampling chain: a .gif animates the chains, a .png lays
@@ -71,6 +76,9 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
     if args.prior.is_some() && args.expr.is_none() {
         bail!("--prior composes an --expr relative to an unconditional model; give --expr too");
     }
+    if let Some(w) = args.guidance {
+        ebm::compose::algebra::check_guidance(w).map_err(anyhow::Error::msg)?;
+    }
     let settings = args.operators.settings();
     settings.validate()?;
     let library;
@@ -83,15 +91,20 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
             library = ConceptLibrary::load_on(&args.model, context.device)?;
             models = library.concept_models();
             let plain = compose(text, &models, &settings)?;
-            let mut members: Vec<&Architecture> = library.concepts.iter().map(|c| &c.model.card.architecture).collect();
-            composed = match &args.prior {
-                Some(path) => {
-                    prior = ebm::experiments::composition::load_prior(path, &library.input_shape())?;
-                    members.push(&prior.card.architecture);
-                    ebm::compose::algebra::relative_to_prior(plain, prior.network.as_ref())
-                }
-                None => plain,
+            prior = match &args.prior {
+                Some(path) => Some(ebm::experiments::composition::load_prior(path, &library.input_shape())?),
+                None => None,
             };
+            if prior.is_none() && args.guidance.is_some() {
+                library.check_null_codes(None)?;
+            }
+            let mut members: Vec<&Architecture> = library.concepts.iter().map(|c| &c.model.card.architecture).collect();
+            members.extend(prior.iter().map(|p| &p.card.architecture));
+            composed = ebm::experiments::composition::guide(
+                plain,
+                prior.as_ref().map(|p| p.network.as_ref() as &dyn ebm::energy::Energy),
+                args.guidance,
+            );
             check_memory(&members, args.n)?;
             (&composed, library.sampler(), library.input_shape(), text.clone())
         }

@@ -146,6 +146,10 @@ pub struct TrainArgs {
     /// Denoising objectives: weight a noise level's loss by σ^power (0: plain DSM).
     #[arg(long)]
     pub sigma_power: Option<f64>,
+    /// Denoising objectives: train this fraction of examples under the null
+    /// code (zeros), so the model is its own unconditional (for --guidance).
+    #[arg(long)]
+    pub code_dropout: Option<f64>,
     /// Denoiser: channels of the first level (the next three have twice as many).
     #[arg(long)]
     pub denoiser_width: Option<i64>,
@@ -225,6 +229,7 @@ fn overrides(args: &TrainArgs) -> Overrides {
         checkpoint_every: Some(args.checkpoint_every),
         objective: args.objective,
         sigma_power: args.sigma_power,
+        code_dropout: args.code_dropout,
         denoiser_width: args.denoiser_width,
         latent: args.latent,
         sigma_range: args.sigma_range,

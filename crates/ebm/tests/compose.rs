@@ -345,6 +345,7 @@ fn the_algebra_applies_at_each_noise_level_and_spans_its_members_ranges() {
         let held = ebm::energy::AtNoiseLevel {
             energy: &nested,
             sigma: level,
+            gradient: ebm::energy::LevelGradient::Exact,
         };
         assert!((held.energy(&x, None) - expected).abs().max().double_value(&[]) < 1e-12);
     }
@@ -390,6 +391,15 @@ fn conjunctions_relative_to_a_prior_count_it_once() {
     // One concept alone is unchanged.
     let alone = relative_to_prior(Composed::leaf(&a), &prior).energy(&x, None);
     assert!((alone - e(&a)).abs().max().double_value(&[]) < 1e-12);
+    // Guidance w: E_u + w·Σ(Eᵢ − E_u); a conjunction nested in it is scaled once.
+    let nested = Composed::And(vec![
+        (1.0, Composed::leaf(&a)),
+        (1.0, Composed::And(vec![(1.0, Composed::leaf(&b)), (1.0, Composed::leaf(&c))])),
+    ]);
+    let guided = relative_to_prior(ebm::compose::algebra::guided(nested, 3.0), &prior).energy(&x, None);
+    let inner = e(&b) + e(&c) - e(&prior);
+    let expected = e(&prior) + (e(&a) - e(&prior)) * 3.0 + (inner - e(&prior)) * 3.0;
+    assert!((guided - expected).abs().max().double_value(&[]) < 1e-12);
 }
 
 /// Annealing down the levels of an exact noise-level family ends at its
@@ -415,4 +425,51 @@ fn annealing_down_noise_levels_reaches_the_data_distribution() {
     let x = run.x.to_kind(Kind::Double);
     let (mean, std) = (x.mean(Kind::Double).double_value(&[]), x.std(true).double_value(&[]));
     assert!((mean - 0.5).abs() < 0.02 && (std - 0.1).abs() < 0.015, "mean {mean}, std {std}");
+}
+
+/// A conditional energy whose mean is its code: E(x | c) = ½‖x − c‖²·scale.
+struct CodeMean(f64);
+
+impl Energy for CodeMean {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let code = code.expect("a conditional energy");
+        (x - code).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Double) * (0.5 * self.0)
+    }
+}
+
+/// Null-code guidance: AND = E₁(∅) + w·Σ(Eᵢ(cᵢ) − Eᵢ(∅)), nested conjunctions
+/// flattened; an OR's branches are guided on their own.
+#[test]
+fn null_guidance_takes_each_member_against_its_own_null_code() {
+    use ebm::compose::algebra::null_guided;
+    let x = Tensor::randn([5, 2], (Kind::Double, tch::Device::Cpu));
+    let leaf = |m: &'static CodeMean, c: [f64; 2]| Composed::Leaf {
+        model: m,
+        code: Some(Tensor::from_slice(&c)),
+        label: String::new(),
+    };
+    static A: CodeMean = CodeMean(1.0);
+    static B: CodeMean = CodeMean(3.0);
+    let at = |m: &CodeMean, c: [f64; 2]| {
+        let code = Tensor::from_slice(&c).unsqueeze(0).expand([5, 2], false);
+        m.energy(&x, Some(&code))
+    };
+    let nested = Composed::And(vec![
+        (1.0, leaf(&A, [0.5, 0.2])),
+        (1.0, Composed::And(vec![(0.5, leaf(&B, [-1.0, 1.0]))])),
+    ]);
+    let got = null_guided(nested, 2.5).energy(&x, None);
+    let null = [0.0, 0.0];
+    let expected = at(&A, null) + (at(&A, [0.5, 0.2]) - at(&A, null)) * 2.5 + (at(&B, [-1.0, 1.0]) - at(&B, null)) * (2.5 * 0.5);
+    assert!((got - expected).abs().max().double_value(&[]) < 1e-12);
+    // Each OR branch is a conjunction of its own (here one guided leaf).
+    let or = Composed::Or {
+        terms: vec![(1.0, leaf(&A, [1.0, 0.0])), (1.0, leaf(&B, [0.0, 1.0]))],
+        temperature: 0.5,
+    };
+    let branch = |m: &CodeMean, c| at(m, null) + (at(m, c) - at(m, null)) * 2.0;
+    let expected =
+        Tensor::stack(&[-branch(&A, [1.0, 0.0]) / 0.5, -branch(&B, [0.0, 1.0]) / 0.5], 0).logsumexp([0i64].as_slice(), false) * -0.5;
+    let got = null_guided(or, 2.0).energy(&x, None);
+    assert!((got - expected).abs().max().double_value(&[]) < 1e-12);
 }

@@ -332,3 +332,45 @@ fn dsm_loss_gradient_matches_finite_differences() {
         }
     }
 }
+
+/// The Tweedie variant keeps the energy's value but follows (x − D)/σ², D
+/// held fixed; through a composition every member's gradient is swapped.
+#[test]
+fn tweedie_gradient_is_the_denoisers_residual_and_composes() {
+    use ebm::compose::algebra::Composed;
+    use ebm::energy::Energy;
+    let _lock = common::serial();
+    tch::manual_seed(33);
+    let net = small_denoiser();
+    let denoiser = net.as_denoiser().expect("a denoiser");
+    let x = randn(&[2, 2, 8, 8]) * 0.3 + 0.5;
+    let code = randn(&[2, 2]);
+    let sigma = Tensor::from_slice(&[3.0f64, 2.5]);
+    let input_gradient = |f: &dyn Fn(&Tensor) -> Tensor| {
+        let x = x.detach().set_requires_grad(true);
+        let e = f(&x);
+        (
+            e.detach(),
+            Tensor::run_backward(&[e.sum(Kind::Double)], &[&x], false, false).remove(0),
+        )
+    };
+    let (exact_value, exact) = input_gradient(&|x| net.energy_at_noise(x, Some(&code), &sigma));
+    let (value, got) = input_gradient(&|x| net.tweedie_energy_at_noise(x, Some(&code), &sigma));
+    let residual = (&x - denoiser.denoise(&x, Some(&code), &sigma)) / sigma.square().view([-1, 1, 1, 1]);
+    assert!((&value - &exact_value).abs().max().double_value(&[]) < 1e-12, "same value");
+    assert!((&got - &residual).abs().max().double_value(&[]) < 1e-12, "gradient (x − D)/σ²");
+    let jacobian_term = (&got - &exact).abs().max().double_value(&[]);
+    assert!(
+        jacobian_term > 1e-9,
+        "and not the exact gradient (D's Jacobian is not 0): {jacobian_term}"
+    );
+    // An AND of two members through the algebra: the sum of their residuals.
+    let leaf = || Composed::Leaf {
+        model: net.as_ref(),
+        code: Some(code.shallow_clone()),
+        label: "d".into(),
+    };
+    let and = Composed::And(vec![(1.0, leaf()), (0.5, leaf())]);
+    let (_, composed) = input_gradient(&|x| and.tweedie_energy_at_noise(x, None, &sigma));
+    assert!((composed - &residual * 1.5).abs().max().double_value(&[]) < 1e-12);
+}

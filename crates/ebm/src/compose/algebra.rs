@@ -61,10 +61,18 @@ impl<'a> Composed<'a> {
     }
 }
 
+/// Where a composition is evaluated: at the data, or with every member at a
+/// noise level (the algebra applied level by level, as for denoising-trained
+/// models), optionally through each member's Tweedie gradient.
+#[derive(Clone, Copy)]
+enum Level<'t> {
+    Data,
+    Noise(&'t Tensor),
+    Tweedie(&'t Tensor),
+}
+
 impl Composed<'_> {
-    /// The composed energy; with `sigma`, every member at that noise level
-    /// (the algebra applied level by level, as for denoising-trained models).
-    fn evaluate(&self, x: &Tensor, sigma: Option<&Tensor>) -> Tensor {
+    fn evaluate(&self, x: &Tensor, level: Level) -> Tensor {
         match self {
             Composed::Leaf { model, code, .. } => {
                 // One code for the whole batch ([C]) or one per sample ([B, C]).
@@ -72,23 +80,24 @@ impl Composed<'_> {
                     1 => c.to_kind(x.kind()).unsqueeze(0).expand([x.size()[0], c.size()[0]], false),
                     _ => c.to_kind(x.kind()),
                 });
-                match sigma {
-                    Some(sigma) => model.energy_at_noise(x, batch_code.as_ref(), sigma),
-                    None => model.energy(x, batch_code.as_ref()),
+                match level {
+                    Level::Data => model.energy(x, batch_code.as_ref()),
+                    Level::Noise(sigma) => model.energy_at_noise(x, batch_code.as_ref(), sigma),
+                    Level::Tweedie(sigma) => model.tweedie_energy_at_noise(x, batch_code.as_ref(), sigma),
                 }
             }
             Composed::And(terms) => {
-                let mut terms = terms.iter().map(|(w, t)| t.evaluate(x, sigma) * *w);
+                let mut terms = terms.iter().map(|(w, t)| t.evaluate(x, level) * *w);
                 let first = terms.next().expect("an AND has terms");
                 terms.fold(first, |acc, e| acc + e)
             }
             Composed::Or { terms, temperature } => {
-                let scaled: Vec<Tensor> = terms.iter().map(|(w, t)| t.evaluate(x, sigma) * (-*w / temperature)).collect();
+                let scaled: Vec<Tensor> = terms.iter().map(|(w, t)| t.evaluate(x, level) * (-*w / temperature)).collect();
                 Tensor::stack(&scaled, 0).logsumexp([0i64].as_slice(), false) * (-temperature)
             }
             Composed::Not { positive, negated, alpha } => negated
                 .iter()
-                .fold(positive.evaluate(x, sigma), |acc, n| acc - n.evaluate(x, sigma) * *alpha),
+                .fold(positive.evaluate(x, level), |acc, n| acc - n.evaluate(x, level) * *alpha),
         }
     }
 
@@ -103,11 +112,15 @@ impl Composed<'_> {
 
 impl Energy for Composed<'_> {
     fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
-        self.evaluate(x, None)
+        self.evaluate(x, Level::Data)
     }
 
     fn energy_at_noise(&self, x: &Tensor, _code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
-        self.evaluate(x, Some(sigma))
+        self.evaluate(x, Level::Noise(sigma))
+    }
+
+    fn tweedie_energy_at_noise(&self, x: &Tensor, _code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        self.evaluate(x, Level::Tweedie(sigma))
     }
 
     /// The widest range over the members that have noise levels.
@@ -171,4 +184,105 @@ pub fn relative_to_prior<'a>(composed: Composed<'a>, prior: &'a dyn Energy) -> C
         }
         leaf => leaf,
     }
+}
+
+/// Each conjunction's member weights multiplied by `w`, for use with
+/// [`relative_to_prior`]: AND = E_u + w·Σ(Eᵢ − E_u), the concepts' pull made
+/// w times stronger against the prior's (classifier-free guidance in
+/// diffusion models). A conjunction nested in a conjunction is scaled once.
+pub fn guided(composed: Composed<'_>, w: f64) -> Composed<'_> {
+    fn inner(t: Composed<'_>, w: f64) -> Composed<'_> {
+        match t {
+            Composed::And(_) => t,
+            other => guided(other, w),
+        }
+    }
+    match composed {
+        Composed::And(terms) => Composed::And(terms.into_iter().map(|(wi, t)| (wi * w, inner(t, w))).collect()),
+        Composed::Or { terms, temperature } => Composed::Or {
+            terms: terms.into_iter().map(|(wi, t)| (wi, guided(t, w))).collect(),
+            temperature,
+        },
+        Composed::Not { positive, negated, alpha } => Composed::Not {
+            positive: Box::new(guided(*positive, w)),
+            negated,
+            alpha,
+        },
+        leaf => leaf,
+    }
+}
+
+/// `w` must be a positive number.
+pub fn check_guidance(w: f64) -> Result<(), String> {
+    if !(w > 0.0 && w.is_finite()) {
+        return Err(format!("--guidance takes a positive number, got {w}"));
+    }
+    Ok(())
+}
+
+/// Every conjunction taken relative to its members' own unconditional
+/// energies, each model's null code (zeros): AND = E₁(∅) + w·Σ wᵢ(Eᵢ(cᵢ) − Eᵢ(∅)).
+/// The models must have been trained with code dropout, so that E(∅) is
+/// the unconditional energy of the same network: a difference of one
+/// network's two answers cancels that network's errors, which a difference
+/// against a separately trained prior does not (there, guidance drew
+/// saturated noise). Conjunctions nested in conjunctions are flattened; an
+/// OR's branches and a NOT's positive term are each guided on their own.
+pub fn null_guided(composed: Composed<'_>, w: f64) -> Composed<'_> {
+    match composed {
+        leaf @ Composed::Leaf { .. } => null_guided(Composed::And(vec![(1.0, leaf)]), w),
+        Composed::And(terms) => {
+            let mut out = Vec::new();
+            let mut base = None;
+            for (weight, term) in flatten(terms) {
+                match term {
+                    Composed::Leaf {
+                        model,
+                        code: Some(code),
+                        label,
+                    } => {
+                        let null = || Composed::Leaf {
+                            model,
+                            code: Some(code.zeros_like()),
+                            label: format!("{label}(∅)"),
+                        };
+                        base.get_or_insert_with(null);
+                        out.push((-weight * w, null()));
+                        out.push((
+                            weight * w,
+                            Composed::Leaf {
+                                model,
+                                code: Some(code),
+                                label,
+                            },
+                        ));
+                    }
+                    leaf @ Composed::Leaf { .. } => out.push((weight, leaf)),
+                    other => out.push((weight, null_guided(other, w))),
+                }
+            }
+            out.extend(base.map(|b| (1.0, b)));
+            Composed::And(out)
+        }
+        Composed::Or { terms, temperature } => Composed::Or {
+            terms: terms.into_iter().map(|(wi, t)| (wi, null_guided(t, w))).collect(),
+            temperature,
+        },
+        Composed::Not { positive, negated, alpha } => Composed::Not {
+            positive: Box::new(null_guided(*positive, w)),
+            negated,
+            alpha,
+        },
+    }
+}
+
+/// The members of nested conjunctions, weights multiplied through.
+fn flatten(terms: Vec<(f64, Composed<'_>)>) -> Vec<(f64, Composed<'_>)> {
+    terms
+        .into_iter()
+        .flat_map(|(w, t)| match t {
+            Composed::And(inner) => flatten(inner).into_iter().map(|(wi, t)| (w * wi, t)).collect(),
+            other => vec![(w, other)],
+        })
+        .collect()
 }

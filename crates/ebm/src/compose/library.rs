@@ -96,6 +96,24 @@ impl ConceptLibrary {
             .reduce(|(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
     }
 
+    /// Null-code guidance ([`super::algebra::null_guided`]) reads each
+    /// model's unconditional energy off its null code, which only models
+    /// trained with code dropout have learned.
+    /// Checks the models named in `used` (all when None).
+    pub fn check_null_codes(&self, used: Option<&[&str]>) -> Result<()> {
+        let checked = |name: &str| used.is_none_or(|u| u.contains(&name));
+        for c in self.concepts.iter().filter(|c| checked(&c.name)) {
+            let dropout = c.model.card.training["code_dropout"].as_f64().unwrap_or(0.0);
+            if dropout <= 0.0 {
+                bail!(
+                    "{} was trained without code dropout, so its null code means nothing; guidance without --prior needs models trained with --code-dropout (e.g. 0.2)",
+                    c.path.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn input_shape(&self) -> Vec<i64> {
         self.concepts[0].model.card.architecture.input_shape()
     }

@@ -215,6 +215,21 @@ impl Energy for DenoiserEnergy {
         (residual.square().sum_dim_intlist([1i64, 2, 3].as_slice(), false, kind) / (sigma.square() * 2.0)).to_kind(x.kind())
     }
 
+    /// ½‖x − D‖²/σ² in value; in x its gradient is (x − D)/σ² with D held
+    /// fixed, so one forward pass of D and no backward pass through it.
+    fn tweedie_energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        let kind = self.embed.bias.kind();
+        let residual = tch::no_grad(|| x.to_kind(kind) - self.denoise(x, code, sigma));
+        let sigma = sigma.detach().to_kind(kind);
+        let variance = sigma.square();
+        let dims = [1i64, 2, 3];
+        let value = residual.square().sum_dim_intlist(dims.as_slice(), false, kind) / (&variance * 2.0);
+        // Zero in value, (x − D)/σ² in gradient.
+        let moved = x.to_kind(kind) - x.detach().to_kind(kind);
+        let pull = (moved * &residual / variance.view([-1, 1, 1, 1])).sum_dim_intlist(dims.as_slice(), false, kind);
+        (value + pull).to_kind(x.kind())
+    }
+
     fn noise_range(&self) -> Option<(f64, f64)> {
         Some((self.config.sigma_min, self.config.sigma_max))
     }

@@ -50,6 +50,13 @@ pub trait Energy {
         self.energy(x, code)
     }
 
+    /// E_σ(x | code) with the same value but the x-gradient (x − D)/σ² of
+    /// the energy's denoiser D — minus its Tweedie score — in place of the
+    /// exact ∇ₓE_σ, which adds D's Jacobian. For sampling only: no gradient
+    /// reaches the parameters. Energies without a denoiser are unchanged.
+    fn tweedie_energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        self.energy_at_noise(x, code, sigma)
+    }
     /// The noise levels (σ_min, σ_max) the energy was trained over, for
     /// energies that have them (samplers then anneal from σ_max down).
     fn noise_range(&self) -> Option<(f64, f64)> {
@@ -57,18 +64,35 @@ pub trait Energy {
     }
 }
 
+/// Which x-gradient a sampler follows at a noise level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LevelGradient {
+    /// ∇ₓE_σ, what the energy defines.
+    #[default]
+    Exact,
+    /// The denoiser's Tweedie score, [`Energy::tweedie_energy_at_noise`].
+    Tweedie,
+}
+
+crate::named!(LevelGradient, "level gradient", [Exact => "exact", Tweedie => "tweedie"]);
+
 /// An energy held at one noise level σ: `energy` is `energy_at_noise` with
 /// σ for every element, so a sampler that knows nothing of noise levels
 /// samples E_σ.
 pub struct AtNoiseLevel<'a> {
     pub energy: &'a dyn Energy,
     pub sigma: f64,
+    pub gradient: LevelGradient,
 }
 
 impl Energy for AtNoiseLevel<'_> {
     fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
         let sigma = Tensor::full([x.size()[0]], self.sigma, (x.kind(), x.device()));
-        self.energy.energy_at_noise(x, code, &sigma)
+        match self.gradient {
+            LevelGradient::Exact => self.energy.energy_at_noise(x, code, &sigma),
+            LevelGradient::Tweedie => self.energy.tweedie_energy_at_noise(x, code, &sigma),
+        }
     }
 }
 
@@ -89,6 +113,9 @@ impl<E: Energy + ?Sized> Energy for Box<E> {
     fn energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
         (**self).energy_at_noise(x, code, sigma)
     }
+    fn tweedie_energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        (**self).tweedie_energy_at_noise(x, code, sigma)
+    }
     fn noise_range(&self) -> Option<(f64, f64)> {
         (**self).noise_range()
     }
@@ -103,6 +130,9 @@ impl<E: Energy + ?Sized> Energy for &E {
     }
     fn energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
         (**self).energy_at_noise(x, code, sigma)
+    }
+    fn tweedie_energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        (**self).tweedie_energy_at_noise(x, code, sigma)
     }
     fn noise_range(&self) -> Option<(f64, f64)> {
         (**self).noise_range()

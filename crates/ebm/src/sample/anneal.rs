@@ -19,7 +19,7 @@
 //! get there from far away, not an exact sampler of it.
 
 use super::sampler::{sample, Run, SampleOptions, SamplerConfig};
-use crate::energy::{AtNoiseLevel, Energy};
+use crate::energy::{AtNoiseLevel, Energy, LevelGradient};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -30,12 +30,17 @@ pub trait NoiseConditioned {
 }
 
 /// Any [`Energy`] as a family over noise levels, through
-/// [`Energy::energy_at_noise`] (a composition passes σ to every member).
-pub struct NoiseLevels<'a>(pub &'a dyn Energy);
+/// [`Energy::energy_at_noise`] (a composition passes σ to every member),
+/// followed along the given gradient.
+pub struct NoiseLevels<'a>(pub &'a dyn Energy, pub LevelGradient);
 
 impl NoiseConditioned for NoiseLevels<'_> {
     fn at_level(&self, sigma: f64) -> Box<dyn Energy + '_> {
-        Box::new(AtNoiseLevel { energy: self.0, sigma })
+        Box::new(AtNoiseLevel {
+            energy: self.0,
+            sigma,
+            gradient: self.1,
+        })
     }
 }
 

@@ -3,11 +3,11 @@
 //! schedule of levels with any of the samplers (λ ∝ σ²), and finish with one
 //! Tweedie step at the smallest level, x̂ = x − σ²∇ₓE_σ(x), which removes
 //! the last level's noise (for a denoiser-shaped energy it is D(x) up to
-//! D's Jacobian term).
+//! D's Jacobian term, and exactly D(x) with [`LevelGradient::Tweedie`]).
 
 use super::anneal::{anneal, geometric, Annealed, NoiseLevels, Schedule};
 use super::sampler::{Run, SampleOptions, SamplerConfig, SamplerKind};
-use crate::energy::{AtNoiseLevel, Energy};
+use crate::energy::{AtNoiseLevel, Energy, LevelGradient};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -32,6 +32,9 @@ pub struct NoiseAnnealing {
     /// an energy that grows without bound away from data; unboxed, a
     /// `shape=circle & !color=red & !color=orange` chain ran to infinity.
     pub clamp: Option<(f64, f64)>,
+    /// The gradient chains follow at each level (and the final Tweedie step
+    /// takes): the exact ∇ₓE_σ, or the denoisers' Tweedie scores.
+    pub gradient: LevelGradient,
 }
 
 impl Default for NoiseAnnealing {
@@ -48,6 +51,7 @@ impl Default for NoiseAnnealing {
             denoise_last: true,
             temperature: 1.0,
             clamp: Some((-0.5, 1.5)),
+            gradient: LevelGradient::Exact,
         }
     }
 }
@@ -113,7 +117,7 @@ pub fn sample_noise_levels(
         ..SamplerConfig::default()
     };
     let run = anneal(
-        Annealed::Noise(&NoiseLevels(energy)),
+        Annealed::Noise(&NoiseLevels(energy, annealing.gradient)),
         &x0,
         code,
         &annealing.schedule(range),
@@ -121,7 +125,17 @@ pub fn sample_noise_levels(
         options,
     );
     let x = if annealing.denoise_last {
-        tweedie(&AtNoiseLevel { energy, sigma: range.0 }, &run.x, code, range.0).clamp(0.0, 1.0)
+        tweedie(
+            &AtNoiseLevel {
+                energy,
+                sigma: range.0,
+                gradient: annealing.gradient,
+            },
+            &run.x,
+            code,
+            range.0,
+        )
+        .clamp(0.0, 1.0)
     } else {
         run.x
     };

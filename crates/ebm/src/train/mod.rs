@@ -27,6 +27,11 @@ pub struct TrainConfig {
     /// Denoising objectives: a noise level's loss is weighted by σ^power.
     #[serde(default = "default_sigma_power")]
     pub sigma_power: f64,
+    /// Denoising objectives: the fraction of examples trained under the
+    /// null code (all zeros), so the same network is also the unconditional
+    /// denoiser that guidance composes against (0: none).
+    #[serde(default)]
+    pub code_dropout: f64,
     pub steps: u64,
     pub batch_size: usize,
     pub lr: f64,
@@ -97,6 +102,7 @@ impl Default for TrainConfig {
         Self {
             objective: Objective::Cd,
             sigma_power: denoising::DEFAULT_SIGMA_POWER,
+            code_dropout: 0.0,
             steps: 2000,
             batch_size: 32,
             lr: 1e-3,
@@ -156,6 +162,11 @@ impl TrainConfig {
             ),
             (self.log_every > 0, "log_every must be ≥ 1"),
             (self.sigma_power.is_finite(), "sigma_power must be a number"),
+            ((0.0..1.0).contains(&self.code_dropout), "code_dropout must be in [0, 1)"),
+            (
+                self.code_dropout == 0.0 || self.objective != Objective::Cd,
+                "code_dropout applies to the denoising objectives (--objective denoise or dsm)",
+            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, msg)) => Err(msg.to_string()),

@@ -173,6 +173,7 @@ pub struct Overrides {
     /// [`DenoiserConfig`] with the same input and code.
     pub objective: Option<super::Objective>,
     pub sigma_power: Option<f64>,
+    pub code_dropout: Option<f64>,
     /// Denoiser: first-level width, bottleneck size, noise range.
     pub denoiser_width: Option<i64>,
     pub latent: Option<i64>,
@@ -255,6 +256,7 @@ impl Recipe {
             bail!("--denoiser-width, --latent and --sigma-range shape the denoiser: add --objective denoise (or dsm)");
         }
         set(&mut self.config.sigma_power, &o.sigma_power);
+        set(&mut self.config.code_dropout, &o.code_dropout);
         match (&mut self.dataset, o.chain_start) {
             (Dataset::Shapes { start, .. }, Some(s)) => *start = s,
             (_, Some(_)) => bail!("--chain-start applies to `shapes` concept models only"),

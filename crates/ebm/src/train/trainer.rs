@@ -245,7 +245,11 @@ impl<'a> Trainer<'a> {
         use super::denoising::{denoising_loss, draw_noise_levels, dsm_loss};
         let range = self.network.noise_range().expect("checked in Trainer::new");
         let sigma = draw_noise_levels(batch.x.size()[0], range, batch.x.kind(), batch.x.device());
-        let (x, code, power) = (&batch.x, batch.code.as_ref(), self.config.sigma_power);
+        let dropped = batch.code.as_ref().map(|c| match self.config.code_dropout {
+            p if p > 0.0 => c * c.rand_like().ge(p).to_kind(c.kind()).narrow(1, 0, 1),
+            _ => c.shallow_clone(),
+        });
+        let (x, code, power) = (&batch.x, dropped.as_ref(), self.config.sigma_power);
         match self.network.as_denoiser() {
             Some(denoiser) if self.config.objective == super::Objective::Denoise => denoising_loss(denoiser, x, code, &sigma, power),
             _ => dsm_loss(self.network.as_ref(), x, code, &sigma, power),

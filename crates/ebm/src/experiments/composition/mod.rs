@@ -36,6 +36,11 @@ pub struct CompositionOptions {
     /// Take every conjunction relative to this unconditional model
     /// (product of experts) instead of the plain sum.
     pub prior: Option<PathBuf>,
+    /// Guidance weight w. With `prior`: AND = E_u + w·Σ(Eᵢ − E_u)
+    /// ([`crate::compose::algebra::guided`]; None is w = 1, the product of
+    /// experts). Without: each member against its own null code
+    /// ([`crate::compose::algebra::null_guided`]). None without a prior: plain sums.
+    pub guidance: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -195,6 +200,18 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
     };
     let (judge, _) = Judge::load(&options.judge)?;
     options.settings.validate()?;
+    if let Some(w) = options.guidance {
+        crate::compose::algebra::check_guidance(w).map_err(anyhow::Error::msg)?;
+        if prior.is_none() {
+            // Only the concepts the rows name need a null code.
+            let used: Vec<&str> = ShapesConcept::ALL
+                .iter()
+                .map(|c| c.name())
+                .filter(|name| options.rows.iter().any(|r| r.formula().contains(&format!("{name}="))))
+                .collect();
+            library.check_null_codes(Some(&used))?;
+        }
+    }
     let mut sampler = library.sampler();
     sampler.langevin = options.langevin.apply(sampler.langevin, SHOWCASE_STEPS);
     std::fs::create_dir_all(&options.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out.display()))?;
@@ -207,10 +224,8 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let mut images = Vec::new();
         let mut acceptance = Vec::new();
         for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
-            let mut energy = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
-            if let Some(prior) = &prior {
-                energy = crate::compose::algebra::relative_to_prior(energy, prior.network.as_ref());
-            }
+            let plain = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
+            let energy = guide(plain, prior.as_ref().map(|p| p.network.as_ref() as &dyn Energy), options.guidance);
             let seed = crate::seed::derive(
                 options.seed,
                 &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
@@ -253,6 +268,21 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
     drop(bar);
     report::write(options, &sampler, &results, library.noise_range().is_some())?;
     Ok(results)
+}
+
+/// The composition as sampled: relative to `prior` (guided by w, default 1),
+/// else null-code guided by w, else as written.
+pub fn guide<'a>(
+    composed: crate::compose::algebra::Composed<'a>,
+    prior: Option<&'a dyn Energy>,
+    guidance: Option<f64>,
+) -> crate::compose::algebra::Composed<'a> {
+    use crate::compose::algebra::{guided, null_guided, relative_to_prior};
+    match (prior, guidance) {
+        (Some(prior), w) => relative_to_prior(guided(composed, w.unwrap_or(1.0)), prior),
+        (None, Some(w)) => null_guided(composed, w),
+        (None, None) => composed,
+    }
 }
 
 /// Chains sampled at once (memory stays small; codes are per sample).

@@ -47,8 +47,13 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         "temperature": options.settings.temperature,
         "langevin": (!over_noise).then_some(langevin),
         "noise_annealing": over_noise.then_some(&options.annealing),
-        "conjunction": if options.prior.is_some() { "product of experts relative to the prior" } else { "sum" },
+        "conjunction": match (&options.prior, options.guidance) {
+            (Some(_), _) => "product of experts relative to the prior",
+            (None, Some(_)) => "guided against each model's null code",
+            (None, None) => "sum",
+        },
         "prior": options.prior,
+        "guidance": options.guidance,
         "chain_start": sampler.start,
         "rows": results,
     });
@@ -63,15 +68,20 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         let a = &options.annealing;
         writeln!(
             md,
-            "{} samples per row, models trained over noise levels: {} levels from σ_max to σ_min, {} {} steps each at λ = {}·σ², \
+            "{} samples per row, models trained over noise levels: {} levels from σ_max to σ_min, {} {} steps each following the {} gradient at λ = {}·σ², \
              chains from {} + σ_max·noise, {}; the algebra applied at every level{}; NOT α = {}, OR T = {}; seed {}. \
              Accuracies by the shapes judge: position within 0.1, size within 0.03, colour and shape exact. \
              Each row draws its conditions at random per sample; factors a row does not condition on are scored against random conditions (chance).\n",
-            options.samples, a.levels, a.steps_per_level, a.kind, a.step_scale, a.start_mean,
+            options.samples, a.levels, a.steps_per_level, a.kind, a.gradient, a.step_scale, a.start_mean,
             if a.denoise_last { "a Tweedie step at σ_min" } else { "no final denoising" },
-            match &options.prior {
-                Some(p) => format!(", conjunctions relative to the prior {} (E_u + Σ(Eᵢ − E_u))", p.display()),
-                None => ", conjunctions as plain sums".into(),
+            match (&options.prior, options.guidance) {
+                (Some(p), w) => format!(
+                    ", conjunctions relative to the prior {} (E_u + w·Σ(Eᵢ − E_u), w = {})",
+                    p.display(),
+                    w.unwrap_or(1.0)
+                ),
+                (None, Some(w)) => format!(", conjunctions guided against each model's null code (E₁(∅) + w·Σ(Eᵢ − Eᵢ(∅)), w = {w})"),
+                (None, None) => ", conjunctions as plain sums".into(),
             },
             options.settings.alpha, options.settings.temperature, options.seed
         )?;

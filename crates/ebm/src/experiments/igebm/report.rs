@@ -49,6 +49,8 @@ pub struct IgebmReport {
     pub budget: Budget,
     pub seconds: f64,
     pub training: Vec<ModelTraining>,
+    /// Where the three models were loaded from (`--models`); None: trained by this run.
+    pub models_from: Option<String>,
     /// Judge accuracy of class-conditional samples (asked digit = judged digit).
     pub generation: Vec<Scored>,
     pub classification: Vec<Scored>,
@@ -108,12 +110,24 @@ pub fn markdown(r: &IgebmReport) -> String {
         "Models: `uncond` (pure CD), `cond-cd` (digit-conditional, pure CD as in IGEBM), `cond-hybrid` \
          (digit-conditional, CD plus a cross-entropy term on the logits −E(x | digit): an addition, not IGEBM's recipe).\n\n",
     );
-    md.push_str("## Training\n\n| model | steps | seconds | divergences | E+ | E− |\n|---|---|---|---|---|---|\n");
-    for t in &r.training {
+    md.push_str("## Training\n\n");
+    if let Some(dir) = &r.models_from {
         let _ = writeln!(
             md,
-            "| {} | {} | {:.0} | {} | {:.3} | {:.3} |",
-            t.model, t.steps, t.seconds, t.divergences, t.e_pos, t.e_neg
+            "Not trained by this run: the three models were loaded from `{dir}` (`--models`); the rows are their cards' training records.\n"
+        );
+    }
+    md.push_str("| model | steps | seconds | divergences | E+ | E− |\n|---|---|---|---|---|---|\n");
+    for t in &r.training {
+        let seconds = if t.seconds.is_finite() {
+            format!("{:.0}", t.seconds)
+        } else {
+            "—".into()
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {seconds} | {} | {:.3} | {:.3} |",
+            t.model, t.steps, t.divergences, t.e_pos, t.e_neg
         );
     }
     md.push_str("\n## Conditional generation (judge reads the asked digit)\n\n| model | what | accuracy |\n|---|---|---|\n");

@@ -27,6 +27,9 @@ pub struct IgebmOptions {
     pub mnist_dir: PathBuf,
     pub digits_csv: PathBuf,
     pub judge: PathBuf,
+    /// Evaluate the three checkpoints `<dir>/{uncond,cond-cd,cond-hybrid}.safetensors`
+    /// instead of training them (the split-MNIST and CNN baselines still train).
+    pub models: Option<PathBuf>,
 }
 
 /// A trained model and its name in the tables.
@@ -53,7 +56,10 @@ pub fn run(options: &IgebmOptions, progress: &dyn crate::progress::Progress) -> 
     let (test_x, test_y) = test_tensors(&task, &budget);
     let test_count = test_x.size()[0];
 
-    let (models, training) = train_models(&task, &budget, options.seed, out, progress)?;
+    let (models, training) = match &options.models {
+        Some(dir) => load_models(dir)?,
+        None => train_models(&task, &budget, options.seed, out, progress)?,
+    };
     let (generator, hybrid) = (&models[1], &models[2]);
     let mut pictures = Vec::new();
 
@@ -208,6 +214,7 @@ pub fn run(options: &IgebmOptions, progress: &dyn crate::progress::Progress) -> 
         budget,
         seconds: 0.0,
         training,
+        models_from: options.models.as_ref().map(|d| d.display().to_string()),
         generation,
         classification,
         ood,
@@ -264,6 +271,42 @@ fn train_models(
         models.push(Model {
             name,
             network,
+            conditional,
+        });
+    }
+    Ok((models, training))
+}
+
+/// Loads the three models from `dir` (as shipped in `models/mnist`); their
+/// training rows come from the cards, with no seconds.
+fn load_models(dir: &Path) -> Result<(Vec<Model>, Vec<ModelTraining>)> {
+    let mut models = Vec::new();
+    let mut training = Vec::new();
+    for (name, conditional) in [("uncond", false), ("cond-cd", true), ("cond-hybrid", true)] {
+        let path = dir.join(format!("{name}.safetensors"));
+        say(&format!("loading {name} from {}", path.display()));
+        let loaded = crate::checkpoint::load_checkpoint(&path)?;
+        if loaded.card.concept.is_some() != conditional {
+            anyhow::bail!(
+                "{} is {}conditional, but `{name}` must be {}conditional; point --models at a folder laid out like models/mnist",
+                path.display(),
+                if conditional { "un" } else { "" },
+                if conditional { "" } else { "un" }
+            );
+        }
+        let metrics = &loaded.card.metrics;
+        let last = |key: &str| metrics["last"][key].as_f64().unwrap_or(f64::NAN);
+        training.push(ModelTraining {
+            model: name.into(),
+            steps: metrics["steps"].as_u64().unwrap_or(0),
+            seconds: f64::NAN,
+            divergences: metrics["divergences"].as_u64().unwrap_or(0) as u32,
+            e_pos: last("e_pos"),
+            e_neg: last("e_neg"),
+        });
+        models.push(Model {
+            name,
+            network: loaded.network,
             conditional,
         });
     }
