@@ -36,6 +36,11 @@ pub struct Cli {
     /// Where to compute: cpu, cuda, cuda:N, or auto (CUDA when libtorch sees one).
     #[arg(long, global = true, default_value = "cpu", value_parser = ebm::device::parse_device)]
     pub device: tch::Device,
+    /// How image networks compute: auto (bf16 channels-last where the CPU
+    /// has bf16 matrix units or on CUDA, else fp32), fp32, bf16, or an
+    /// explicit fp32-nchw, fp32-nhwc, bf16-nchw, bf16-nhwc.
+    #[arg(long, global = true, default_value = "auto")]
+    pub compute: String,
 }
 
 /// What every command gets besides its own arguments.
@@ -78,6 +83,8 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         tch::set_num_threads(threads);
     }
+    let compute = ebm::energy::Compute::parse(&cli.compute, cli.device).map_err(|e| anyhow::anyhow!("--compute: {e}"))?;
+    ebm::energy::compute::set_default(compute);
     let context = Context {
         device: cli.device,
         progress: progress::Bars::when_watched(),

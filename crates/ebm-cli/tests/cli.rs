@@ -4,20 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn ebm(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ebm"))
-        .args(args)
-        .output()
-        .expect("the ebm binary runs");
-    (
-        out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
-}
+mod common;
+use common::{ebm, repo};
 
 #[test]
 fn bad_input_is_refused_with_the_reason() {

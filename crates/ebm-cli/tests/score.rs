@@ -1,23 +1,10 @@
 //! `ebm score`: classification and OOD AUROC on image sets a user brings,
 //! and agreement with the experiment's own OOD evaluation.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-fn ebm(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ebm"))
-        .args(args)
-        .output()
-        .expect("the ebm binary runs");
-    (
-        out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
-}
+mod common;
+use common::{ebm, repo};
 
 #[test]
 fn score_classifies_labelled_scenes_and_ranks_noise_out_of_distribution() {
@@ -107,7 +94,10 @@ fn score_on_the_shipped_mnist_model_matches_the_experiments_ood_evaluation() {
     let rows = serde_json::to_value(&evaluated).unwrap();
     let images = sets.join("mnist-test.npy");
     let out = dir.path().join("score");
+    // fp32, as the experiment computed (the default --compute auto may be bf16).
     let mut args: Vec<String> = [
+        "--compute",
+        "fp32",
         "score",
         "--model",
         model.to_str().unwrap(),

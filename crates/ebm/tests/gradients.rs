@@ -78,20 +78,10 @@ fn residual_block_matches_finite_differences() {
     for (spectral, act) in [(true, Activation::Swish), (false, Activation::Swish), (true, Activation::LeakyRelu)] {
         let mut vs = VarStore::new(Device::Cpu);
         let config = ConvConfig {
-            channels: 2,
-            size: 6,
-            widths: vec![3],
             code_dim: 4,
             activation: act,
             spectral_norm: spectral,
-            pool: SpatialPool::Sum,
-            coords: false,
-            residual_gain: 0.0,
-            code_head: false,
-            init_gain: 1.0,
-            readout: ebm::energy::Readout::Film,
-            dense_head: 0,
-            input_blur: 0.0,
+            ..ConvConfig::base(2, 6, &[3])
         };
         let block = ResBlock::new(&vs.root(), 2, 3, &config);
         vs.double();
@@ -122,20 +112,14 @@ fn conv_energy_with_codes_matches_finite_differences() {
     // other reads the code out of the pooled features too.
     for (spectral, pool, coords, code_head) in [(true, SpatialPool::Sum, true, false), (false, SpatialPool::Mean, false, true)] {
         let arch = Architecture::Conv(ConvConfig {
-            channels: 3,
-            size: 8,
-            widths: vec![4, 6],
             code_dim: 3,
-            activation: Activation::Swish,
             spectral_norm: spectral,
             pool,
             coords,
             residual_gain: 1.0,
             code_head,
             init_gain: 2.0,
-            readout: ebm::energy::Readout::Film,
-            dense_head: 0,
-            input_blur: 0.0,
+            ..ConvConfig::base(3, 8, &[4, 6])
         });
         let mut net = arch.build(Device::Cpu);
         prepare(&mut net);
@@ -152,20 +136,16 @@ fn discriminative_readouts_match_finite_differences_and_score_all_codes_in_one_p
     tch::manual_seed(6);
     for (readout, code_dim) in [(ebm::energy::Readout::Classifier, 3), (ebm::energy::Readout::Gaussian, 2)] {
         let arch = Architecture::Conv(ConvConfig {
-            channels: 3,
-            size: 8,
-            widths: vec![4, 6],
             code_dim,
-            activation: Activation::Swish,
             spectral_norm: false,
             pool: SpatialPool::Max,
             coords: true,
             residual_gain: 1.0,
-            code_head: false,
             init_gain: 1.4,
             readout,
             dense_head: 5,
             input_blur: 0.8,
+            ..ConvConfig::base(3, 8, &[4, 6])
         });
         let mut net = arch.build(Device::Cpu);
         prepare(&mut net);
@@ -186,20 +166,7 @@ fn conv_energy_on_odd_sizes_matches_finite_differences() {
     let _serial = common::serial();
     tch::manual_seed(4);
     let arch = Architecture::Conv(ConvConfig {
-        channels: 1,
-        size: 7,
-        widths: vec![3, 3],
-        code_dim: 0,
-        activation: Activation::Swish,
-        spectral_norm: true,
-        pool: SpatialPool::Sum,
-        coords: false,
-        residual_gain: 0.0,
-        code_head: false,
-        init_gain: 1.0,
-        readout: ebm::energy::Readout::Film,
-        dense_head: 0,
-        input_blur: 0.0,
+        ..ConvConfig::base(1, 7, &[3, 3])
     });
     let mut net = arch.build(Device::Cpu);
     prepare(&mut net);

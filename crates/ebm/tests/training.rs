@@ -201,20 +201,14 @@ fn data_noise_reaches_the_positives_and_zero_noise_leaves_them_as_they_are() {
 /// A small shapes model with a discriminative read-out.
 fn readout_model(concept: ebm::data::shapes_concept::ShapesConcept, readout: ebm::energy::Readout) -> ebm::energy::Architecture {
     ebm::energy::Architecture::Conv(ebm::energy::ConvConfig {
-        channels: 3,
-        size: 32,
-        widths: vec![8, 16, 16],
         code_dim: concept.schema().code_dim(),
-        activation: ebm::energy::Activation::Swish,
         spectral_norm: false,
         pool: ebm::energy::conv::SpatialPool::Max,
         coords: concept == ebm::data::shapes_concept::ShapesConcept::Pos,
         residual_gain: 1.0,
-        code_head: false,
         init_gain: 1.4,
         readout,
-        dense_head: 0,
-        input_blur: 0.0,
+        ..ebm::energy::ConvConfig::base(3, 32, &[8, 16, 16])
     })
 }
 

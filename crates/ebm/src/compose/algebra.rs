@@ -199,16 +199,25 @@ pub fn guided(composed: Composed<'_>, w: f64) -> Composed<'_> {
     }
     match composed {
         Composed::And(terms) => Composed::And(terms.into_iter().map(|(wi, t)| (wi * w, inner(t, w))).collect()),
+        other => map_branches(other, &|t| guided(t, w)),
+    }
+}
+
+/// `f` applied to each branch of an OR and to a NOT's positive term (its
+/// negated terms are left as they are); a leaf or an AND unchanged. The
+/// recursion the guidance rewrites share.
+fn map_branches<'a>(composed: Composed<'a>, f: &dyn Fn(Composed<'a>) -> Composed<'a>) -> Composed<'a> {
+    match composed {
         Composed::Or { terms, temperature } => Composed::Or {
-            terms: terms.into_iter().map(|(wi, t)| (wi, guided(t, w))).collect(),
+            terms: terms.into_iter().map(|(wi, t)| (wi, f(t))).collect(),
             temperature,
         },
         Composed::Not { positive, negated, alpha } => Composed::Not {
-            positive: Box::new(guided(*positive, w)),
+            positive: Box::new(f(*positive)),
             negated,
             alpha,
         },
-        leaf => leaf,
+        other => other,
     }
 }
 
@@ -264,15 +273,7 @@ pub fn null_guided(composed: Composed<'_>, w: f64) -> Composed<'_> {
             out.extend(base.map(|b| (1.0, b)));
             Composed::And(out)
         }
-        Composed::Or { terms, temperature } => Composed::Or {
-            terms: terms.into_iter().map(|(wi, t)| (wi, null_guided(t, w))).collect(),
-            temperature,
-        },
-        Composed::Not { positive, negated, alpha } => Composed::Not {
-            positive: Box::new(null_guided(*positive, w)),
-            negated,
-            alpha,
-        },
+        other => map_branches(other, &|t| null_guided(t, w)),
     }
 }
 

@@ -11,12 +11,13 @@
 //! (W/σ), so that init alone would do nothing; the block's learnable residual
 //! gain, initialised at 0, gives the same start with spectral norm on or off.
 
+use super::compute::Compute;
 use super::layers::{require_code, Activation, Conv3, Dense, Film};
 use super::network::{Architecture, Network};
 use super::readout::{CodeTerm, Readout};
 use super::Energy;
 use serde::{Deserialize, Serialize};
-use tch::{nn::Init, nn::Path, nn::VarStore, Device, Tensor};
+use tch::{nn::Init, nn::Path, nn::VarStore, Device, Kind, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -89,6 +90,55 @@ fn unit_gain() -> f64 {
 }
 
 impl ConvConfig {
+    /// The documented base: IGEBM's residual energy on `channels`×`size`²
+    /// inputs, one block per width — unconditional, swish, spectral norm,
+    /// spatial sum, ReZero blocks (gain 0), FiLM, no coordinates, blur or
+    /// dense head. Recipes are their differences from it.
+    pub fn base(channels: i64, size: i64, widths: &[i64]) -> Self {
+        Self {
+            channels,
+            size,
+            widths: widths.to_vec(),
+            code_dim: 0,
+            activation: super::Activation::Swish,
+            spectral_norm: true,
+            pool: SpatialPool::Sum,
+            coords: false,
+            residual_gain: 0.0,
+            code_head: false,
+            init_gain: 1.0,
+            readout: Readout::Film,
+            dense_head: 0,
+            input_blur: 0.0,
+        }
+    }
+
+    /// Multiply-adds ×2 of one forward pass over `batch` images: the 3×3
+    /// convolutions (input, two per block, a skip where the width changes)
+    /// and the dense layers; element-wise work is not counted. An input
+    /// gradient costs about as much again, a weight gradient as much again.
+    pub fn forward_flops(&self, batch: i64) -> f64 {
+        let conv = |inputs: i64, outputs: i64, side: i64| 2.0 * 9.0 * (inputs * outputs * side * side) as f64;
+        let inputs = self.channels + if self.coords { 2 } else { 0 };
+        let mut total = conv(inputs, self.widths[0], self.size);
+        let (mut width, mut side) = (self.widths[0], self.size);
+        for &w in &self.widths {
+            total += conv(width, w, side) + conv(w, w, side);
+            if w != width {
+                total += conv(width, w, side);
+            }
+            width = w;
+            side /= 2;
+        }
+        let features = if self.dense_head > 0 {
+            total += 2.0 * (width * side * side * self.dense_head) as f64;
+            self.dense_head
+        } else {
+            width
+        };
+        (total + 2.0 * features as f64) * batch as f64
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.channels < 1 || self.size < 1 {
             return Err(format!("channels and size must be ≥ 1, got {} and {}", self.channels, self.size));
@@ -160,7 +210,7 @@ impl ResBlock {
         if let (Some(film), Some(code)) = (&self.film, code) {
             h = film.forward(&h, code);
         }
-        let h = self.conv2.forward(&act.apply(&h)) * &self.residual_gain;
+        let h = self.conv2.forward(&act.apply(&h)) * self.residual_gain.to_kind(h.kind());
         let skip = match &self.skip {
             Some(conv) => conv.forward(x),
             None => x.shallow_clone(),
@@ -189,6 +239,7 @@ pub struct ConvEnergy {
     head: Dense,
     code_head: Option<Dense>,
     code_term: Option<CodeTerm>,
+    compute: Compute,
 }
 
 impl ConvEnergy {
@@ -227,14 +278,23 @@ impl ConvEnergy {
             head,
             code_head,
             code_term,
+            compute: super::compute::default_compute(),
         }
+    }
+
+    /// The parameters' kind: what energies and pooled features come out in.
+    fn param_kind(&self) -> Kind {
+        self.head.bias.kind()
     }
 }
 
 impl ConvEnergy {
-    /// The trunk: `[B, F]` features of `x` (in the network's dtype).
+    /// The trunk: `[B, F]` features of `x`, in the parameters' kind. The
+    /// convolutions run as `self.compute` says; the spatial sum is taken
+    /// in the parameters' kind, so a bf16 trunk's energy is not a sum of
+    /// 64 rounded terms.
     fn features(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
-        let kind = self.head.bias.kind();
+        let kind = self.param_kind();
         let act = self.config.activation;
         let mut h = x.to_kind(kind);
         if self.config.input_blur > 0.0 {
@@ -243,25 +303,27 @@ impl ConvEnergy {
         if self.config.coords {
             h = Tensor::cat(&[h.shallow_clone(), coordinate_channels(&h)], 1);
         }
+        let h = self.compute.prepare(&h, kind);
+        let code = code.map(|c| c.to_kind(h.kind()));
         let mut h = self.input.forward(&h);
         for block in &self.blocks {
-            h = block.forward(&h, code, act);
+            h = block.forward(&h, code.as_ref(), act);
             h = h.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None);
         }
         let h = act.apply(&h);
         if let Some(dense) = &self.dense {
-            return act.apply(&dense.forward(&h.flatten(1, -1)));
+            return act.apply(&dense.forward(&h.flatten(1, -1))).to_kind(kind);
         }
         match self.config.pool {
             SpatialPool::Sum => h.sum_dim_intlist([2i64, 3].as_slice(), false, kind),
             SpatialPool::Mean => h.mean_dim([2i64, 3].as_slice(), false, kind),
-            SpatialPool::Max => h.flatten(2, 3).amax([2i64].as_slice(), false),
+            SpatialPool::Max => h.flatten(2, 3).amax([2i64].as_slice(), false).to_kind(kind),
         }
     }
 
     /// The energy from the trunk's features and the code.
     fn output(&self, features: &Tensor, code: Option<&Tensor>) -> Tensor {
-        let kind = self.head.bias.kind();
+        let kind = self.param_kind();
         let energy = self.head.forward(features).squeeze_dim(-1);
         match (&self.code_head, &self.code_term, code) {
             (Some(code_head), _, Some(code)) => energy + (features * code_head.forward(code)).sum_dim_intlist(-1, false, kind),
@@ -280,7 +342,7 @@ impl ConvEnergy {
 
 impl Energy for ConvEnergy {
     fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
-        let kind = self.head.bias.kind();
+        let kind = self.param_kind();
         let code = require_code(code, self.config.code_dim).map(|c| c.to_kind(kind));
         let features = self.features(x, code.as_ref());
         self.output(&features, code.as_ref()).to_kind(x.kind())
@@ -293,7 +355,7 @@ impl Energy for ConvEnergy {
             return super::repeated_energies(self, x, codes);
         }
         let (n, k, dim) = (codes.size()[0], codes.size()[1], codes.size()[2]);
-        let kind = self.head.bias.kind();
+        let kind = self.param_kind();
         let features = self.features(x, None);
         let f = features.size()[1];
         let tiled = features.unsqueeze(1).expand([n, k, f], false).reshape([n * k, f]);
@@ -358,5 +420,11 @@ impl Network for ConvEnergy {
         for block in &self.blocks {
             block.power_iteration();
         }
+    }
+    fn set_compute(&mut self, compute: Compute) {
+        self.compute = compute;
+    }
+    fn compute(&self) -> Compute {
+        self.compute
     }
 }

@@ -17,6 +17,7 @@
 //! to say it. ∇ₓE pulls x towards D's reconstruction: a projection onto
 //! scenes the model can draw, which is what composition needs.
 
+use super::compute::{weight_for, Compute};
 use super::layers::{require_code, Dense, Film};
 use super::network::{Architecture, Network};
 use super::Energy;
@@ -101,11 +102,13 @@ impl Stride2 {
         Self { weight, bias, transposed }
     }
 
+    /// In `x`'s kind and layout (see `compute`).
     fn forward(&self, x: &Tensor) -> Tensor {
+        let (weight, bias) = (weight_for(&self.weight, x), weight_for(&self.bias, x));
         if self.transposed {
-            x.conv_transpose2d(&self.weight, Some(&self.bias), [2, 2], [1, 1], [0, 0], 1, [1, 1])
+            x.conv_transpose2d(&weight, Some(&bias), [2, 2], [1, 1], [0, 0], 1, [1, 1])
         } else {
-            x.conv2d(&self.weight, Some(&self.bias), [2, 2], [1, 1], [1, 1], 1)
+            x.conv2d(&weight, Some(&bias), [2, 2], [1, 1], [1, 1], 1)
         }
     }
 }
@@ -130,6 +133,12 @@ pub struct DenoiserEnergy {
     dec: Vec<Stride2>,
     films: Vec<Film>,
     dec_out: (Tensor, Tensor),
+    compute: Compute,
+}
+
+/// A 3×3 convolution, padding 1, in `x`'s kind and layout.
+fn conv3_forward((weight, bias): &(Tensor, Tensor), x: &Tensor) -> Tensor {
+    x.conv2d(&weight_for(weight, x), Some(weight_for(bias, x)), [1, 1], [1, 1], [1, 1], 1)
 }
 
 impl DenoiserEnergy {
@@ -156,6 +165,7 @@ impl DenoiserEnergy {
                 .map(|i| Film::new(&(&root / format!("film{i}")), EMBEDDING, film_widths[i], false))
                 .collect(),
             dec_out: conv3(&(&root / "dec_out"), w + 2, c),
+            compute: super::compute::default_compute(),
             config,
             vs,
         }
@@ -165,7 +175,8 @@ impl DenoiserEnergy {
         &self.config
     }
 
-    /// D(x, σ, c): the denoised image, `sigma: [B]`.
+    /// D(x, σ, c): the denoised image, `sigma: [B]`, in the parameters'
+    /// kind; the convolutions run as `self.compute` says.
     pub fn denoise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
         let kind = self.embed.bias.kind();
         let x = x.to_kind(kind);
@@ -176,20 +187,21 @@ impl DenoiserEnergy {
             None => log_sigma.shallow_clone(),
         };
         let embedding = self.embed.forward(&conditioning).silu();
-        let coords = coordinate_channels(b, s, kind, x.device());
+        let coords = self.compute.prepare(&coordinate_channels(b, s, kind, x.device()), kind);
         let level = log_sigma.view([b, 1, 1, 1]).expand([b, 1, s, s], false);
-        let h = Tensor::cat(&[x, coords.shallow_clone(), level], 1);
-        let mut h = h.conv2d(&self.enc_in.0, Some(&self.enc_in.1), [1, 1], [1, 1], [1, 1], 1).silu();
+        let plain_coords = coordinate_channels(b, s, kind, x.device());
+        let h = self.compute.prepare(&Tensor::cat(&[x, plain_coords, level], 1), kind);
+        let mut h = conv3_forward(&self.enc_in, &h).silu();
         for conv in &self.enc {
             h = conv.forward(&h).silu();
         }
         let z = self.to_latent.forward(&h.flatten(1, -1));
-        let mut h = self.from_latent.forward(&z).view([b, 2 * w, s / 8, s / 8]);
-        h = self.films[0].forward(&h, &embedding).silu();
+        let h = self.from_latent.forward(&z).view([b, 2 * w, s / 8, s / 8]);
+        let mut h = self.films[0].forward(&self.compute.prepare(&h, kind), &embedding).silu();
         for (conv, film) in self.dec.iter().zip(&self.films[1..]) {
             h = film.forward(&conv.forward(&h), &embedding).silu();
         }
-        Tensor::cat(&[h, coords], 1).conv2d(&self.dec_out.0, Some(&self.dec_out.1), [1, 1], [1, 1], [1, 1], 1)
+        conv3_forward(&self.dec_out, &Tensor::cat(&[h, coords], 1)).to_kind(kind)
     }
 }
 
@@ -246,6 +258,12 @@ impl Network for DenoiserEnergy {
         Architecture::Denoiser(self.config.clone())
     }
     fn power_iteration(&self) {}
+    fn set_compute(&mut self, compute: Compute) {
+        self.compute = compute;
+    }
+    fn compute(&self) -> Compute {
+        self.compute
+    }
     fn as_denoiser(&self) -> Option<&DenoiserEnergy> {
         Some(self)
     }

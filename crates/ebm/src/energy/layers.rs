@@ -1,6 +1,7 @@
 //! Building blocks: dense and 3×3 convolution layers with optional spectral
 //! norm, FiLM conditioning, activations.
 
+use super::compute::weight_for;
 use super::spectral::SpectralNorm;
 use serde::{Deserialize, Serialize};
 use tch::{nn::Init, nn::Path, Tensor};
@@ -73,8 +74,11 @@ impl Dense {
         Self { weight, bias }
     }
 
+    /// Computes in `x`'s kind: a bf16 input casts the (fp32) weight as it
+    /// is used, and autograd casts its gradient back (see `compute`).
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight.value(), Some(&self.bias))
+        let kind = x.kind();
+        x.linear(&self.weight.value().to_kind(kind), Some(&self.bias.to_kind(kind)))
     }
 }
 
@@ -90,8 +94,10 @@ impl Conv3 {
         Self { weight, bias }
     }
 
+    /// Computes in `x`'s kind and layout (as [`Dense::forward`]).
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.conv2d(&self.weight.value(), Some(&self.bias), [1, 1], [1, 1], [1, 1], 1)
+        let weight = weight_for(&self.weight.value(), x);
+        x.conv2d(&weight, Some(weight_for(&self.bias, x)), [1, 1], [1, 1], [1, 1], 1)
     }
 }
 
@@ -112,6 +118,8 @@ impl Film {
 
     /// `h: [B, C, ...]`, `code: [B, code_dim]`.
     pub fn forward(&self, h: &Tensor, code: &Tensor) -> Tensor {
+        // In h's kind, so a bf16 trunk stays bf16 (an fp32 gain would promote it).
+        let code = &code.to_kind(h.kind());
         let mut shape = vec![h.size()[0], h.size()[1]];
         shape.resize(h.dim(), 1);
         let gain = self.gain.forward(code).reshape(&shape[..]) + 1.0;

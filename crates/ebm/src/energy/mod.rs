@@ -6,6 +6,7 @@
 //! energy maps a batch `x: [B, ...]` (and an optional code `[B, C]`) to `[B]`.
 
 pub mod analytic;
+pub mod compute;
 pub mod concept;
 pub mod conv;
 pub mod denoiser;
@@ -16,6 +17,7 @@ pub mod readout;
 pub mod spectral;
 
 pub use analytic::GaussianEnergy;
+pub use compute::{Compute, Precision};
 pub use concept::{ConceptKind, ConceptSchema};
 pub use conv::{ConvConfig, ConvEnergy};
 pub use denoiser::{DenoiserConfig, DenoiserEnergy};

@@ -1,7 +1,7 @@
 //! Trainable energies: the [`Network`] trait and the serialisable
 //! [`Architecture`] that rebuilds one from a checkpoint.
 
-use super::{ConvConfig, ConvEnergy, DenoiserConfig, DenoiserEnergy, Energy, MlpConfig, MlpEnergy};
+use super::{Compute, ConvConfig, ConvEnergy, DenoiserConfig, DenoiserEnergy, Energy, MlpConfig, MlpEnergy};
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
@@ -18,6 +18,14 @@ pub trait Network: Energy {
     /// The network as a denoiser-shaped energy, for the `denoise` objective.
     fn as_denoiser(&self) -> Option<&DenoiserEnergy> {
         None
+    }
+    /// How the network computes (precision, layout; see `compute`). Networks
+    /// without convolutions ignore it: their matmuls are too small to gain.
+    fn set_compute(&mut self, compute: Compute) {
+        let _ = compute;
+    }
+    fn compute(&self) -> Compute {
+        Compute::REFERENCE
     }
 }
 

@@ -5,7 +5,7 @@ use crate::data::shapes::{COLOUR_NAMES, SHAPE_NAMES};
 use crate::data::shapes_concept::random_scenes;
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::conv::SpatialPool;
-use crate::energy::{Activation, Architecture, ConvConfig, Energy};
+use crate::energy::{Architecture, ConvConfig, Energy};
 use crate::sample::{
     langevin, sample_noise_levels, ChainStart, InitNoise, LangevinConfig, LangevinOptions, NoiseAnnealing, NoiseLevelRun, ReplayConfig,
     SampleOptions, Sampled, SamplerDefaults,
@@ -25,20 +25,11 @@ pub const IMAGE_SIZE: i64 = 32;
 /// model also sees coordinate channels, since pooling forgets where things are.
 pub fn concept_architecture(concept: ShapesConcept, widths: &[i64], spectral_norm: bool) -> Architecture {
     Architecture::Conv(ConvConfig {
-        channels: 3,
-        size: IMAGE_SIZE,
-        widths: widths.to_vec(),
         code_dim: concept.schema().code_dim(),
-        activation: Activation::Swish,
         spectral_norm,
         pool: SpatialPool::Max,
         coords: concept == ShapesConcept::Pos,
-        residual_gain: 0.0,
-        code_head: false,
-        init_gain: 1.0,
-        readout: crate::energy::Readout::Film,
-        dense_head: 0,
-        input_blur: 0.0,
+        ..ConvConfig::base(3, IMAGE_SIZE, widths)
     })
 }
 

@@ -120,6 +120,10 @@ impl Trainer<'_> {
         };
         let mut card = ModelCard::new(self.network.architecture(), self.data.concept(), self.data.describe(), sampler);
         card.training = serde_json::to_value(&self.config).unwrap_or_default();
+        if let Some(training) = card.training.as_object_mut() {
+            // How it was computed, for the record; loading does not depend on it.
+            training.insert("compute".into(), self.network.compute().label().into());
+        }
         card.metrics = serde_json::json!({ "steps": self.step, "divergences": self.divergences, "last": self.last_metrics });
         card
     }

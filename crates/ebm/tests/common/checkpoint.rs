@@ -1,27 +1,14 @@
 //! A tiny conditional conv energy and its card, for checkpoint tests.
 
 use ebm::checkpoint::ModelCard;
-use ebm::energy::conv::SpatialPool;
-use ebm::energy::{Activation, Architecture, ConceptKind, ConceptSchema, ConvConfig};
+use ebm::energy::{Architecture, ConceptKind, ConceptSchema, ConvConfig};
 use ebm::sample::{InitNoise, LangevinConfig, SamplerDefaults};
 
 /// An 8×8 RGB conv energy (widths 4, 8) conditioned on a three-colour concept.
 pub fn conditional_conv() -> (Box<dyn ebm::Network>, ModelCard) {
     let arch = Architecture::Conv(ConvConfig {
-        channels: 3,
-        size: 8,
-        widths: vec![4, 8],
         code_dim: 3,
-        activation: Activation::Swish,
-        spectral_norm: true,
-        pool: SpatialPool::Sum,
-        coords: false,
-        residual_gain: 0.0,
-        code_head: false,
-        init_gain: 1.0,
-        readout: ebm::energy::Readout::Film,
-        dense_head: 0,
-        input_blur: 0.0,
+        ..ConvConfig::base(3, 8, &[4, 8])
     });
     let network = arch.build(tch::Device::Cpu);
     let concept = ConceptSchema {

@@ -206,8 +206,8 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
             // Only the concepts the rows name need a null code.
             let used: Vec<&str> = ShapesConcept::ALL
                 .iter()
+                .filter(|c| options.rows.iter().any(|r| r.concepts().contains(c)))
                 .map(|c| c.name())
-                .filter(|name| options.rows.iter().any(|r| r.formula().contains(&format!("{name}="))))
                 .collect();
             library.check_null_codes(Some(&used))?;
         }

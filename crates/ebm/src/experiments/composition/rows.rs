@@ -106,6 +106,20 @@ impl Row {
         }
     }
 
+    /// The concepts the row's expression names (each needs its model).
+    pub fn concepts(self) -> &'static [ShapesConcept] {
+        use ShapesConcept::{Color, Pos, Shape, Size};
+        match self {
+            Row::Alone(Pos) => &[Pos],
+            Row::Alone(Color) => &[Color],
+            Row::Alone(Shape) => &[Shape],
+            Row::Alone(Size) => &[Size],
+            Row::PosAndCol | Row::PosAndNotCol | Row::NotPosAndCol | Row::PosColOrPosCol | Row::Implication => &[Pos, Color],
+            Row::PosOrPos => &[Pos],
+            Row::AllFour => &[Pos, Color, Shape, Size],
+        }
+    }
+
     /// The row as an expression template.
     pub fn formula(self) -> &'static str {
         match self {

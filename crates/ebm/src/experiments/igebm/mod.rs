@@ -18,8 +18,7 @@ pub mod run;
 pub use run::{run, IgebmOptions};
 
 use crate::data::DataSource;
-use crate::energy::conv::SpatialPool;
-use crate::energy::{Activation, Architecture, ConvConfig, Network};
+use crate::energy::{Architecture, ConvConfig, Network};
 use crate::sample::LangevinConfig;
 use crate::train::{TrainConfig, TrainSummary, Trainer};
 use anyhow::Result;
@@ -42,20 +41,12 @@ pub const WIDTHS: [i64; 3] = [16, 32, 64];
 /// the code did nothing for 60 steps (every digit got one label).
 pub fn mnist_architecture(conditional: bool) -> Architecture {
     Architecture::Conv(ConvConfig {
-        channels: 1,
-        size: 28,
-        widths: WIDTHS.to_vec(),
         code_dim: if conditional { 10 } else { 0 },
-        activation: Activation::Swish,
         spectral_norm: false,
-        pool: SpatialPool::Sum,
-        coords: false,
         residual_gain: 1.0,
         code_head: conditional,
         init_gain: 2.0,
-        readout: crate::energy::Readout::Film,
-        dense_head: 0,
-        input_blur: 0.0,
+        ..ConvConfig::base(1, 28, &WIDTHS)
     })
 }
 
