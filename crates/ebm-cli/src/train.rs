@@ -61,6 +61,10 @@ pub struct TrainArgs {
     /// Std of Gaussian noise added to the training images at every step.
     #[arg(long)]
     pub data_noise: Option<f64>,
+    /// Weight of the ranking term softplus(E(x⁺) − E(x⁺ with a second object))
+    /// that teaches a shapes concept model to object to a second object (0: off).
+    #[arg(long)]
+    pub extra_object_negatives: Option<f64>,
     /// For image models: channel widths of the residual blocks, e.g. 32,64,64.
     #[arg(long, value_delimiter = ',')]
     pub widths: Option<Vec<i64>>,
@@ -225,6 +229,7 @@ fn overrides(args: &TrainArgs) -> Overrides {
         cd_weight: args.cd_weight,
         supervised_warmup: args.supervised_warmup,
         data_noise: args.data_noise,
+        extra_object: args.extra_object_negatives,
         reuse: args.reuse,
         checkpoint_every: Some(args.checkpoint_every),
         objective: args.objective,

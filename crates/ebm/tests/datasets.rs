@@ -281,3 +281,40 @@ fn background_chains_start_on_empty_floors() {
     assert!(jump(&floors.fresh_chains(0, 16)) < 0.05);
     assert!(jump(&scenes.fresh_chains(0, 16)) > 0.2);
 }
+
+#[test]
+fn extra_object_negatives_add_one_separated_object_to_the_same_scene() {
+    use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+    use ebm::data::DataSource;
+    let data = Shapes::new(32, 7);
+    let (mut behind, mut masks_with_two) = (0, 0);
+    for i in 0..200 {
+        let (plain, extra) = (data.scene(i), data.scene_with_extra_object(i));
+        assert_eq!(extra, data.scene_with_extra_object(i), "scene {i} is not deterministic");
+        assert_eq!(extra.light, plain.light);
+        assert_eq!(extra.objects.len(), 2);
+        let main = plain.objects.last().unwrap();
+        let position = extra
+            .objects
+            .iter()
+            .position(|o| o == main)
+            .expect("the labelled object is kept as it was");
+        let added = &extra.objects[1 - position];
+        assert!(added.colour.is_some() && (added.x - main.x).hypot(added.y - main.y) >= MIN_SEPARATION);
+        behind += (position == 1) as usize;
+        let mask = extra.instance_mask(32);
+        masks_with_two += (mask.contains(&1) && mask.contains(&2)) as usize;
+    }
+    assert!(
+        (70..=130).contains(&behind),
+        "the second object is behind in {behind} of 200, not about half"
+    );
+    assert!(masks_with_two >= 190, "both objects visible in only {masks_with_two} of 200");
+    // The concept source hands them out batch by batch, aligned with its positives.
+    let source = ShapesConceptData::new(ShapesConcept::Color, 32, 7, ShapesFilter::default(), ebm::sample::ChainStart::Data).unwrap();
+    let negatives = source
+        .extra_object_negatives(2, 4)
+        .expect("shapes concept data has extra-object negatives");
+    let expected: Vec<f32> = (8..12).flat_map(|i| data.scene_with_extra_object(i).render(32)).collect();
+    assert_eq!(Vec::<f32>::try_from(negatives.flatten(0, -1)).unwrap(), expected);
+}

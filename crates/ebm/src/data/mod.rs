@@ -44,6 +44,12 @@ pub trait DataSource {
     }
     /// Name and parameters, for the model card.
     fn describe(&self) -> serde_json::Value;
+    /// Batch `step`'s positives each with a second object added: scenes the
+    /// data never holds, negatives under the positives' own codes (see
+    /// `TrainConfig::extra_object_weight`). None: the source has none.
+    fn extra_object_negatives(&self, _step: u64, _batch_size: usize) -> Option<Tensor> {
+        None
+    }
     /// Codes for fresh chains: by default those of the positives.
     fn negative_codes(&self, batch: &Batch) -> Option<Tensor> {
         batch.code.as_ref().map(|c| c.shallow_clone())

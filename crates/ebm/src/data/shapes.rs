@@ -270,7 +270,33 @@ impl Shapes {
     pub fn batch(&self, start: u64, n: usize) -> (Vec<f32>, Vec<Scene>) {
         render_batch(start, n, self.size, |i| self.scene(i))
     }
+
+    /// Scene i with a second coloured object of the full distribution, at
+    /// least [`MIN_SEPARATION`] from the labelled one, behind or in front of
+    /// it at random. `shapes` never holds such a scene (it has one object),
+    /// so it is a negative for every concept of scene i's object: what
+    /// teaches a concept model to object to a second object
+    /// (`TrainConfig::extra_object_weight`).
+    pub fn scene_with_extra_object(&self, i: u64) -> Scene {
+        let mut scene = self.scene(i);
+        let mut rng = stream_rng(self.seed, EXTRA_OBJECT_STREAM, i);
+        let main = scene.objects.last().cloned().expect("a shapes scene has its object");
+        let extra = draw_separated(&mut rng, std::slice::from_ref(&main));
+        let behind = rng.random_bool(0.5);
+        scene
+            .objects
+            .insert(if behind { scene.objects.len() - 1 } else { scene.objects.len() }, extra);
+        scene
+    }
+
+    /// [`Shapes::scene_with_extra_object`] for samples start..start+n.
+    pub fn batch_with_extra_object(&self, start: u64, n: usize) -> (Vec<f32>, Vec<Scene>) {
+        render_batch(start, n, self.size, |i| self.scene_with_extra_object(i))
+    }
 }
+
+/// The random stream of [`Shapes::scene_with_extra_object`]'s second object.
+const EXTRA_OBJECT_STREAM: u64 = 6;
 
 /// The `multi-shapes` dataset.
 #[derive(Clone, Debug)]
@@ -297,32 +323,39 @@ impl MultiShapes {
         let k = rng.random_range(self.objects.0..=self.objects.1.max(self.objects.0));
         let mut objects: Vec<Object> = Vec::with_capacity(k);
         for _ in 0..k {
-            let (mut x, mut y) = (range(&mut rng, POSITION_RANGE), range(&mut rng, POSITION_RANGE));
-            // Redraw until far enough from every earlier centre (bounded: a
-            // crowded scene keeps its last draw rather than looping forever).
-            for _ in 0..10_000 {
-                if objects.iter().all(|o| (o.x - x).hypot(o.y - y) >= MIN_SEPARATION) {
-                    break;
-                }
-                (x, y) = (range(&mut rng, POSITION_RANGE), range(&mut rng, POSITION_RANGE));
-            }
-            let r = range(&mut rng, SIZE_RANGE);
-            let shape = rng.random_range(0..3);
-            let colour = rng.random_range(0..8);
-            objects.push(Object {
-                x,
-                y,
-                r,
-                shape,
-                rgb: COLOURS[colour],
-                colour: Some(colour),
-            });
+            let object = draw_separated(&mut rng, &objects);
+            objects.push(object);
         }
         Scene { light, objects }
     }
 
     pub fn batch(&self, start: u64, n: usize) -> (Vec<f32>, Vec<Scene>) {
         render_batch(start, n, self.size, |i| self.scene(i))
+    }
+}
+
+/// An object of the full distribution (any shape, colour, size) whose
+/// centre is at least [`MIN_SEPARATION`] from every centre in `others`.
+fn draw_separated(rng: &mut impl Rng, others: &[Object]) -> Object {
+    let (mut x, mut y) = (range(rng, POSITION_RANGE), range(rng, POSITION_RANGE));
+    // Redraw until far enough from every earlier centre (bounded: a
+    // crowded scene keeps its last draw rather than looping forever).
+    for _ in 0..10_000 {
+        if others.iter().all(|o| (o.x - x).hypot(o.y - y) >= MIN_SEPARATION) {
+            break;
+        }
+        (x, y) = (range(rng, POSITION_RANGE), range(rng, POSITION_RANGE));
+    }
+    let r = range(rng, SIZE_RANGE);
+    let shape = rng.random_range(0..3);
+    let colour = rng.random_range(0..8);
+    Object {
+        x,
+        y,
+        r,
+        shape,
+        rgb: COLOURS[colour],
+        colour: Some(colour),
     }
 }
 

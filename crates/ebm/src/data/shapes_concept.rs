@@ -145,6 +145,12 @@ impl DataSource for ShapesConceptData {
         }
     }
 
+    fn extra_object_negatives(&self, step: u64, batch_size: usize) -> Option<Tensor> {
+        let (pixels, _) = self.shapes.batch_with_extra_object(step * batch_size as u64, batch_size);
+        let s = self.shapes.size as i64;
+        Some(Tensor::from_slice(&pixels).reshape([batch_size as i64, 3, s, s]))
+    }
+
     fn describe(&self) -> serde_json::Value {
         serde_json::json!({
             "dataset": "shapes",

@@ -66,6 +66,16 @@ pub struct TrainConfig {
     /// high-frequency textures. 0 (the default) trains on the data as is.
     #[serde(default)]
     pub data_noise: f64,
+    /// Weight of a ranking term against scenes the data never holds (issue
+    /// #14): each positive with a second object added (the source's
+    /// `extra_object_negatives`), under the positive's own code, with loss
+    /// softplus(E(x⁺ | c) − E(x⁺ + object | c)). Concept models trained
+    /// alone never saw a negative with two objects, so under AND each drew
+    /// its own object; this makes every model object to a second one. The
+    /// logistic form saturates once the extra object costs a few units, so
+    /// it cannot run the negatives' energies away. 0 (the default): off.
+    #[serde(default)]
+    pub extra_object_weight: f64,
     /// Clip the global gradient norm to this value.
     pub grad_clip_norm: Option<f64>,
     /// Keep an exponential moving average of the weights with this decay;
@@ -113,6 +123,7 @@ impl Default for TrainConfig {
             cd_weight: 1.0,
             supervised_warmup: 0,
             data_noise: 0.0,
+            extra_object_weight: 0.0,
             grad_clip_norm: Some(10.0),
             ema_decay: None,
             langevin: LangevinConfig::default(),
@@ -140,6 +151,10 @@ impl TrainConfig {
             (
                 self.data_noise >= 0.0 && self.data_noise.is_finite(),
                 "data_noise must be a number ≥ 0",
+            ),
+            (
+                self.extra_object_weight >= 0.0 && self.extra_object_weight.is_finite(),
+                "extra_object_weight must be a number ≥ 0",
             ),
             (
                 self.label_ce_weight >= 0.0 && self.label_ce_weight.is_finite(),

@@ -167,6 +167,8 @@ pub struct Overrides {
     pub cd_weight: Option<f64>,
     pub supervised_warmup: Option<u64>,
     pub data_noise: Option<f64>,
+    /// `TrainConfig::extra_object_weight`.
+    pub extra_object: Option<f64>,
     pub reuse: Option<f64>,
     pub checkpoint_every: Option<u64>,
     /// A denoising objective swaps the recipe's network for a
@@ -277,6 +279,7 @@ impl Recipe {
         set(&mut c.cd_weight, &o.cd_weight);
         set(&mut c.supervised_warmup, &o.supervised_warmup);
         set(&mut c.data_noise, &o.data_noise);
+        set(&mut c.extra_object_weight, &o.extra_object);
         set(&mut c.replay.reuse_prob, &o.reuse);
         set(&mut c.checkpoint_every, &o.checkpoint_every);
         if o.ema.is_some() {

@@ -112,6 +112,9 @@ impl<'a> Trainer<'a> {
         if config.label_ce_weight > 0.0 && data.concept().is_none() {
             bail!("label_ce_weight > 0 needs conditional data (a concept with codes); set it to 0 for this data");
         }
+        if config.extra_object_weight > 0.0 && data.extra_object_negatives(0, 1).is_none() {
+            bail!("extra-object negatives (--extra-object-negatives) exist for shapes concept models only; this data has none");
+        }
         check_memory(&arch, &config, network.var_store().device())?;
         let params: Vec<Tensor> = named_parameters(network.var_store()).into_iter().map(|(_, t)| t).collect();
         let adam = Adam::new(&params, config.adam_beta1, config.adam_beta2);
@@ -191,6 +194,12 @@ impl<'a> Trainer<'a> {
             + (e_pos.square().mean(Kind::Float) + e_neg.square().mean(Kind::Float)) * alpha;
         if self.config.label_ce_weight > 0.0 {
             loss += self.label_cross_entropy(&batch) * self.config.label_ce_weight;
+        }
+        if self.config.extra_object_weight > 0.0 {
+            if let Some(extra) = self.data.extra_object_negatives(self.step, self.config.batch_size) {
+                let e_extra = self.network.energy(&extra.to_device(device), batch.code.as_ref());
+                loss += (&e_pos - e_extra).softplus().mean(Kind::Float) * self.config.extra_object_weight;
+            }
         }
         let metrics = self.update(&loss, started, Some((&e_pos, &e_neg)))?;
         self.buffer.push(&negatives, neg_codes.as_ref());
