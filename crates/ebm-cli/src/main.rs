@@ -15,6 +15,7 @@ mod progress;
 mod sample;
 mod score;
 mod train;
+mod train_product;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -23,6 +23,12 @@ pub struct TrainArgs {
     /// or colour, shape, size).
     #[arg(long)]
     pub concept: Option<ShapesConcept>,
+    /// For `shapes`: train these concept models together as a product of
+    /// experts (e.g. pos,color): one chain on the sum of their energies under
+    /// each scene's own labels, every member updated on those shared
+    /// negatives. --out gets one folder (checkpoint, state) per concept.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["concept", "prior"])]
+    pub product: Option<Vec<ShapesConcept>>,
     /// For `shapes`: train the unconditional model of every scene (no
     /// concept), the prior of a product-of-experts conjunction.
     #[arg(long)]
@@ -204,7 +210,7 @@ fn recipe_name(args: &TrainArgs) -> Result<String> {
     Ok(name)
 }
 
-fn overrides(args: &TrainArgs) -> Overrides {
+pub(crate) fn overrides(args: &TrainArgs) -> Overrides {
     Overrides {
         widths: args.widths.clone(),
         pool: args.pool,
@@ -259,6 +265,9 @@ fn initial_weights(
 }
 
 pub fn run(args: TrainArgs, context: &Context) -> Result<()> {
+    if let Some(concepts) = args.product.clone() {
+        return crate::train_product::run(&args, &concepts, context);
+    }
     let mut recipe = recipe(&recipe_name(&args)?, args.steps.unwrap_or(2000), args.seed)?;
     recipe.apply(&overrides(&args))?;
     let data = recipe.data(&args.mnist_dir)?;

@@ -5,6 +5,7 @@ pub mod adam;
 pub mod denoising;
 pub mod guard;
 pub mod metrics;
+pub mod product;
 pub mod recipe;
 pub mod state;
 pub mod trainer;

@@ -56,7 +56,7 @@ pub const CONTRASTED_CODES: i64 = 8;
 /// the judge's position tolerance, 0.1 of the image, is 0.33 of them).
 pub const PERTURBED_CODE_STD: f64 = 0.15;
 
-fn step_seed(seed: u64, step: u64) -> i64 {
+pub(super) fn step_seed(seed: u64, step: u64) -> i64 {
     crate::seed::torch_seed(seed, &[step])
 }
 
@@ -187,13 +187,29 @@ impl<'a> Trainer<'a> {
         )
         .x;
 
+        let metrics = self.contrastive_update(&batch, &negatives, neg_codes.as_ref(), started)?;
+        self.buffer.push(&negatives, neg_codes.as_ref());
+        Ok(metrics)
+    }
+
+    /// The CD update on positives `batch` against `negatives` (drawn by this
+    /// trainer's chain, or by a product's: `ProductTrainer`), with the
+    /// regulariser and the optional cross-entropy and extra-object terms.
+    pub(super) fn contrastive_update(
+        &mut self,
+        batch: &crate::data::Batch,
+        negatives: &Tensor,
+        neg_codes: Option<&Tensor>,
+        started: Instant,
+    ) -> Result<StepMetrics, String> {
+        let device = self.network.var_store().device();
         let e_pos = self.network.energy(&batch.x, batch.code.as_ref());
-        let e_neg = self.network.energy(&negatives, neg_codes.as_ref());
+        let e_neg = self.network.energy(negatives, neg_codes);
         let alpha = self.config.energy_l2;
         let mut loss = (e_pos.mean(Kind::Float) - e_neg.mean(Kind::Float)) * self.config.cd_weight
             + (e_pos.square().mean(Kind::Float) + e_neg.square().mean(Kind::Float)) * alpha;
         if self.config.label_ce_weight > 0.0 {
-            loss += self.label_cross_entropy(&batch) * self.config.label_ce_weight;
+            loss += self.label_cross_entropy(batch) * self.config.label_ce_weight;
         }
         if self.config.extra_object_weight > 0.0 {
             if let Some(extra) = self.data.extra_object_negatives(self.step, self.config.batch_size) {
@@ -201,9 +217,7 @@ impl<'a> Trainer<'a> {
                 loss += (&e_pos - e_extra).softplus().mean(Kind::Float) * self.config.extra_object_weight;
             }
         }
-        let metrics = self.update(&loss, started, Some((&e_pos, &e_neg)))?;
-        self.buffer.push(&negatives, neg_codes.as_ref());
-        Ok(metrics)
+        self.update(&loss, started, Some((&e_pos, &e_neg)))
     }
 
     /// Back-propagates `loss`, checks the step with the guard and applies
@@ -308,18 +322,10 @@ impl<'a> Trainer<'a> {
 
     /// One step, with the divergence guard around it.
     pub fn step(&mut self) -> Result<StepMetrics> {
-        if self.snapshot.is_none() || (self.step.is_multiple_of(self.config.guard.snapshot_every) && self.retries_since_snapshot == 0) {
-            self.snapshot = Some(self.state());
-        }
+        self.snapshot_if_due();
         match self.try_step() {
             Ok(metrics) => {
-                self.retries_since_snapshot = 0;
-                if self.step.is_multiple_of(self.config.log_every) {
-                    if let Some(log) = &self.log {
-                        log.write(&metrics)?;
-                    }
-                }
-                self.last_metrics = metrics.clone();
+                self.accept(metrics.clone())?;
                 Ok(metrics)
             }
             Err(reason) => {
@@ -329,7 +335,26 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    fn recover(&mut self, reason: &str) -> Result<()> {
+    /// Takes the guard's snapshot when one is due (before a step).
+    pub(super) fn snapshot_if_due(&mut self) {
+        if self.snapshot.is_none() || (self.step.is_multiple_of(self.config.guard.snapshot_every) && self.retries_since_snapshot == 0) {
+            self.snapshot = Some(self.state());
+        }
+    }
+
+    /// Records a step that the guard let through.
+    pub(super) fn accept(&mut self, metrics: StepMetrics) -> Result<()> {
+        self.retries_since_snapshot = 0;
+        if self.step.is_multiple_of(self.config.log_every) {
+            if let Some(log) = &self.log {
+                log.write(&metrics)?;
+            }
+        }
+        self.last_metrics = metrics;
+        Ok(())
+    }
+
+    pub(super) fn recover(&mut self, reason: &str) -> Result<()> {
         self.divergences += 1;
         self.retries_since_snapshot += 1;
         let failed_at = self.step + 1;

@@ -1,0 +1,70 @@
+//! `ebm train shapes --product pos,color`: concept models trained together as
+//! a product of experts (`ebm::train::product`), one folder per concept.
+
+use crate::train::{overrides, TrainArgs};
+use crate::Context;
+use anyhow::{bail, Result};
+use ebm::data::shapes_concept::ShapesConcept;
+use ebm::data::DataSource;
+use ebm::train::product::ProductTrainer;
+use ebm::train::recipe::recipe;
+use ebm::train::state::{resume, STATE_FILE};
+use ebm::train::Trainer;
+
+pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> Result<()> {
+    if args.dataset != "shapes" {
+        bail!("--product trains shapes concept models together: use `ebm train shapes --product pos,color`");
+    }
+    if args.init_from.is_some() {
+        bail!("--init-from is not supported with --product; train the product from scratch or --resume it");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if concepts.len() < 2 || !concepts.iter().all(|c| seen.insert(c.name())) {
+        bail!("--product needs two or more different concepts, e.g. --product pos,color");
+    }
+    if args.resume && context.device != tch::Device::Cpu {
+        bail!("--resume continues a run on the CPU only for now; pass --device cpu");
+    }
+    let mut recipes = Vec::new();
+    let mut sources: Vec<Box<dyn DataSource>> = Vec::new();
+    for concept in concepts {
+        let mut r = recipe(&format!("shapes-{}", concept.name()), args.steps.unwrap_or(2000), args.seed)?;
+        r.apply(&overrides(args))?;
+        sources.push(r.data(&args.mnist_dir)?);
+        recipes.push(r);
+    }
+    let mut members = Vec::new();
+    for ((concept, r), data) in concepts.iter().zip(&recipes).zip(&sources) {
+        let dir = args.out.join(concept.name());
+        let member = if args.resume {
+            resume(&dir, data.as_ref(), args.steps)?
+        } else {
+            if dir.join(STATE_FILE).exists() {
+                bail!(
+                    "{} already holds a training run; pass --resume to continue it, or choose another --out",
+                    dir.display()
+                );
+            }
+            tch::manual_seed(args.seed as i64 + members.len() as i64);
+            Trainer::new(r.architecture.build(context.device), data.as_ref(), r.config.clone(), Some(dir))?
+        };
+        members.push(member);
+    }
+    let mut product = ProductTrainer::new(members, Some(args.out.clone()))?;
+    let seconds = product.run(&context.progress)?;
+    let steps = product.step_index();
+    println!("trained the product of {} for {steps} steps in {seconds:.1}s", names(concepts));
+    for (member, concept) in product.members.iter().zip(concepts) {
+        let picture = args.out.join(concept.name()).join("samples.png");
+        let network = member.averaged_network();
+        ebm::experiments::shapes::concept_sample_grid(network.as_ref(), *concept, &member.card().sampler, &picture)?;
+        println!("wrote {} and {}", args.out.join(concept.name()).join(ebm::train::state::MODEL_FILE).display(), picture.display());
+    }
+    let record = serde_json::json!({ "product_of": names(concepts), "steps": steps, "seconds_this_run": seconds, "seed": args.seed });
+    std::fs::write(args.out.join("product.json"), serde_json::to_string_pretty(&record)?)?;
+    Ok(())
+}
+
+fn names(concepts: &[ShapesConcept]) -> String {
+    concepts.iter().map(|c| c.name()).collect::<Vec<_>>().join(",")
+}

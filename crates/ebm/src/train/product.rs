@@ -1,0 +1,182 @@
+//! Product-of-experts training (issue #14): several concept models trained
+//! together as one model of the scene, p(x | c₁ … c_K) ∝ exp(−Σₖ Eₖ(x | cₖ)).
+//!
+//! Every step draws one batch of scenes with all K labels (the member data
+//! sources are the same scenes under different concepts), runs one Langevin
+//! chain on the *sum* of the members' energies under each scene's own
+//! labels, and updates each member by its own CD term on those shared
+//! negatives: ∂/∂θₖ of mean Σ E(x⁺) − mean Σ E(x⁻) is exactly member k's
+//! term, so this is maximum likelihood for the product. A negative that is
+//! right for one concept and wrong for another (two half-right objects) is
+//! pushed up for every member, which is what a conjunction needs; a model
+//! trained alone never sees one.
+//!
+//! Each member stays an ordinary [`Trainer`] (its own Adam, guard, EMA,
+//! checkpoint and card under `out/<concept>/`), so a member checkpoint loads
+//! and composes like any other. The product's replay buffer, whose codes
+//! are the members' codes side by side, is saved as `out/product_buffer.safetensors`.
+
+use super::{StepMetrics, Trainer};
+use crate::compose::algebra::Composed;
+use crate::data::Batch;
+use crate::io::{read_tensor_file, write_tensor_file};
+use crate::progress::Progress;
+use crate::sample::{langevin, LangevinOptions, ReplayBuffer};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::Tensor;
+
+pub const BUFFER_FILE: &str = "product_buffer.safetensors";
+
+pub struct ProductTrainer<'a> {
+    /// One trainer per concept, all on the same scenes, batch size, seed and steps.
+    pub members: Vec<Trainer<'a>>,
+    buffer: ReplayBuffer,
+    out_dir: Option<PathBuf>,
+}
+
+impl<'a> ProductTrainer<'a> {
+    /// A product of `members`, which must agree on steps, batch size and seed
+    /// (so their data sources yield the same scenes at every step) and be at
+    /// the same step.
+    pub fn new(members: Vec<Trainer<'a>>, out_dir: Option<PathBuf>) -> Result<Self> {
+        let Some(first) = members.first() else {
+            bail!("a product needs at least one member")
+        };
+        let (steps, batch, seed, step) = (first.config.steps, first.config.batch_size, first.config.seed, first.step);
+        for m in &members {
+            if (m.config.steps, m.config.batch_size, m.config.seed, m.step) != (steps, batch, seed, step) {
+                bail!("the members of a product must share steps, batch size and seed and be at the same step");
+            }
+            if m.config.objective != super::Objective::Cd {
+                bail!("product-of-experts training is contrastive divergence: every member needs --objective cd");
+            }
+            if m.data.concept().is_none() {
+                bail!("every member of a product must be conditioned on a concept");
+            }
+        }
+        let mut buffer = ReplayBuffer::new(first.config.replay.clone());
+        if let Some(path) = out_dir.as_ref().map(|d| d.join(BUFFER_FILE)).filter(|p| p.exists()) {
+            let file = read_tensor_file(&path)?;
+            buffer.restore(&file.tensors, &file.metadata).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        Ok(Self { members, buffer, out_dir })
+    }
+
+    pub fn step_index(&self) -> u64 {
+        self.members[0].step
+    }
+
+    /// One product step; the metrics of each member. When the guard rejects
+    /// any member's update, every member rolls back, so they stay in step.
+    pub fn step(&mut self) -> Result<Vec<StepMetrics>> {
+        let started = Instant::now();
+        for m in &mut self.members {
+            m.snapshot_if_due();
+        }
+        let first = &self.members[0];
+        let (step, batch_size) = (first.step, first.config.batch_size);
+        tch::manual_seed(super::trainer::step_seed(first.config.seed, step));
+        let device = first.network.var_store().device();
+        let batches: Vec<Batch> = self
+            .members
+            .iter()
+            .map(|m| {
+                m.network.power_iteration();
+                let batch = m.data.batch(step, batch_size);
+                Batch {
+                    x: batch.x.to_device(device),
+                    code: batch.code.map(|c| c.to_device(device)),
+                }
+            })
+            .collect();
+        let codes: Vec<Tensor> = batches.iter().map(|b| b.code.as_ref().expect("checked in new").shallow_clone()).collect();
+        let widths: Vec<i64> = codes.iter().map(|c| c.size()[1]).collect();
+        let fresh = first.data.fresh_chains(step, batch_size).to_device(device);
+        let (x0, joint) = self.buffer.draw(&fresh, Some(&Tensor::cat(&codes, 1)));
+        let joint = joint.expect("the product's negatives carry codes");
+        let member_codes = split_codes(&joint, &widths);
+        let mut sampler = first.config.langevin.clone();
+        sampler.step_size = self.members.iter().map(|m| m.step_size).fold(f64::INFINITY, f64::min);
+        let product = Composed::And(
+            self.members
+                .iter()
+                .zip(&member_codes)
+                .map(|(m, code)| {
+                    let leaf = Composed::Leaf {
+                        model: m.network.as_ref() as &dyn crate::energy::Energy,
+                        code: Some(code.shallow_clone()),
+                        label: String::new(),
+                    };
+                    (1.0, leaf)
+                })
+                .collect(),
+        );
+        let negatives = langevin(&product, &x0, None, &sampler, &LangevinOptions::default()).x;
+        drop(product);
+        let results: Vec<Result<StepMetrics, String>> = self
+            .members
+            .iter_mut()
+            .zip(batches.iter().zip(&member_codes))
+            .map(|(m, (batch, code))| m.contrastive_update(batch, &negatives, Some(code), started))
+            .collect();
+        if let Some(reason) = results.iter().find_map(|r| r.as_ref().err()).cloned() {
+            for m in &mut self.members {
+                m.recover(&reason)?;
+            }
+            return Ok(self.members.iter().map(|m| m.last_metrics.clone()).collect());
+        }
+        self.buffer.push(&negatives, Some(&joint));
+        let metrics: Vec<StepMetrics> = results.into_iter().map(|r| r.expect("no error above")).collect();
+        for (m, metrics) in self.members.iter_mut().zip(&metrics) {
+            m.accept(metrics.clone())?;
+        }
+        Ok(metrics)
+    }
+
+    /// Every member's checkpoint and state, and the product's buffer.
+    pub fn save(&self) -> Result<()> {
+        for m in &self.members {
+            m.save()?;
+        }
+        if let Some(dir) = &self.out_dir {
+            let (tensors, meta) = self.buffer.state();
+            write_tensor_file(&dir.join(BUFFER_FILE), &tensors, &meta)?;
+        }
+        Ok(())
+    }
+
+    /// Trains until the members' configured number of steps.
+    pub fn run(&mut self, progress: &dyn Progress) -> Result<f64> {
+        let started = Instant::now();
+        let (steps, every) = (self.members[0].config.steps, self.members[0].config.checkpoint_every);
+        let bar = progress.begin("train product", steps);
+        bar.set_position(self.step_index());
+        while self.step_index() < steps {
+            let metrics = self.step()?;
+            bar.set_position(self.step_index());
+            let gaps: Vec<String> = metrics.iter().map(|m| format!("{:.2}/{:.2}", m.e_pos, m.e_neg)).collect();
+            bar.set_message(&format!("E+/E- {}", gaps.join(" ")));
+            if every > 0 && self.step_index().is_multiple_of(every) && self.step_index() < steps {
+                self.save()?;
+            }
+        }
+        drop(bar);
+        self.save()?;
+        Ok(started.elapsed().as_secs_f64())
+    }
+}
+
+/// The members' codes out of the joint code `[B, Σ widths]`.
+fn split_codes(joint: &Tensor, widths: &[i64]) -> Vec<Tensor> {
+    let mut start = 0;
+    widths
+        .iter()
+        .map(|&w| {
+            let code = joint.narrow(1, start, w);
+            start += w;
+            code
+        })
+        .collect()
+}

@@ -1,0 +1,92 @@
+//! Product-of-experts training (`ebm::train::product`): one chain on the sum
+//! of the members' energies, each member updated by its own CD term.
+
+mod common;
+
+use ebm::data::shapes::ShapesFilter;
+use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+use ebm::energy::network::named_variables;
+use ebm::energy::{Architecture, ConvConfig};
+use ebm::sample::ChainStart;
+use ebm::train::product::ProductTrainer;
+use ebm::train::state::resume;
+use ebm::train::{TrainConfig, Trainer};
+use std::path::Path;
+
+fn data(concept: ShapesConcept) -> ShapesConceptData {
+    ShapesConceptData::new(concept, 32, 5, ShapesFilter::default(), ChainStart::Background).expect("data")
+}
+
+fn architecture(concept: ShapesConcept) -> Architecture {
+    Architecture::Conv(ConvConfig {
+        code_dim: concept.schema().code_dim(),
+        spectral_norm: false,
+        ..ConvConfig::base(3, 32, &[4, 8])
+    })
+}
+
+fn config(steps: u64) -> TrainConfig {
+    let mut config = ebm::experiments::shapes::concept_config(steps, 5);
+    config.batch_size = 8;
+    config.langevin.steps = 3;
+    config.replay.capacity = 32;
+    config.guard.snapshot_every = 2;
+    config
+}
+
+fn member<'a>(concept: ShapesConcept, data: &'a ShapesConceptData, steps: u64, out: Option<&Path>) -> Trainer<'a> {
+    tch::manual_seed(11);
+    let out = out.map(|dir| dir.join(concept.to_string()));
+    Trainer::new(architecture(concept).build(tch::Device::Cpu), data, config(steps), out).expect("trainer")
+}
+
+fn same_weights(a: &Trainer, b: &Trainer) -> bool {
+    let (a, b) = (named_variables(a.network.var_store()), named_variables(b.network.var_store()));
+    a.len() == b.len() && a.iter().zip(&b).all(|((_, x), (_, y))| x.equal(y))
+}
+
+#[test]
+fn a_product_of_one_model_trains_exactly_as_the_model_alone() {
+    let _serial = common::serial();
+    let color = data(ShapesConcept::Color);
+    let mut alone = member(ShapesConcept::Color, &color, 4, None);
+    alone.run(&ebm::Quiet).expect("alone");
+    let mut product = ProductTrainer::new(vec![member(ShapesConcept::Color, &color, 4, None)], None).expect("product");
+    product.run(&ebm::Quiet).expect("product");
+    assert!(same_weights(&alone, &product.members[0]), "a one-member product drifted from the ordinary trainer");
+}
+
+#[test]
+fn an_interrupted_product_resumes_exactly_and_its_members_share_negatives() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pos, color) = (data(ShapesConcept::Pos), data(ShapesConcept::Color));
+    let run = |steps: u64, out: &Path| {
+        let members = vec![
+            member(ShapesConcept::Pos, &pos, steps, Some(out)),
+            member(ShapesConcept::Color, &color, steps, Some(out)),
+        ];
+        let mut product = ProductTrainer::new(members, Some(out.to_path_buf())).expect("product");
+        product.run(&ebm::Quiet).expect("run");
+        product
+    };
+    let whole = run(6, &dir.path().join("whole"));
+    let part_dir = dir.path().join("part");
+    drop(run(3, &part_dir));
+    let members = vec![
+        resume(&part_dir.join("pos"), &pos, Some(6)).expect("resume pos"),
+        resume(&part_dir.join("color"), &color, Some(6)).expect("resume color"),
+    ];
+    let mut resumed = ProductTrainer::new(members, Some(part_dir.clone())).expect("resumed product");
+    resumed.run(&ebm::Quiet).expect("resumed run");
+    for (a, b) in whole.members.iter().zip(&resumed.members) {
+        assert!(same_weights(a, b), "a member differs after resume");
+    }
+    // Trained alone, the colour model sees other negatives: its weights differ.
+    let mut alone = member(ShapesConcept::Color, &color, 6, None);
+    alone.run(&ebm::Quiet).expect("alone");
+    assert!(!same_weights(&alone, &whole.members[1]), "the product's colour member trained as if alone");
+    // Members that disagree on the schedule are refused.
+    let mismatched = vec![member(ShapesConcept::Pos, &pos, 6, None), member(ShapesConcept::Color, &color, 5, None)];
+    assert!(ProductTrainer::new(mismatched, None).is_err());
+}
