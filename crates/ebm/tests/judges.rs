@@ -143,3 +143,25 @@ fn shipped_judges_load_and_clear_their_bars() {
         }
     }
 }
+
+/// The realism figure of the composition table: real scenes matching the
+/// row's conditions are near the real-vs-real floor; the same scenes with a
+/// second object added (two half-right objects pass the accuracy judge) are not.
+#[test]
+fn kid_separates_scenes_with_a_second_object_from_real_ones() {
+    use ebm::experiments::composition::realism::{kid, matching_scenes};
+    use ebm::experiments::composition::rows::{Conditions, Row};
+    let _serial = common::serial();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../judges");
+    let (judge, _) = Judge::load(&root.join("shapes.safetensors")).unwrap();
+    let mut rng = ebm::seed::rng_at(4, &[1]);
+    let conditions: Vec<Conditions> = (0..300).map(|_| Conditions::draw(&mut rng, Row::PosAndCol)).collect();
+    let features = |x: &Tensor| tch::no_grad(|| judge.features(x));
+    let real = features(&matching_scenes(Row::PosAndCol, &conditions, 32, 1));
+    let other = features(&matching_scenes(Row::PosAndCol, &conditions, 32, 2));
+    let shapes = ebm::data::shapes::Shapes::new(32, 1);
+    let (pixels, _) = shapes.batch_with_extra_object(0, 300);
+    let two_objects = features(&Tensor::from_slice(&pixels).reshape([300, 3, 32, 32]));
+    let (floor, doubled) = (kid(&other, &real), kid(&two_objects, &real));
+    assert!(floor.abs() < 0.1 * doubled, "KID real vs real {floor:.4}, two objects vs real {doubled:.4}");
+}

@@ -128,6 +128,13 @@ impl Judge {
 
     /// One output per head: logits `[B, classes]` or estimates `[B, dims]`.
     pub fn forward(&self, images: &Tensor) -> Vec<Tensor> {
+        let h = self.features(images);
+        self.heads.iter().map(|head| head.forward(&h)).collect()
+    }
+
+    /// The penultimate features `[B, hidden]` every head reads (the
+    /// realism figure's feature space).
+    pub fn features(&self, images: &Tensor) -> Tensor {
         let mut h = images.to_kind(tch::Kind::Float);
         for stage in &self.stages {
             for conv in stage {
@@ -135,8 +142,7 @@ impl Judge {
             }
             h = h.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
         }
-        let h = self.hidden.forward(&h.flatten(1, -1)).relu();
-        self.heads.iter().map(|head| head.forward(&h)).collect()
+        self.hidden.forward(&h.flatten(1, -1)).relu()
     }
 
     pub fn head_index(&self, name: &str) -> Option<usize> {

@@ -3,6 +3,7 @@
 //! noise, and judged by the shapes judge; the report puts our numbers beside
 //! the paper's.
 
+pub mod realism;
 pub mod report;
 pub mod rows;
 pub mod truth;
@@ -243,6 +244,9 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let images = Tensor::cat(&images, 0);
         let judged = judge_images(&judge, &images)?;
         let mut metrics = score_row(row, &conditions, &judged);
+        let (kid, kid_floor) = realism::realism(&judge, row, &conditions, &images, options.seed);
+        metrics.insert("kid".into(), kid);
+        metrics.insert("kid_real_vs_real".into(), kid_floor);
         if !acceptance.is_empty() {
             metrics.insert("acceptance".into(), acceptance.iter().sum::<f64>() / acceptance.len() as f64);
         }

@@ -102,9 +102,9 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
     }
     writeln!(
         md,
-        "| row | expression | position | colour | shape | size | paper pos / col | target | time |"
+        "| row | expression | position | colour | shape | size | paper pos / col | target | KID (real vs real) | acceptance | time |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     for r in results {
         let paper = paper(&r.key).map(|(a, b)| format!("{a} / {b}")).unwrap_or_else(|| "–".into());
         let m = &r.metrics;
@@ -118,16 +118,22 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         };
         writeln!(
             md,
-            "| {} | `{}` | {pos} | {col} | {} | {} | {paper} | {} | {:.0} s |",
+            "| {} | `{}` | {pos} | {col} | {} | {} | {paper} | {} | {} ({}) | {} | {:.0} s |",
             r.key,
             r.formula.replace('|', "\\|"),
             fmt(m, "shape"),
             fmt(m, "size"),
             target(&r.key),
+            fmt(m, "kid"),
+            fmt(m, "kid_real_vs_real"),
+            m.get("acceptance").map_or("1 (ULA)".to_string(), |a| format!("{a:.2}")),
             r.seconds
         )?;
     }
-    writeln!(md, "\nFor `pos-and-not-color` the colour column is how often the negated colour appears; for `not-pos-and-color` the position column is how often the negated position is hit. OR rows give each branch's share of samples (nearest branch by judged position) and the fraction of that branch's samples that are correct.\n")?;
+    writeln!(md, "\nFor `pos-and-not-color` the colour column is how often the negated colour appears; for `not-pos-and-color` the position column is how often the negated position is hit. OR rows give each branch's share of samples (nearest branch by judged position) and the fraction of that branch's samples that are correct. \
+         KID: the squared kernel distance (cubic polynomial kernel, unbiased) between the row's samples and real scenes that satisfy the same per-sample conditions, \
+         on the shapes judge's penultimate features; in brackets the same between two independent sets of such real scenes, what a perfect sampler reaches at this sample size. \
+         Acceptance: the Metropolis acceptance rate (ULA accepts every step).\n")?;
     for r in results {
         writeln!(md, "## {}\n\n`{}`\n\n![{}]({})\n", r.key, r.formula, r.key, r.picture)?;
     }
