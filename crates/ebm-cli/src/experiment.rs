@@ -337,6 +337,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         annealing: args.noise_levels.annealing()?,
         prior: args.prior,
         guidance: args.guidance,
+        or_sampling: args.operators.or_sampling,
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

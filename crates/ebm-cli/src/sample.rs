@@ -85,7 +85,7 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
     let prior;
     let single;
     let models;
-    let composed;
+    let mut composed;
     let (energy, sampler, input_shape, title): (&dyn ebm::energy::Energy, _, _, String) = match &args.expr {
         Some(text) => {
             library = ConceptLibrary::load_on(&args.model, context.device)?;
@@ -105,6 +105,10 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
                 prior.as_ref().map(|p| p.network.as_ref() as &dyn ebm::energy::Energy),
                 args.guidance,
             );
+            if args.operators.or_sampling == ebm::compose::mixture::OrSampling::Ancestral {
+                let mut rng = ebm::seed::rng_at(args.seed, &[ebm::seed::streams::BRANCH]);
+                composed = ebm::compose::mixture::draw_branches(composed, args.n, &mut rng).0;
+            }
             check_memory(&members, args.n)?;
             (&composed, library.sampler(), library.input_shape(), text.clone())
         }

@@ -18,6 +18,8 @@ pub mod streams {
     pub const ROW: u64 = 0x0052_4F57;
     /// Chunk `c` of a row's chains.
     pub const CHUNK: u64 = 0x0043_484B;
+    /// The OR branch each chain of a row draws (ancestral OR sampling).
+    pub const BRANCH: u64 = 0x4252_4E43;
     /// An expression of the demo.
     pub const EXPRESSION: u64 = 0x0045_5850;
     /// Task `t` of a continual-learning sequence.

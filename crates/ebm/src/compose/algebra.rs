@@ -28,6 +28,12 @@ pub enum Composed<'a> {
         negated: Vec<Composed<'a>>,
         alpha: f64,
     },
+    /// Sample i has the energy of `terms[branch[i]]` (`branch`: `[B]`, int64):
+    /// an OR whose branch was drawn per chain (`compose::mixture`).
+    Select {
+        terms: Vec<(f64, Composed<'a>)>,
+        branch: Tensor,
+    },
 }
 
 impl<'a> Composed<'a> {
@@ -53,6 +59,7 @@ impl<'a> Composed<'a> {
             Composed::Leaf { label, .. } => label.clone(),
             Composed::And(terms) => join(terms, " & "),
             Composed::Or { terms, .. } => join(terms, " | "),
+            Composed::Select { terms, .. } => format!("one of {}", join(terms, ", ")),
             Composed::Not { positive, negated, .. } => {
                 let nots: Vec<String> = negated.iter().map(|n| format!(" & !{}", n.describe())).collect();
                 format!("({}{})", positive.describe(), nots.concat())
@@ -98,13 +105,18 @@ impl Composed<'_> {
             Composed::Not { positive, negated, alpha } => negated
                 .iter()
                 .fold(positive.evaluate(x, level), |acc, n| acc - n.evaluate(x, level) * *alpha),
+            Composed::Select { terms, branch } => {
+                let energies: Vec<Tensor> = terms.iter().map(|(w, t)| t.evaluate(x, level) * *w).collect();
+                let branch = branch.to_device(x.device()).unsqueeze(0);
+                Tensor::stack(&energies, 0).gather(0, &branch, false).squeeze_dim(0)
+            }
         }
     }
 
     fn members(&self) -> Vec<&Composed<'_>> {
         match self {
             Composed::Leaf { .. } => vec![],
-            Composed::And(terms) | Composed::Or { terms, .. } => terms.iter().map(|(_, t)| t).collect(),
+            Composed::And(terms) | Composed::Or { terms, .. } | Composed::Select { terms, .. } => terms.iter().map(|(_, t)| t).collect(),
             Composed::Not { positive, negated, .. } => std::iter::once(positive.as_ref()).chain(negated).collect(),
         }
     }

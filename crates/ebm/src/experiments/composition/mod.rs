@@ -9,6 +9,7 @@ pub mod rows;
 pub mod truth;
 
 use crate::compose::ConceptLibrary;
+use crate::compose::mixture::{draw_branches, OrSampling};
 use crate::compose::Settings;
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::Energy;
@@ -42,6 +43,9 @@ pub struct CompositionOptions {
     /// experts). Without: each member against its own null code
     /// ([`crate::compose::algebra::null_guided`]). None without a prior: plain sums.
     pub guidance: Option<f64>,
+    /// How an OR row is sampled (`compose::mixture`): Langevin on the
+    /// soft-min (the paper's) or one branch drawn per chain.
+    pub or_sampling: crate::compose::mixture::OrSampling,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -222,11 +226,16 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let started = std::time::Instant::now();
         let mut rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64]);
         let conditions: Vec<Conditions> = (0..options.samples).map(|_| Conditions::draw(&mut rng, row)).collect();
+        let mut branch_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::BRANCH]);
         let mut images = Vec::new();
         let mut acceptance = Vec::new();
         for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
             let plain = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
             let energy = guide(plain, prior.as_ref().map(|p| p.network.as_ref() as &dyn Energy), options.guidance);
+            let energy = match options.or_sampling {
+                OrSampling::Energy => energy,
+                OrSampling::Ancestral => draw_branches(energy, chunk.len(), &mut branch_rng).0,
+            };
             let seed = crate::seed::derive(
                 options.seed,
                 &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],

@@ -55,6 +55,7 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         "prior": options.prior,
         "guidance": options.guidance,
         "chain_start": sampler.start,
+        "or_sampling": options.or_sampling,
         "rows": results,
     });
     crate::io::write_atomically(
@@ -99,6 +100,9 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         },
         langevin.steps, langevin.step_size, langevin.noise_std, langevin.grad_clip.map_or("none".to_string(), |c| c.to_string()), options.settings.alpha, options.settings.temperature, options.seed
     )?;
+    }
+    if options.or_sampling == crate::compose::mixture::OrSampling::Ancestral {
+        writeln!(md, "OR rows sampled ancestrally: each chain draws one branch with equal probability and samples it alone (`compose::mixture`).\n")?;
     }
     writeln!(
         md,
