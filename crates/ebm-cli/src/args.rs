@@ -45,11 +45,11 @@ pub struct OperatorArgs {
     /// Accept continuous values outside the range each model was trained on.
     #[arg(long)]
     pub allow_extrapolation: bool,
-    /// How a top-level OR is sampled: energy (Langevin on the soft-min, the
-    /// paper's) or ancestral (each chain draws a branch with equal
-    /// probability and samples it alone: the exact mixture when the
-    /// branches' normalisers are equal).
-    #[arg(long, default_value = "energy")]
+    /// How a top-level OR is sampled: ancestral (each chain draws a branch
+    /// with equal probability and samples it alone: the exact mixture when
+    /// the branches' normalisers are equal) or energy (Langevin on the
+    /// soft-min, the paper's; it sent every chain to one branch here).
+    #[arg(long, default_value = "ancestral")]
     pub or_sampling: ebm::compose::mixture::OrSampling,
 }
 

@@ -147,6 +147,11 @@ pub struct CompositionArgs {
     /// of experts, E_u + Σ(Eᵢ − E_u)); `ebm train shapes --prior` trains one.
     #[arg(long)]
     pub prior: Option<PathBuf>,
+    /// How --prior enters: relative (every conjunction relative to it, for
+    /// concept models trained alone) or base (added once to the whole
+    /// expression, for models trained with it by `ebm train shapes --product … --prior`).
+    #[arg(long, default_value = "relative", requires = "prior")]
+    pub prior_use: ebm::compose::algebra::PriorUse,
     /// Guidance w. With --prior: AND = E_u + w·Σ(Eᵢ − E_u) (default 1, the
     /// product of experts). Without: AND = E₁(∅) + w·Σ(Eᵢ − Eᵢ(∅)), each model
     /// against its own null code (models trained with --code-dropout).
@@ -338,6 +343,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         prior: args.prior,
         guidance: args.guidance,
         or_sampling: args.operators.or_sampling,
+        prior_use: args.prior_use,
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

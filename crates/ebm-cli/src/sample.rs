@@ -43,6 +43,11 @@ pub struct SampleArgs {
     /// model (product of experts, E_u + Σ(Eᵢ − E_u)) instead of the plain sum.
     #[arg(long)]
     pub prior: Option<PathBuf>,
+    /// How --prior enters: relative (every conjunction relative to it, for
+    /// concept models trained alone) or base (added once to the whole
+    /// expression, for models trained with it by `ebm train shapes --product … --prior`).
+    #[arg(long, default_value = "relative", requires = "prior")]
+    pub prior_use: ebm::compose::algebra::PriorUse,
     /// Guidance w. With --prior: AND = E_u + w·Σ(Eᵢ − E_u) (default 1, the
     /// product of experts). Without: AND = E₁(∅) + w·Σ(Eᵢ − Eᵢ(∅)), each model
     /// against its own null code (models trained with --code-dropout).
@@ -104,6 +109,7 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
                 plain,
                 prior.as_ref().map(|p| p.network.as_ref() as &dyn ebm::energy::Energy),
                 args.guidance,
+                args.prior_use,
             );
             if args.operators.or_sampling == ebm::compose::mixture::OrSampling::Ancestral {
                 let mut rng = ebm::seed::rng_at(args.seed, &[ebm::seed::streams::BRANCH]);

@@ -27,7 +27,9 @@ pub struct TrainArgs {
     /// experts (e.g. pos,color): one chain on the sum of their energies under
     /// each scene's own labels, every member updated on those shared
     /// negatives. --out gets one folder (checkpoint, state) per concept.
-    #[arg(long, value_delimiter = ',', conflicts_with_all = ["concept", "prior"])]
+    /// With --prior, an unconditional member joins them (out/prior): the
+    /// product is then E_u + Σ Eₖ, each concept's energy relative to it.
+    #[arg(long, value_delimiter = ',', conflicts_with = "concept")]
     pub product: Option<Vec<ShapesConcept>>,
     /// For `shapes`: train the unconditional model of every scene (no
     /// concept), the prior of a product-of-experts conjunction.

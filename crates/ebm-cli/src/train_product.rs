@@ -25,17 +25,22 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
     if args.resume && context.device != tch::Device::Cpu {
         bail!("--resume continues a run on the CPU only for now; pass --device cpu");
     }
+    // Member names double as folder names and recipe suffixes.
+    let mut names: Vec<&str> = concepts.iter().map(|c| c.name()).collect();
+    if args.prior {
+        names.push("prior");
+    }
     let mut recipes = Vec::new();
     let mut sources: Vec<Box<dyn DataSource>> = Vec::new();
-    for concept in concepts {
-        let mut r = recipe(&format!("shapes-{}", concept.name()), args.steps.unwrap_or(2000), args.seed)?;
+    for name in &names {
+        let mut r = recipe(&format!("shapes-{name}"), args.steps.unwrap_or(2000), args.seed)?;
         r.apply(&overrides(args))?;
         sources.push(r.data(&args.mnist_dir)?);
         recipes.push(r);
     }
     let mut members = Vec::new();
-    for ((concept, r), data) in concepts.iter().zip(&recipes).zip(&sources) {
-        let dir = args.out.join(concept.name());
+    for ((name, r), data) in names.iter().zip(&recipes).zip(&sources) {
+        let dir = args.out.join(name);
         let member = if args.resume {
             resume(&dir, data.as_ref(), args.steps)?
         } else {
@@ -53,18 +58,14 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
     let mut product = ProductTrainer::new(members, Some(args.out.clone()))?;
     let seconds = product.run(&context.progress)?;
     let steps = product.step_index();
-    println!("trained the product of {} for {steps} steps in {seconds:.1}s", names(concepts));
+    println!("trained the product of {} for {steps} steps in {seconds:.1}s", names.join(","));
     for (member, concept) in product.members.iter().zip(concepts) {
         let picture = args.out.join(concept.name()).join("samples.png");
         let network = member.averaged_network();
         ebm::experiments::shapes::concept_sample_grid(network.as_ref(), *concept, &member.card().sampler, &picture)?;
         println!("wrote {} and {}", args.out.join(concept.name()).join(ebm::train::state::MODEL_FILE).display(), picture.display());
     }
-    let record = serde_json::json!({ "product_of": names(concepts), "steps": steps, "seconds_this_run": seconds, "seed": args.seed });
+    let record = serde_json::json!({ "product_of": names, "steps": steps, "seconds_this_run": seconds, "seed": args.seed });
     std::fs::write(args.out.join("product.json"), serde_json::to_string_pretty(&record)?)?;
     Ok(())
-}
-
-fn names(concepts: &[ShapesConcept]) -> String {
-    concepts.iter().map(|c| c.name()).collect::<Vec<_>>().join(",")
 }

@@ -90,3 +90,25 @@ fn an_interrupted_product_resumes_exactly_and_its_members_share_negatives() {
     let mismatched = vec![member(ShapesConcept::Pos, &pos, 6, None), member(ShapesConcept::Color, &color, 5, None)];
     assert!(ProductTrainer::new(mismatched, None).is_err());
 }
+
+/// An unconditional member (the product's prior, `--product … --prior`) has
+/// no code; its energy is part of the chain's and it is updated on the same
+/// negatives.
+#[test]
+fn a_product_takes_an_unconditional_member() {
+    let _serial = common::serial();
+    let pos = data(ShapesConcept::Pos);
+    let prior = ebm::data::Unconditional(data(ShapesConcept::Color));
+    let mut prior_arch = architecture(ShapesConcept::Color);
+    if let Architecture::Conv(conv) = &mut prior_arch {
+        conv.code_dim = 0;
+    }
+    tch::manual_seed(11);
+    let unconditional = Trainer::new(prior_arch.build(tch::Device::Cpu), &prior, config(3), None).expect("prior trainer");
+    let before: Vec<tch::Tensor> = named_variables(unconditional.network.var_store()).into_iter().map(|(_, t)| t.copy()).collect();
+    let mut product = ProductTrainer::new(vec![member(ShapesConcept::Pos, &pos, 3, None), unconditional], None).expect("product");
+    product.run(&ebm::Quiet).expect("run");
+    let after = named_variables(product.members[1].network.var_store());
+    assert!(before.iter().zip(&after).any(|(a, (_, b))| !a.equal(b)), "the prior member was not trained");
+    assert!(product.members.iter().all(|m| m.step == 3));
+}

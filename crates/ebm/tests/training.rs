@@ -153,6 +153,29 @@ fn the_guard_gives_up_with_a_clear_message() {
     assert!(error.contains("diverged 4 times") && error.contains("--step-size"), "{error}");
 }
 
+/// Chains that cannot move (no Langevin steps) are told from data at once:
+/// E(x⁻) − E(x⁺) grows, which `max_gap` reports as a collapsed CD.
+#[test]
+fn the_guard_reports_a_collapsed_cd() {
+    let _serial = common::serial();
+    let data = Toy2d::new(Toy2dKind::EightGaussians, 5);
+    let run = |max_gap: Option<f64>| {
+        let mut config = small_config(60);
+        config.langevin.steps = 0;
+        config.lr = 1e-2;
+        config.guard.backoff = 1.0;
+        config.guard.max_retries = 2;
+        config.guard.max_gap = max_gap;
+        tch::manual_seed(5);
+        let mut trainer = Trainer::new(toy_architecture(false).build(tch::Device::Cpu), &data, config, None).expect("trainer");
+        trainer.run(&ebm::Quiet).map(|s| s.last.gap)
+    };
+    let unguarded_gap = run(None).expect("no gap limit: runs through");
+    assert!(unguarded_gap > 0.5, "the frozen chains should be told apart (gap {unguarded_gap:.3})");
+    let error = run(Some(0.5)).err().expect("the gap limit must stop it").to_string();
+    assert!(error.contains("CD collapsed"), "{error}");
+}
+
 #[test]
 fn checkpoints_hold_the_ema_weights_when_ema_is_on() {
     let _serial = common::serial();

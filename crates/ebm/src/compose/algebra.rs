@@ -299,3 +299,24 @@ fn flatten(terms: Vec<(f64, Composed<'_>)>) -> Vec<(f64, Composed<'_>)> {
         })
         .collect()
 }
+
+/// How an unconditional model beside concept models enters a composition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriorUse {
+    /// Every conjunction relative to it ([`relative_to_prior`]): for concept
+    /// models trained alone, each of which carries the data prior.
+    #[default]
+    Relative,
+    /// Added once to the whole expression, E_u + E_expr ([`over_base`]): for
+    /// concept models trained with it in one product
+    /// (`ebm train shapes --product … --prior`), whose energies are relative to it.
+    Base,
+}
+
+crate::named!(PriorUse, "prior use", [Relative => "relative", Base => "base"]);
+
+/// E_base + E_composed.
+pub fn over_base<'a>(composed: Composed<'a>, base: &'a dyn Energy) -> Composed<'a> {
+    Composed::And(vec![(1.0, composed), (1.0, Composed::leaf(base))])
+}

@@ -12,14 +12,16 @@ use super::algebra::Composed;
 use rand::Rng;
 use tch::Tensor;
 
-/// How a sampler treats a top-level OR.
+/// How a sampler treats a top-level OR. The default is ancestral: on the
+/// shapes models, `pos₁ ∨ pos₂` split 0 / 100 % by energy and 49.8 / 50.2 %
+/// ancestrally, with 0.99 / 0.98 of each branch correct (500 samples).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrSampling {
     /// Langevin on −T·logsumexp(−Eₖ/T), the compositional paper's way.
-    #[default]
     Energy,
     /// Each chain draws one branch (equal probabilities) and samples it.
+    #[default]
     Ancestral,
 }
 

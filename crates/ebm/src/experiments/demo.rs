@@ -63,8 +63,13 @@ fn sampling_description(
     library: &crate::compose::ConceptLibrary,
     sampler: &crate::sample::SamplerDefaults,
     annealing: &crate::sample::NoiseAnnealing,
-    with_prior: bool,
+    prior: Option<crate::compose::algebra::PriorUse>,
 ) -> String {
+    let with_prior = match prior {
+        Some(crate::compose::algebra::PriorUse::Base) => ", the unconditional model trained with them added once to every expression (E_u + E_expr)",
+        Some(crate::compose::algebra::PriorUse::Relative) => ", conjunctions relative to the unconditional prior (E_u + Σ(Eᵢ − E_u))",
+        None => "",
+    };
     match library.noise_range() {
         Some((lo, hi)) => format!(
             "annealed over the models' noise levels ({} levels from σ = {hi} to {lo}, {} {} steps each at λ = {}·σ², a Tweedie step at the end), the algebra applied at every level{}",
@@ -72,10 +77,10 @@ fn sampling_description(
             annealing.steps_per_level,
             annealing.kind,
             annealing.step_scale,
-            if with_prior { ", conjunctions relative to the unconditional prior (E_u + Σ(Eᵢ − E_u))" } else { "" }
+            with_prior
         ),
         None => format!(
-            "{} Langevin steps (λ = {}, σ = {}) from the card's chain start",
+            "{} Langevin steps (λ = {}, σ = {}) from the card's chain start{with_prior}; a top-level OR draws one branch per chain",
             sampler.langevin.steps, sampler.langevin.step_size, sampler.langevin.noise_std
         ),
     }
@@ -89,11 +94,13 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     let started = Instant::now();
     let models = ensure_models(args, progress)?;
     let library = load_shapes_models(&models)?;
-    // A prior beside the concept models makes every conjunction a product of experts.
-    let prior_path = models.join(crate::experiments::composition::PRIOR_FILE);
-    let prior = match prior_path.exists() {
-        true => Some(crate::experiments::composition::load_prior(&prior_path, &library.input_shape())?),
-        false => None,
+    // A prior beside the concept models makes every conjunction a product of
+    // experts; a base (trained with them in one product) is added once.
+    let unconditional = crate::experiments::composition::unconditional_beside(&models);
+    let prior_use = unconditional.as_ref().map_or(Default::default(), |(_, u)| *u);
+    let prior = match &unconditional {
+        Some((path, _)) => Some(crate::experiments::composition::load_prior(path, &library.input_shape())?),
+        None => None,
     };
     let (judge, _) = Judge::load(&args.judge)?;
     let concept_models = library.concept_models();
@@ -106,9 +113,12 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
         let began = Instant::now();
         let mut energy = compose(text, &concept_models, &settings)?;
         if let Some(prior) = &prior {
-            energy = crate::compose::algebra::relative_to_prior(energy, prior.network.as_ref());
+            energy = crate::experiments::composition::guide(energy, Some(prior.network.as_ref()), None, prior_use);
         }
         let seed = crate::seed::derive(args.seed, &[crate::seed::streams::EXPRESSION, i as u64]);
+        // A top-level OR: each chain samples one branch (compose::mixture).
+        let mut branch_rng = crate::seed::rng_at(seed, &[crate::seed::streams::BRANCH]);
+        let energy = crate::compose::mixture::draw_branches(energy, args.n, &mut branch_rng).0;
         let images = match energy.noise_range() {
             Some(_) => crate::experiments::shapes::sample_images_over_noise(&energy, None, args.n, &args.annealing, seed, None).x,
             None => sample_images(&energy, None, args.n, &sampler, seed, None).x,
@@ -136,7 +146,7 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
         settings.temperature,
         settings.alpha,
         args.n,
-        sampling_description(&library, &sampler, &args.annealing, prior.is_some()),
+        sampling_description(&library, &sampler, &args.annealing, unconditional.as_ref().map(|(_, u)| *u)),
     )?;
     writeln!(report, "| expression | satisfied | time |\n|---|---|---|")?;
     for (text, satisfied, seconds) in &report_rows {

@@ -10,7 +10,7 @@ use crate::sample::{
     langevin, sample_noise_levels, ChainStart, InitNoise, LangevinConfig, LangevinOptions, NoiseAnnealing, NoiseLevelRun, ReplayConfig,
     SampleOptions, Sampled, SamplerDefaults,
 };
-use crate::train::TrainConfig;
+use crate::train::{GuardConfig, TrainConfig};
 use anyhow::Result;
 use std::path::Path;
 use tch::Tensor;
@@ -55,9 +55,18 @@ pub fn concept_config(steps: u64, seed: u64) -> TrainConfig {
             reuse_prob: 0.5,
             ..base.replay.clone()
         },
+        // Healthy runs of this recipe keep |gap| below ~0.1 (see GuardConfig::max_gap).
+        guard: GuardConfig {
+            max_gap: Some(CONCEPT_MAX_GAP),
+            ..base.guard.clone()
+        },
         ..base
     }
 }
+
+/// The collapse threshold of the concept recipe's guard: E(x⁻) − E(x⁺)
+/// stayed within ±0.1 for 1000 steps before a product run collapsed to ~10.
+pub const CONCEPT_MAX_GAP: f64 = 1.0;
 
 /// Langevin for images in [0, 1]: IGEBM's per-pixel gradient clip (0.01)
 /// and clamp; the drift λ/2·∇E = 10·∇E moves a pixel at most 0.1 a step.

@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod denoising;
 pub mod guard;
+pub mod label_ce;
 pub mod metrics;
 pub mod product;
 pub mod recipe;
@@ -44,7 +45,7 @@ pub struct TrainConfig {
     /// Weight of an optional supervised term, not part of IGEBM: the
     /// cross-entropy of the logits −E(x⁺ | k) over every category k of a
     /// categorical concept (as in JEM), or, for a continuous concept, over the
-    /// positive's own code and `trainer::CONTRASTED_CODES` − 1 random codes
+    /// positive's own code and `label_ce::CONTRASTED_CODES` − 1 random codes
     /// (a contrastive analogue). It teaches the code's distinction directly
     /// and makes energies comparable across codes. 0 (the default) is pure
     /// contrastive divergence.

@@ -52,9 +52,6 @@ impl<'a> ProductTrainer<'a> {
             if m.config.objective != super::Objective::Cd {
                 bail!("product-of-experts training is contrastive divergence: every member needs --objective cd");
             }
-            if m.data.concept().is_none() {
-                bail!("every member of a product must be conditioned on a concept");
-            }
         }
         let mut buffer = ReplayBuffer::new(first.config.replay.clone());
         if let Some(path) = out_dir.as_ref().map(|d| d.join(BUFFER_FILE)).filter(|p| p.exists()) {
@@ -91,12 +88,13 @@ impl<'a> ProductTrainer<'a> {
                 }
             })
             .collect();
-        let codes: Vec<Tensor> = batches.iter().map(|b| b.code.as_ref().expect("checked in new").shallow_clone()).collect();
-        let widths: Vec<i64> = codes.iter().map(|c| c.size()[1]).collect();
+        // An unconditional member (the product's prior) has no code: width 0.
+        let widths: Vec<i64> = batches.iter().map(|b| b.code.as_ref().map_or(0, |c| c.size()[1])).collect();
+        let codes: Vec<Tensor> = batches.iter().filter_map(|b| b.code.as_ref().map(|c| c.shallow_clone())).collect();
         let fresh = first.data.fresh_chains(step, batch_size).to_device(device);
-        let (x0, joint) = self.buffer.draw(&fresh, Some(&Tensor::cat(&codes, 1)));
-        let joint = joint.expect("the product's negatives carry codes");
-        let member_codes = split_codes(&joint, &widths);
+        let joint_codes = (!codes.is_empty()).then(|| Tensor::cat(&codes, 1));
+        let (x0, joint) = self.buffer.draw(&fresh, joint_codes.as_ref());
+        let member_codes = split_codes(joint.as_ref(), &widths);
         let mut sampler = first.config.langevin.clone();
         sampler.step_size = self.members.iter().map(|m| m.step_size).fold(f64::INFINITY, f64::min);
         let product = Composed::And(
@@ -106,7 +104,7 @@ impl<'a> ProductTrainer<'a> {
                 .map(|(m, code)| {
                     let leaf = Composed::Leaf {
                         model: m.network.as_ref() as &dyn crate::energy::Energy,
-                        code: Some(code.shallow_clone()),
+                        code: code.as_ref().map(|c| c.shallow_clone()),
                         label: String::new(),
                     };
                     (1.0, leaf)
@@ -119,7 +117,7 @@ impl<'a> ProductTrainer<'a> {
             .members
             .iter_mut()
             .zip(batches.iter().zip(&member_codes))
-            .map(|(m, (batch, code))| m.contrastive_update(batch, &negatives, Some(code), started))
+            .map(|(m, (batch, code))| m.contrastive_update(batch, &negatives, code.as_ref(), started))
             .collect();
         if let Some(reason) = results.iter().find_map(|r| r.as_ref().err()).cloned() {
             for m in &mut self.members {
@@ -127,7 +125,7 @@ impl<'a> ProductTrainer<'a> {
             }
             return Ok(self.members.iter().map(|m| m.last_metrics.clone()).collect());
         }
-        self.buffer.push(&negatives, Some(&joint));
+        self.buffer.push(&negatives, joint.as_ref());
         let metrics: Vec<StepMetrics> = results.into_iter().map(|r| r.expect("no error above")).collect();
         for (m, metrics) in self.members.iter_mut().zip(&metrics) {
             m.accept(metrics.clone())?;
@@ -168,13 +166,14 @@ impl<'a> ProductTrainer<'a> {
     }
 }
 
-/// The members' codes out of the joint code `[B, Σ widths]`.
-fn split_codes(joint: &Tensor, widths: &[i64]) -> Vec<Tensor> {
+/// The members' codes out of the joint code `[B, Σ widths]`; None for a
+/// member of width 0 (unconditional).
+fn split_codes(joint: Option<&Tensor>, widths: &[i64]) -> Vec<Option<Tensor>> {
     let mut start = 0;
     widths
         .iter()
         .map(|&w| {
-            let code = joint.narrow(1, start, w);
+            let code = joint.filter(|_| w > 0).map(|j| j.narrow(1, start, w));
             start += w;
             code
         })

@@ -35,7 +35,7 @@ pub struct Trainer<'a> {
     pub last_metrics: StepMetrics,
     /// Whether the data's codes are one-hot categories (the cross-entropy
     /// term then enumerates them; continuous codes are contrasted with random ones).
-    categorical_codes: bool,
+    pub(super) categorical_codes: bool,
 }
 
 pub struct TrainSummary {
@@ -48,14 +48,6 @@ pub struct TrainSummary {
 /// The seed of step `step`: every step reseeds libtorch's generator, so a
 /// step's randomness depends only on (seed, step) and a resumed run repeats
 /// the uninterrupted one exactly.
-/// Codes each positive is contrasted against in the cross-entropy term of a
-/// continuous concept (its own and this many minus one random ones).
-pub const CONTRASTED_CODES: i64 = 8;
-
-/// Spread of the nearby contrasted codes, in code units (codes span [−1, 1];
-/// the judge's position tolerance, 0.1 of the image, is 0.33 of them).
-pub const PERTURBED_CODE_STD: f64 = 0.15;
-
 pub(super) fn step_seed(seed: u64, step: u64) -> i64 {
     crate::seed::torch_seed(seed, &[step])
 }
@@ -233,7 +225,15 @@ impl<'a> Trainer<'a> {
         let mean = |e: &Tensor| e.mean(Kind::Double).double_value(&[]);
         let (e_pos, e_neg) = energies.map_or((0.0, 0.0), |(p, n)| (mean(p), mean(n)));
         let loss = loss.double_value(&[]);
-        if let Some(reason) = check_step(loss, e_pos, e_neg, grad_norm, &self.config.guard) {
+        // The gap means a collapse only where the CD term is trained.
+        let guard = match self.config.cd_weight > 0.0 {
+            true => self.config.guard.clone(),
+            false => super::GuardConfig {
+                max_gap: None,
+                ..self.config.guard.clone()
+            },
+        };
+        if let Some(reason) = check_step(loss, e_pos, e_neg, grad_norm, &guard) {
             return Err(reason);
         }
         let grads: Vec<Tensor> = match self.config.grad_clip_norm {
@@ -277,35 +277,6 @@ impl<'a> Trainer<'a> {
             Some(denoiser) if self.config.objective == super::Objective::Denoise => denoising_loss(denoiser, x, code, &sigma, power),
             _ => dsm_loss(self.network.as_ref(), x, code, &sigma, power),
         }
-    }
-
-    /// Cross-entropy of the logits −E(x⁺ | c) over candidate codes c (see
-    /// `TrainConfig::label_ce_weight`), against the positives' own codes.
-    fn label_cross_entropy(&self, batch: &crate::data::Batch) -> Tensor {
-        let Some(code) = &batch.code else {
-            return Tensor::zeros([], (Kind::Float, batch.x.device()));
-        };
-        let (n, dim) = (code.size()[0], code.size()[1]);
-        // Categorical: every category. Continuous: the true code first, then
-        // CONTRASTED_CODES − 1 others, half drawn uniformly over the code
-        // range [−1, 1] and half near the true code (σ = PERTURBED_CODE_STD),
-        // so the distinction is taught both coarse and fine.
-        let (candidates, target) = if self.categorical_codes {
-            let all = Tensor::eye(dim, (Kind::Float, code.device()))
-                .unsqueeze(0)
-                .expand([n, dim, dim], false);
-            (all, code.argmax(-1, false))
-        } else {
-            let far = (CONTRASTED_CODES - 1) / 2;
-            let near = CONTRASTED_CODES - 1 - far;
-            let uniform = Tensor::rand([n, far, dim], (Kind::Float, code.device())) * 2.0 - 1.0;
-            let nearby =
-                (code.unsqueeze(1) + Tensor::randn([n, near, dim], (Kind::Float, code.device())) * PERTURBED_CODE_STD).clamp(-1.0, 1.0);
-            let all = Tensor::cat(&[code.unsqueeze(1), uniform, nearby], 1);
-            (all, Tensor::zeros([n], (Kind::Int64, code.device())))
-        };
-        let logits = -self.network.energies_over_codes(&batch.x, &candidates);
-        logits.cross_entropy_for_logits(&target)
     }
 
     /// Continues from another trainer's replay buffer (split-MNIST hands one
@@ -368,8 +339,10 @@ impl<'a> Trainer<'a> {
                 self.lr
             );
         }
-        // The lowered settings and the event count outlive the roll-back.
-        let (step_size, lr, divergences) = (self.step_size * guard.backoff, self.lr * guard.backoff, self.divergences);
+        // The lowered settings and the event count outlive the roll-back. A
+        // collapse keeps the Langevin step: shorter chains reach the data less.
+        let step_backoff = if reason.contains(super::guard::COLLAPSE) { 1.0 } else { guard.backoff };
+        let (step_size, lr, divergences) = (self.step_size * step_backoff, self.lr * guard.backoff, self.divergences);
         let snapshot = self.snapshot.take().expect("a snapshot is taken before every step");
         self.restore(&snapshot)
             .map_err(|e| anyhow::anyhow!("cannot roll back after a divergence: {e}"))?;

@@ -9,6 +9,7 @@ pub mod rows;
 pub mod truth;
 
 use crate::compose::ConceptLibrary;
+use crate::compose::algebra::PriorUse;
 use crate::compose::mixture::{draw_branches, OrSampling};
 use crate::compose::Settings;
 use crate::data::shapes_concept::ShapesConcept;
@@ -46,6 +47,8 @@ pub struct CompositionOptions {
     /// How an OR row is sampled (`compose::mixture`): Langevin on the
     /// soft-min (the paper's) or one branch drawn per chain.
     pub or_sampling: crate::compose::mixture::OrSampling,
+    /// How `prior` enters: relative to every conjunction, or as a base.
+    pub prior_use: PriorUse,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -60,6 +63,20 @@ pub struct RowResult {
 
 /// Name of the optional unconditional model beside the concept models.
 pub const PRIOR_FILE: &str = "prior.safetensors";
+
+/// Name of the optional unconditional model trained together with the
+/// concept models in one product (`ebm train shapes --product … --prior`),
+/// added once to every expression ([`PriorUse::Base`]).
+pub const BASE_FILE: &str = "base.safetensors";
+
+/// The unconditional model file in a models directory, and how it enters:
+/// a base (`base.safetensors`) or a prior (`prior.safetensors`).
+pub fn unconditional_beside(dir: &Path) -> Option<(PathBuf, PriorUse)> {
+    [(BASE_FILE, PriorUse::Base), (PRIOR_FILE, PriorUse::Relative)]
+        .into_iter()
+        .map(|(file, prior_use)| (dir.join(file), prior_use))
+        .find(|(path, _)| path.exists())
+}
 
 /// The unconditional model a product-of-experts conjunction is taken
 /// relative to (see [`crate::compose::algebra::relative_to_prior`]); it must
@@ -199,8 +216,14 @@ pub fn score_row(row: Row, conditions: &[Conditions], judged: &Judged) -> BTreeM
 pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progress) -> Result<Vec<RowResult>> {
     let library = load_shapes_models(&options.models)?;
     let models = shapes_models(&library);
-    let prior = match &options.prior {
-        Some(path) => Some(load_prior(path, &library.input_shape())?),
+    // An explicit --prior, else a base or prior file beside the models (as the demo does).
+    let unconditional = match &options.prior {
+        Some(path) => Some((path.clone(), options.prior_use)),
+        None => unconditional_beside(&options.models),
+    };
+    let prior_use = unconditional.as_ref().map_or(PriorUse::Relative, |(_, u)| *u);
+    let prior = match &unconditional {
+        Some((path, _)) => Some(load_prior(path, &library.input_shape())?),
         None => None,
     };
     let (judge, _) = Judge::load(&options.judge)?;
@@ -231,7 +254,12 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let mut acceptance = Vec::new();
         for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
             let plain = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
-            let energy = guide(plain, prior.as_ref().map(|p| p.network.as_ref() as &dyn Energy), options.guidance);
+            let energy = guide(
+                plain,
+                prior.as_ref().map(|p| p.network.as_ref() as &dyn Energy),
+                options.guidance,
+                prior_use,
+            );
             let energy = match options.or_sampling {
                 OrSampling::Energy => energy,
                 OrSampling::Ancestral => draw_branches(energy, chunk.len(), &mut branch_rng).0,
@@ -279,19 +307,21 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         });
     }
     drop(bar);
-    report::write(options, &sampler, &results, library.noise_range().is_some())?;
+    report::write(options, unconditional.as_ref(), &sampler, &results, library.noise_range().is_some())?;
     Ok(results)
 }
 
-/// The composition as sampled: relative to `prior` (guided by w, default 1),
-/// else null-code guided by w, else as written.
+/// The composition as sampled: over `prior` as a base, or relative to it
+/// (guided by w, default 1), else null-code guided by w, else as written.
 pub fn guide<'a>(
     composed: crate::compose::algebra::Composed<'a>,
     prior: Option<&'a dyn Energy>,
     guidance: Option<f64>,
+    prior_use: PriorUse,
 ) -> crate::compose::algebra::Composed<'a> {
-    use crate::compose::algebra::{guided, null_guided, relative_to_prior};
+    use crate::compose::algebra::{guided, null_guided, over_base, relative_to_prior};
     match (prior, guidance) {
+        (Some(prior), _) if prior_use == PriorUse::Base => over_base(composed, prior),
         (Some(prior), w) => relative_to_prior(guided(composed, w.unwrap_or(1.0)), prior),
         (None, Some(w)) => null_guided(composed, w),
         (None, None) => composed,

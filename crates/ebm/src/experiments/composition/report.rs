@@ -1,6 +1,7 @@
 //! JSON and Markdown for Table 1, beside the paper's numbers.
 
 use super::{CompositionOptions, RowResult};
+use crate::compose::algebra::PriorUse;
 use crate::sample::SamplerDefaults;
 use anyhow::Result;
 use std::fmt::Write;
@@ -35,7 +36,14 @@ fn fmt(metrics: &std::collections::BTreeMap<String, f64>, key: &str) -> String {
     metrics.get(key).map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into())
 }
 
-pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &[RowResult], over_noise: bool) -> Result<()> {
+/// `prior`: the unconditional model used (explicit or found beside the models) and how.
+pub fn write(
+    options: &CompositionOptions,
+    prior: Option<&(std::path::PathBuf, PriorUse)>,
+    sampler: &SamplerDefaults,
+    results: &[RowResult],
+    over_noise: bool,
+) -> Result<()> {
     let langevin = &sampler.langevin;
     let json = serde_json::json!({
         "experiment": "composition",
@@ -47,12 +55,14 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         "temperature": options.settings.temperature,
         "langevin": (!over_noise).then_some(langevin),
         "noise_annealing": over_noise.then_some(&options.annealing),
-        "conjunction": match (&options.prior, options.guidance) {
+        "conjunction": match (prior, options.guidance) {
+            (Some((_, PriorUse::Base)), _) => "sum over the prior as a base",
             (Some(_), _) => "product of experts relative to the prior",
             (None, Some(_)) => "guided against each model's null code",
             (None, None) => "sum",
         },
-        "prior": options.prior,
+        "prior": prior.map(|(p, _)| p),
+        "prior_use": prior.map(|(_, u)| u),
         "guidance": options.guidance,
         "chain_start": sampler.start,
         "or_sampling": options.or_sampling,
@@ -75,8 +85,8 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
              Each row draws its conditions at random per sample; factors a row does not condition on are scored against random conditions (chance).\n",
             options.samples, a.levels, a.steps_per_level, a.kind, a.gradient, a.step_scale, a.start_mean,
             if a.denoise_last { "a Tweedie step at σ_min" } else { "no final denoising" },
-            match (&options.prior, options.guidance) {
-                (Some(p), w) => format!(
+            match (prior, options.guidance) {
+                (Some((p, _)), w) => format!(
                     ", conjunctions relative to the prior {} (E_u + w·Σ(Eᵢ − E_u), w = {})",
                     p.display(),
                     w.unwrap_or(1.0)
@@ -100,6 +110,13 @@ pub fn write(options: &CompositionOptions, sampler: &SamplerDefaults, results: &
         },
         langevin.steps, langevin.step_size, langevin.noise_std, langevin.grad_clip.map_or("none".to_string(), |c| c.to_string()), options.settings.alpha, options.settings.temperature, options.seed
     )?;
+    }
+    if let (Some((p, prior_use)), false) = (prior, over_noise) {
+        let how = match prior_use {
+            PriorUse::Base => "added once to every expression as a base (E_u + E_expr)",
+            PriorUse::Relative => "every conjunction taken relative to it (E_u + Σ(Eᵢ − E_u))",
+        };
+        writeln!(md, "Unconditional model {}: {how}.\n", p.display())?;
     }
     if options.or_sampling == crate::compose::mixture::OrSampling::Ancestral {
         writeln!(md, "OR rows sampled ancestrally: each chain draws one branch with equal probability and samples it alone (`compose::mixture`).\n")?;

@@ -1,0 +1,44 @@
+//! The optional supervised term of `TrainConfig::label_ce_weight`: the
+//! cross-entropy of the logits −E(x⁺ | c) over candidate codes.
+
+use super::Trainer;
+use tch::{Kind, Tensor};
+
+/// Codes each positive is contrasted against in the cross-entropy term of a
+/// continuous concept (its own and this many minus one random ones).
+pub const CONTRASTED_CODES: i64 = 8;
+
+/// Spread of the nearby contrasted codes, in code units (codes span [−1, 1];
+/// the judge's position tolerance, 0.1 of the image, is 0.33 of them).
+pub const PERTURBED_CODE_STD: f64 = 0.15;
+
+impl Trainer<'_> {
+    /// Cross-entropy of the logits −E(x⁺ | c) over candidate codes c (see
+    /// `TrainConfig::label_ce_weight`), against the positives' own codes.
+    pub(super) fn label_cross_entropy(&self, batch: &crate::data::Batch) -> Tensor {
+        let Some(code) = &batch.code else {
+            return Tensor::zeros([], (Kind::Float, batch.x.device()));
+        };
+        let (n, dim) = (code.size()[0], code.size()[1]);
+        // Categorical: every category. Continuous: the true code first, then
+        // CONTRASTED_CODES − 1 others, half drawn uniformly over the code
+        // range [−1, 1] and half near the true code (σ = PERTURBED_CODE_STD),
+        // so the distinction is taught both coarse and fine.
+        let (candidates, target) = if self.categorical_codes {
+            let all = Tensor::eye(dim, (Kind::Float, code.device()))
+                .unsqueeze(0)
+                .expand([n, dim, dim], false);
+            (all, code.argmax(-1, false))
+        } else {
+            let far = (CONTRASTED_CODES - 1) / 2;
+            let near = CONTRASTED_CODES - 1 - far;
+            let uniform = Tensor::rand([n, far, dim], (Kind::Float, code.device())) * 2.0 - 1.0;
+            let nearby =
+                (code.unsqueeze(1) + Tensor::randn([n, near, dim], (Kind::Float, code.device())) * PERTURBED_CODE_STD).clamp(-1.0, 1.0);
+            let all = Tensor::cat(&[code.unsqueeze(1), uniform, nearby], 1);
+            (all, Tensor::zeros([n], (Kind::Int64, code.device())))
+        };
+        let logits = -self.network.energies_over_codes(&batch.x, &candidates);
+        logits.cross_entropy_for_logits(&target)
+    }
+}
