@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Trains the four shapes concept models shipped in models/shapes/ (the recipe
-# is the defaults of `ebm train shapes`; see models/shapes/README.md).
+# Trains the four shapes concept models of models/shapes-alone/, each alone (the recipe
+# is the defaults of `ebm train shapes`; see models/shapes-alone/README.md; shape and
+# size are also the files in models/shapes/, pos and color there come from
+# scripts/train-product.sh).
 # Usage: scripts/train-concepts.sh [steps] [concepts...]
 # Each model trains on one thread; run two at once on a 2-core machine.
 set -euo pipefail
@@ -15,6 +17,6 @@ for concept in ${concepts[@]}; do
   run="runs/concepts/$concept"
   rm -rf "$run"
   ./target/release/ebm --threads 1 train shapes --concept "$concept" --steps "$steps" --seed "$seed" --out "$run"
-  mkdir -p models/shapes
-  cp "$run/model.safetensors" "models/shapes/$concept.safetensors"
+  mkdir -p models/shapes-alone
+  cp "$run/model.safetensors" "models/shapes-alone/$concept.safetensors"
 done

@@ -138,7 +138,7 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     writeln!(report, "# ebm demo: composing concept models\n")?;
     writeln!(
         report,
-        "Four energy models, each trained alone on `shapes` and conditioned only on its own concept (pos, color, shape, size; `{}`), \
+        "Four energy models trained on `shapes`, each conditioned only on its own concept (pos, color, shape, size; `{}`), \
          combined by expressions at sampling time: `&` adds energies, `|` is −T·logsumexp(−E/T) with T = {}, `!` subtracts α = {} × the energy beside a positive term. \
          {} samples per expression, {}. \
          \"Satisfied\" is the fraction of samples the shapes judge reads as making the expression true (position within 0.1, size within 0.03).\n",
