@@ -63,7 +63,11 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
         let picture = args.out.join(concept.name()).join("samples.png");
         let network = member.averaged_network();
         ebm::experiments::shapes::concept_sample_grid(network.as_ref(), *concept, &member.card().sampler, &picture)?;
-        println!("wrote {} and {}", args.out.join(concept.name()).join(ebm::train::state::MODEL_FILE).display(), picture.display());
+        println!(
+            "wrote {} and {}",
+            args.out.join(concept.name()).join(ebm::train::state::MODEL_FILE).display(),
+            picture.display()
+        );
     }
     let record = serde_json::json!({ "product_of": names, "steps": steps, "seconds_this_run": seconds, "seed": args.seed });
     std::fs::write(args.out.join("product.json"), serde_json::to_string_pretty(&record)?)?;

@@ -163,5 +163,8 @@ fn kid_separates_scenes_with_a_second_object_from_real_ones() {
     let (pixels, _) = shapes.batch_with_extra_object(0, 300);
     let two_objects = features(&Tensor::from_slice(&pixels).reshape([300, 3, 32, 32]));
     let (floor, doubled) = (kid(&other, &real), kid(&two_objects, &real));
-    assert!(floor.abs() < 0.1 * doubled, "KID real vs real {floor:.4}, two objects vs real {doubled:.4}");
+    assert!(
+        floor.abs() < 0.1 * doubled,
+        "KID real vs real {floor:.4}, two objects vs real {doubled:.4}"
+    );
 }

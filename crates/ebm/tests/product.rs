@@ -53,7 +53,10 @@ fn a_product_of_one_model_trains_exactly_as_the_model_alone() {
     alone.run(&ebm::Quiet).expect("alone");
     let mut product = ProductTrainer::new(vec![member(ShapesConcept::Color, &color, 4, None)], None).expect("product");
     product.run(&ebm::Quiet).expect("product");
-    assert!(same_weights(&alone, &product.members[0]), "a one-member product drifted from the ordinary trainer");
+    assert!(
+        same_weights(&alone, &product.members[0]),
+        "a one-member product drifted from the ordinary trainer"
+    );
 }
 
 #[test]
@@ -85,9 +88,15 @@ fn an_interrupted_product_resumes_exactly_and_its_members_share_negatives() {
     // Trained alone, the colour model sees other negatives: its weights differ.
     let mut alone = member(ShapesConcept::Color, &color, 6, None);
     alone.run(&ebm::Quiet).expect("alone");
-    assert!(!same_weights(&alone, &whole.members[1]), "the product's colour member trained as if alone");
+    assert!(
+        !same_weights(&alone, &whole.members[1]),
+        "the product's colour member trained as if alone"
+    );
     // Members that disagree on the schedule are refused.
-    let mismatched = vec![member(ShapesConcept::Pos, &pos, 6, None), member(ShapesConcept::Color, &color, 5, None)];
+    let mismatched = vec![
+        member(ShapesConcept::Pos, &pos, 6, None),
+        member(ShapesConcept::Color, &color, 5, None),
+    ];
     assert!(ProductTrainer::new(mismatched, None).is_err());
 }
 
@@ -105,10 +114,16 @@ fn a_product_takes_an_unconditional_member() {
     }
     tch::manual_seed(11);
     let unconditional = Trainer::new(prior_arch.build(tch::Device::Cpu), &prior, config(3), None).expect("prior trainer");
-    let before: Vec<tch::Tensor> = named_variables(unconditional.network.var_store()).into_iter().map(|(_, t)| t.copy()).collect();
+    let before: Vec<tch::Tensor> = named_variables(unconditional.network.var_store())
+        .into_iter()
+        .map(|(_, t)| t.copy())
+        .collect();
     let mut product = ProductTrainer::new(vec![member(ShapesConcept::Pos, &pos, 3, None), unconditional], None).expect("product");
     product.run(&ebm::Quiet).expect("run");
     let after = named_variables(product.members[1].network.var_store());
-    assert!(before.iter().zip(&after).any(|(a, (_, b))| !a.equal(b)), "the prior member was not trained");
+    assert!(
+        before.iter().zip(&after).any(|(a, (_, b))| !a.equal(b)),
+        "the prior member was not trained"
+    );
     assert!(product.members.iter().all(|m| m.step == 3));
 }

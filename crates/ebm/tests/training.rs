@@ -171,8 +171,11 @@ fn the_guard_reports_a_collapsed_cd() {
         trainer.run(&ebm::Quiet).map(|s| s.last.gap)
     };
     let unguarded_gap = run(None).expect("no gap limit: runs through");
-    assert!(unguarded_gap > 0.5, "the frozen chains should be told apart (gap {unguarded_gap:.3})");
-    let error = run(Some(0.5)).err().expect("the gap limit must stop it").to_string();
+    assert!(
+        unguarded_gap > 0.5,
+        "the frozen chains should be told apart (gap {unguarded_gap:.3})"
+    );
+    let error = run(Some(0.5)).expect_err("the gap limit must stop it").to_string();
     assert!(error.contains("CD collapsed"), "{error}");
 }
 

@@ -66,7 +66,9 @@ fn sampling_description(
     prior: Option<crate::compose::algebra::PriorUse>,
 ) -> String {
     let with_prior = match prior {
-        Some(crate::compose::algebra::PriorUse::Base) => ", the unconditional model trained with them added once to every expression (E_u + E_expr)",
+        Some(crate::compose::algebra::PriorUse::Base) => {
+            ", the unconditional model trained with them added once to every expression (E_u + E_expr)"
+        }
         Some(crate::compose::algebra::PriorUse::Relative) => ", conjunctions relative to the unconditional prior (E_u + Σ(Eᵢ − E_u))",
         None => "",
     };

@@ -56,7 +56,9 @@ impl<'a> ProductTrainer<'a> {
         let mut buffer = ReplayBuffer::new(first.config.replay.clone());
         if let Some(path) = out_dir.as_ref().map(|d| d.join(BUFFER_FILE)).filter(|p| p.exists()) {
             let file = read_tensor_file(&path)?;
-            buffer.restore(&file.tensors, &file.metadata).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            buffer
+                .restore(&file.tensors, &file.metadata)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
         Ok(Self { members, buffer, out_dir })
     }

@@ -30,6 +30,9 @@ pub struct Trainer<'a> {
     pub divergences: u32,
     pub(super) snapshot: Option<super::state::TrainState>,
     pub(super) retries_since_snapshot: u32,
+    /// The step that last failed: no new snapshot is taken until training
+    /// has passed it, so retries of one failure are counted together.
+    last_failure: u64,
     pub(super) out_dir: Option<PathBuf>,
     pub(super) log: Option<MetricsLog>,
     pub last_metrics: StepMetrics,
@@ -128,6 +131,7 @@ impl<'a> Trainer<'a> {
             divergences: 0,
             snapshot: None,
             retries_since_snapshot: 0,
+            last_failure: 0,
             out_dir,
             log,
             last_metrics: StepMetrics::default(),
@@ -308,14 +312,15 @@ impl<'a> Trainer<'a> {
 
     /// Takes the guard's snapshot when one is due (before a step).
     pub(super) fn snapshot_if_due(&mut self) {
-        if self.snapshot.is_none() || (self.step.is_multiple_of(self.config.guard.snapshot_every) && self.retries_since_snapshot == 0) {
+        let past_failure = self.step >= self.last_failure;
+        if self.snapshot.is_none() || (self.step.is_multiple_of(self.config.guard.snapshot_every) && past_failure) {
             self.snapshot = Some(self.state());
+            self.retries_since_snapshot = 0;
         }
     }
 
     /// Records a step that the guard let through.
     pub(super) fn accept(&mut self, metrics: StepMetrics) -> Result<()> {
-        self.retries_since_snapshot = 0;
         if self.step.is_multiple_of(self.config.log_every) {
             if let Some(log) = &self.log {
                 log.write(&metrics)?;
@@ -329,6 +334,7 @@ impl<'a> Trainer<'a> {
         self.divergences += 1;
         self.retries_since_snapshot += 1;
         let failed_at = self.step + 1;
+        self.last_failure = self.last_failure.max(failed_at);
         let guard = self.config.guard.clone();
         if self.retries_since_snapshot > guard.max_retries {
             bail!(
@@ -341,7 +347,11 @@ impl<'a> Trainer<'a> {
         }
         // The lowered settings and the event count outlive the roll-back. A
         // collapse keeps the Langevin step: shorter chains reach the data less.
-        let step_backoff = if reason.contains(super::guard::COLLAPSE) { 1.0 } else { guard.backoff };
+        let step_backoff = if reason.contains(super::guard::COLLAPSE) {
+            1.0
+        } else {
+            guard.backoff
+        };
         let (step_size, lr, divergences) = (self.step_size * step_backoff, self.lr * guard.backoff, self.divergences);
         let snapshot = self.snapshot.take().expect("a snapshot is taken before every step");
         self.restore(&snapshot)

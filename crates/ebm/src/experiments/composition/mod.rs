@@ -8,9 +8,9 @@ pub mod report;
 pub mod rows;
 pub mod truth;
 
-use crate::compose::ConceptLibrary;
 use crate::compose::algebra::PriorUse;
 use crate::compose::mixture::{draw_branches, OrSampling};
+use crate::compose::ConceptLibrary;
 use crate::compose::Settings;
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::Energy;

@@ -60,8 +60,7 @@ pub fn kid(x: &Tensor, y: &Tensor) -> f64 {
         let n = k.size()[0] as f64;
         (k.sum(Kind::Double) - k.trace()).double_value(&[]) / (n * (n - 1.0))
     };
-    off_diagonal_mean(kernel(&x, &x)) + off_diagonal_mean(kernel(&y, &y))
-        - 2.0 * kernel(&x, &y).mean(Kind::Double).double_value(&[])
+    off_diagonal_mean(kernel(&x, &x)) + off_diagonal_mean(kernel(&y, &y)) - 2.0 * kernel(&x, &y).mean(Kind::Double).double_value(&[])
 }
 
 /// KID between `samples` and real scenes matching their conditions, and the

@@ -119,7 +119,10 @@ pub fn write(
         writeln!(md, "Unconditional model {}: {how}.\n", p.display())?;
     }
     if options.or_sampling == crate::compose::mixture::OrSampling::Ancestral {
-        writeln!(md, "OR rows sampled ancestrally: each chain draws one branch with equal probability and samples it alone (`compose::mixture`).\n")?;
+        writeln!(
+            md,
+            "OR rows sampled ancestrally: each chain draws one branch with equal probability and samples it alone (`compose::mixture`).\n"
+        )?;
     }
     writeln!(
         md,
