@@ -51,6 +51,12 @@ pub struct OperatorArgs {
     /// soft-min, the paper's; it sent every chain to one branch here).
     #[arg(long, default_value = "ancestral")]
     pub or_sampling: ebm::compose::mixture::OrSampling,
+    /// Which models join an expression that omits their concept, each under
+    /// a random code per chain (its concept marginalised): auto (the models
+    /// trained together as a product, whose cards say so), on (every model
+    /// given) or off (only the models the expression names).
+    #[arg(long, default_value = "auto")]
+    pub marginalise: ebm::compose::marginal::Marginalise,
 }
 
 impl OperatorArgs {

@@ -343,6 +343,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         prior: args.prior,
         guidance: args.guidance,
         or_sampling: args.operators.or_sampling,
+        marginalise: args.operators.marginalise,
         prior_use: args.prior_use,
     };
     let results = composition::run(&options, &context.progress)?;

@@ -115,6 +115,9 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
                 let mut rng = ebm::seed::rng_at(args.seed, &[ebm::seed::streams::BRANCH]);
                 composed = ebm::compose::mixture::draw_branches(composed, args.n, &mut rng).0;
             }
+            let partners = library.marginal_partners(args.operators.marginalise);
+            let mut rng = ebm::seed::rng_at(args.seed, &[ebm::seed::streams::MARGINAL]);
+            composed = ebm::compose::marginal::marginalise(composed, &partners, args.n, &mut rng);
             check_memory(&members, args.n)?;
             (&composed, library.sampler(), library.input_shape(), text.clone())
         }

@@ -20,6 +20,9 @@ pub mod streams {
     pub const CHUNK: u64 = 0x0043_484B;
     /// The OR branch each chain of a row draws (ancestral OR sampling).
     pub const BRANCH: u64 = 0x4252_4E43;
+    /// The codes each chain draws for the concepts an expression omits
+    /// (`compose::marginal`).
+    pub const MARGINAL: u64 = 0x4D52_474E;
     /// An expression of the demo.
     pub const EXPRESSION: u64 = 0x0045_5850;
     /// Task `t` of a continual-learning sequence.

@@ -35,9 +35,13 @@ fn config(steps: u64) -> TrainConfig {
 }
 
 fn member<'a>(concept: ShapesConcept, data: &'a ShapesConceptData, steps: u64, out: Option<&Path>) -> Trainer<'a> {
+    member_with(concept, data, config(steps), out)
+}
+
+fn member_with<'a>(concept: ShapesConcept, data: &'a ShapesConceptData, config: TrainConfig, out: Option<&Path>) -> Trainer<'a> {
     tch::manual_seed(11);
     let out = out.map(|dir| dir.join(concept.to_string()));
-    Trainer::new(architecture(concept).build(tch::Device::Cpu), data, config(steps), out).expect("trainer")
+    Trainer::new(architecture(concept).build(tch::Device::Cpu), data, config, out).expect("trainer")
 }
 
 fn same_weights(a: &Trainer, b: &Trainer) -> bool {
@@ -57,6 +61,42 @@ fn a_product_of_one_model_trains_exactly_as_the_model_alone() {
         same_weights(&alone, &product.members[0]),
         "a one-member product drifted from the ordinary trainer"
     );
+}
+
+#[test]
+fn during_the_supervised_warm_up_each_member_trains_as_it_would_alone() {
+    let _serial = common::serial();
+    let warm = || TrainConfig {
+        label_ce_weight: 1.0,
+        supervised_warmup: 3,
+        ..config(3)
+    };
+    let (shape, size) = (data(ShapesConcept::Shape), data(ShapesConcept::Size));
+    let mut product = ProductTrainer::new(
+        vec![
+            member_with(ShapesConcept::Shape, &shape, warm(), None),
+            member_with(ShapesConcept::Size, &size, warm(), None),
+        ],
+        None,
+    )
+    .expect("product");
+    product.run(&ebm::Quiet).expect("product");
+    for (trained, (concept, data)) in product
+        .members
+        .iter()
+        .zip([(ShapesConcept::Shape, &shape), (ShapesConcept::Size, &size)])
+    {
+        let mut alone = member_with(concept, data, warm(), None);
+        alone.run(&ebm::Quiet).expect("alone");
+        assert!(
+            same_weights(&alone, trained),
+            "{concept}: the product's warm-up differs from training alone"
+        );
+        assert!(
+            !same_weights(&member_with(concept, data, warm(), None), trained),
+            "{concept}: the warm-up left the weights unchanged"
+        );
+    }
 }
 
 #[test]
@@ -85,6 +125,12 @@ fn an_interrupted_product_resumes_exactly_and_its_members_share_negatives() {
     for (a, b) in whole.members.iter().zip(&resumed.members) {
         assert!(same_weights(a, b), "a member differs after resume");
     }
+    // Each member's card names the product it was trained in (marginalisation reads it).
+    let card = ebm::checkpoint::load_checkpoint(&part_dir.join("color").join(ebm::train::state::MODEL_FILE)).expect("checkpoint");
+    assert_eq!(
+        card.card.training[ebm::train::state::PRODUCT_OF],
+        serde_json::json!(["pos", "color"])
+    );
     // Trained alone, the colour model sees other negatives: its weights differ.
     let mut alone = member(ShapesConcept::Color, &color, 6, None);
     alone.run(&ebm::Quiet).expect("alone");

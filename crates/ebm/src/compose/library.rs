@@ -3,6 +3,7 @@
 
 use super::algebra::Composed;
 use super::expr::parse;
+use super::marginal::Marginalise;
 use super::resolve::{resolve, ConceptModel, Settings};
 use crate::checkpoint::{load_checkpoint_on, LoadedModel};
 use crate::energy::ConceptSchema;
@@ -80,6 +81,30 @@ impl ConceptLibrary {
                 },
                 energy: c.model.network.as_ref(),
             })
+            .collect()
+    }
+
+    /// The models whose concepts an expression that omits them marginalises
+    /// ([`super::marginal`]): under `Auto`, those trained in a product.
+    pub fn marginal_partners(&self, mode: Marginalise) -> Vec<ConceptModel<'_>> {
+        let in_product = |c: &LoadedConcept| {
+            c.model.card.training[crate::train::state::PRODUCT_OF]
+                .as_array()
+                .is_some_and(|members| !members.is_empty())
+        };
+        let chosen: Vec<bool> = self
+            .concepts
+            .iter()
+            .map(|c| match mode {
+                Marginalise::Auto => in_product(c),
+                Marginalise::On => true,
+                Marginalise::Off => false,
+            })
+            .collect();
+        self.concept_models()
+            .into_iter()
+            .zip(chosen)
+            .filter_map(|(m, keep)| keep.then_some(m))
             .collect()
     }
 

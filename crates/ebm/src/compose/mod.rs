@@ -5,6 +5,7 @@
 pub mod algebra;
 pub mod expr;
 pub mod library;
+pub mod marginal;
 pub mod mixture;
 pub mod resolve;
 

@@ -106,6 +106,7 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     };
     let (judge, _) = Judge::load(&args.judge)?;
     let concept_models = library.concept_models();
+    let partners = library.marginal_partners(Default::default());
     let settings = Settings::default();
     let mut sampler = library.sampler();
     sampler.langevin.steps = crate::experiments::shapes::SHOWCASE_STEPS;
@@ -121,6 +122,9 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
         // A top-level OR: each chain samples one branch (compose::mixture).
         let mut branch_rng = crate::seed::rng_at(seed, &[crate::seed::streams::BRANCH]);
         let energy = crate::compose::mixture::draw_branches(energy, args.n, &mut branch_rng).0;
+        // Product members the expression omits join under random codes (compose::marginal).
+        let mut marginal_rng = crate::seed::rng_at(seed, &[crate::seed::streams::MARGINAL]);
+        let energy = crate::compose::marginal::marginalise(energy, &partners, args.n, &mut marginal_rng);
         let images = match energy.noise_range() {
             Some(_) => crate::experiments::shapes::sample_images_over_noise(&energy, None, args.n, &args.annealing, seed, None).x,
             None => sample_images(&energy, None, args.n, &sampler, seed, None).x,

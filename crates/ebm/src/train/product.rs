@@ -44,15 +44,29 @@ impl<'a> ProductTrainer<'a> {
         let Some(first) = members.first() else {
             bail!("a product needs at least one member")
         };
-        let (steps, batch, seed, step) = (first.config.steps, first.config.batch_size, first.config.seed, first.step);
+        let shared = |m: &Trainer| {
+            (
+                m.config.steps,
+                m.config.batch_size,
+                m.config.seed,
+                m.config.supervised_warmup,
+                m.step,
+            )
+        };
         for m in &members {
-            if (m.config.steps, m.config.batch_size, m.config.seed, m.step) != (steps, batch, seed, step) {
-                bail!("the members of a product must share steps, batch size and seed and be at the same step");
+            if shared(m) != shared(first) {
+                bail!("the members of a product must share steps, batch size, seed and supervised warm-up and be at the same step");
             }
             if m.config.objective != super::Objective::Cd {
                 bail!("product-of-experts training is contrastive divergence: every member needs --objective cd");
             }
         }
+        let names: Vec<String> = members.iter().map(member_name).collect();
+        let mut members = members;
+        for m in &mut members {
+            m.product_of = names.clone();
+        }
+        let first = &members[0];
         let mut buffer = ReplayBuffer::new(first.config.replay.clone());
         if let Some(path) = out_dir.as_ref().map(|d| d.join(BUFFER_FILE)).filter(|p| p.exists()) {
             let file = read_tensor_file(&path)?;
@@ -70,6 +84,11 @@ impl<'a> ProductTrainer<'a> {
     /// One product step; the metrics of each member. When the guard rejects
     /// any member's update, every member rolls back, so they stay in step.
     pub fn step(&mut self) -> Result<Vec<StepMetrics>> {
+        if self.step_index() < self.members[0].config.supervised_warmup {
+            // The supervised warm-up draws no negatives, so there is nothing
+            // to share: each member takes its own (guarded) step.
+            return self.members.iter_mut().map(|m| m.step()).collect();
+        }
         let started = Instant::now();
         for m in &mut self.members {
             m.snapshot_if_due();
@@ -166,6 +185,11 @@ impl<'a> ProductTrainer<'a> {
         self.save()?;
         Ok(started.elapsed().as_secs_f64())
     }
+}
+
+/// A member's name in the card's `product_of`: its concept, or `prior`.
+fn member_name(m: &Trainer) -> String {
+    m.data.concept().map_or_else(|| "prior".to_string(), |c| c.name)
 }
 
 /// The members' codes out of the joint code `[B, Σ widths]`; None for a

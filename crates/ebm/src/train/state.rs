@@ -16,6 +16,9 @@ use tch::{Device, Tensor};
 
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const STATE_FILE: &str = "train_state.safetensors";
+/// The card's `training` key listing the members of the product a model was
+/// trained in (`train::product`), absent for a model trained alone.
+pub const PRODUCT_OF: &str = "product_of";
 
 pub struct TrainState {
     pub tensors: BTreeMap<String, Tensor>,
@@ -123,6 +126,9 @@ impl Trainer<'_> {
         if let Some(training) = card.training.as_object_mut() {
             // How it was computed, for the record; loading does not depend on it.
             training.insert("compute".into(), self.network.compute().label().into());
+            if !self.product_of.is_empty() {
+                training.insert(PRODUCT_OF.into(), self.product_of.clone().into());
+            }
         }
         card.metrics = serde_json::json!({ "steps": self.step, "divergences": self.divergences, "last": self.last_metrics });
         card

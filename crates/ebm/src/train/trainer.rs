@@ -39,6 +39,9 @@ pub struct Trainer<'a> {
     /// Whether the data's codes are one-hot categories (the cross-entropy
     /// term then enumerates them; continuous codes are contrasted with random ones).
     pub(super) categorical_codes: bool,
+    /// The members of the product this model trains in (its card records
+    /// them, so sampling can marginalise the partners an expression omits).
+    pub(super) product_of: Vec<String>,
 }
 
 pub struct TrainSummary {
@@ -132,6 +135,7 @@ impl<'a> Trainer<'a> {
             snapshot: None,
             retries_since_snapshot: 0,
             last_failure: 0,
+            product_of: Vec::new(),
             out_dir,
             log,
             last_metrics: StepMetrics::default(),

@@ -9,6 +9,7 @@ pub mod rows;
 pub mod truth;
 
 use crate::compose::algebra::PriorUse;
+use crate::compose::marginal::marginalise;
 use crate::compose::mixture::{draw_branches, OrSampling};
 use crate::compose::ConceptLibrary;
 use crate::compose::Settings;
@@ -49,6 +50,8 @@ pub struct CompositionOptions {
     pub or_sampling: crate::compose::mixture::OrSampling,
     /// How `prior` enters: relative to every conjunction, or as a base.
     pub prior_use: PriorUse,
+    /// Which models complete a row that omits their concept (`compose::marginal`).
+    pub marginalise: crate::compose::marginal::Marginalise,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -216,6 +219,7 @@ pub fn score_row(row: Row, conditions: &[Conditions], judged: &Judged) -> BTreeM
 pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progress) -> Result<Vec<RowResult>> {
     let library = load_shapes_models(&options.models)?;
     let models = shapes_models(&library);
+    let partners = library.marginal_partners(options.marginalise);
     // An explicit --prior, else a base or prior file beside the models (as the demo does).
     let unconditional = match &options.prior {
         Some(path) => Some((path.clone(), options.prior_use)),
@@ -250,6 +254,7 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let mut rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64]);
         let conditions: Vec<Conditions> = (0..options.samples).map(|_| Conditions::draw(&mut rng, row)).collect();
         let mut branch_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::BRANCH]);
+        let mut marginal_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::MARGINAL]);
         let mut images = Vec::new();
         let mut acceptance = Vec::new();
         for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
@@ -264,6 +269,7 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
                 OrSampling::Energy => energy,
                 OrSampling::Ancestral => draw_branches(energy, chunk.len(), &mut branch_rng).0,
             };
+            let energy = marginalise(energy, &partners, chunk.len(), &mut marginal_rng);
             let seed = crate::seed::derive(
                 options.seed,
                 &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
@@ -307,7 +313,15 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         });
     }
     drop(bar);
-    report::write(options, unconditional.as_ref(), &sampler, &results, library.noise_range().is_some())?;
+    let marginalised: Vec<String> = partners.iter().map(|p| p.schema.name.clone()).collect();
+    report::write(
+        options,
+        unconditional.as_ref(),
+        &sampler,
+        &results,
+        library.noise_range().is_some(),
+        &marginalised,
+    )?;
     Ok(results)
 }
 

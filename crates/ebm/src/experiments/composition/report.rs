@@ -43,6 +43,7 @@ pub fn write(
     sampler: &SamplerDefaults,
     results: &[RowResult],
     over_noise: bool,
+    marginalised: &[String],
 ) -> Result<()> {
     let langevin = &sampler.langevin;
     let json = serde_json::json!({
@@ -66,6 +67,8 @@ pub fn write(
         "guidance": options.guidance,
         "chain_start": sampler.start,
         "or_sampling": options.or_sampling,
+        "marginalise": options.marginalise,
+        "marginalised_concepts": marginalised,
         "rows": results,
     });
     crate::io::write_atomically(
@@ -117,6 +120,13 @@ pub fn write(
             PriorUse::Relative => "every conjunction taken relative to it (E_u + Σ(Eᵢ − E_u))",
         };
         writeln!(md, "Unconditional model {}: {how}.\n", p.display())?;
+    }
+    if !marginalised.is_empty() {
+        writeln!(
+            md,
+            "Concepts a row omits are marginalised (`compose::marginal`): each chain draws its own value of {} from the concept's prior, and that model joins the row's energy.\n",
+            marginalised.join(", ")
+        )?;
     }
     if options.or_sampling == crate::compose::mixture::OrSampling::Ancestral {
         writeln!(

@@ -1,0 +1,120 @@
+//! Marginalising the concepts an expression leaves out. Models trained
+//! together as a product (`train::product`) learned p(x | c₁ … c_K) ∝
+//! exp(−Σₖ Eₖ(x | cₖ)) and each member only *relative to the others*: the
+//! position member of a pos × colour product, sampled alone, drew the asked
+//! place 0.69 of the time, since it never had to say anything about colour.
+//! What it does model is p(x | pos) = Σ_c p(c)·p(x | pos, c), which a chain
+//! samples exactly by drawing its own c from the concept's prior (uniform,
+//! as the data) and sampling the full product: so every model an expression
+//! omits joins it under a random code per chain.
+//!
+//! Each branch of an OR is a scene description of its own, so the omitted
+//! concepts are found and completed per branch.
+
+use super::algebra::Composed;
+use super::resolve::ConceptModel;
+use crate::energy::{ConceptKind, ConceptSchema, Energy};
+use rand::Rng;
+use tch::Tensor;
+
+/// Which models of a library an expression's omitted concepts are drawn for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Marginalise {
+    /// The models trained in a product (their cards list `product_of`):
+    /// each learned its concept relative to its partners.
+    #[default]
+    Auto,
+    /// Every model given, product member or not.
+    On,
+    /// None: an expression's energy is the models it names, as written.
+    Off,
+}
+
+crate::named!(Marginalise, "marginalisation", [Auto => "auto", On => "on", Off => "off"]);
+
+/// `composed` with every model of `partners` that a branch does not use
+/// added to that branch under a code drawn per chain (`n` chains) from its
+/// concept's prior: uniform over categories, or uniform over the range.
+pub fn marginalise<'a>(composed: Composed<'a>, partners: &[ConceptModel<'a>], n: usize, rng: &mut impl Rng) -> Composed<'a> {
+    match composed {
+        Composed::Or { terms, temperature } => Composed::Or {
+            terms: complete_each(terms, partners, n, rng),
+            temperature,
+        },
+        Composed::Select { terms, branch } => Composed::Select {
+            terms: complete_each(terms, partners, n, rng),
+            branch,
+        },
+        scene => {
+            let mut used = Vec::new();
+            models_used(&scene, &mut used);
+            let omitted: Vec<&ConceptModel<'a>> = partners.iter().filter(|p| !used.iter().any(|u| same_model(*u, p.energy))).collect();
+            if omitted.is_empty() {
+                return scene;
+            }
+            let mut terms = vec![(1.0, scene)];
+            for partner in omitted {
+                terms.push((
+                    1.0,
+                    Composed::Leaf {
+                        model: partner.energy,
+                        code: Some(prior_codes(&partner.schema, n, rng)),
+                        label: format!("{}~prior", partner.schema.name),
+                    },
+                ));
+            }
+            Composed::And(terms)
+        }
+    }
+}
+
+fn complete_each<'a>(
+    terms: Vec<(f64, Composed<'a>)>,
+    partners: &[ConceptModel<'a>],
+    n: usize,
+    rng: &mut impl Rng,
+) -> Vec<(f64, Composed<'a>)> {
+    terms.into_iter().map(|(w, t)| (w, marginalise(t, partners, n, rng))).collect()
+}
+
+/// The models under the leaves of `composed`.
+fn models_used<'a>(composed: &Composed<'a>, used: &mut Vec<&'a dyn Energy>) {
+    match composed {
+        Composed::Leaf { model, .. } => used.push(*model),
+        Composed::And(terms) | Composed::Or { terms, .. } | Composed::Select { terms, .. } => {
+            terms.iter().for_each(|(_, t)| models_used(t, used))
+        }
+        Composed::Not { positive, negated, .. } => {
+            models_used(positive, used);
+            negated.iter().for_each(|t| models_used(t, used));
+        }
+    }
+}
+
+fn same_model(a: &dyn Energy, b: &dyn Energy) -> bool {
+    std::ptr::addr_eq(a as *const dyn Energy, b as *const dyn Energy)
+}
+
+/// `n` codes `[n, D]` drawn from a concept's prior.
+pub fn prior_codes(schema: &ConceptSchema, n: usize, rng: &mut impl Rng) -> Tensor {
+    let (width, values): (usize, Vec<f32>) = match &schema.kind {
+        ConceptKind::Categorical { categories } => {
+            let k = categories.len();
+            let mut values = vec![0f32; n * k];
+            for i in 0..n {
+                values[i * k + rng.random_range(0..k)] = 1.0;
+            }
+            (k, values)
+        }
+        ConceptKind::Continuous {
+            components,
+            range: (lo, hi),
+        } => {
+            let d = components.len();
+            let values: Vec<f64> = (0..n * d).map(|_| rng.random_range(*lo..*hi)).collect();
+            (d, schema.encode(&values))
+        }
+    };
+    Tensor::from_slice(&values).reshape([n as i64, width as i64])
+}

@@ -1,0 +1,165 @@
+//! Marginalising the concepts an expression omits (`ebm::compose::marginal`).
+
+mod common;
+
+use ebm::compose::marginal::{marginalise, prior_codes};
+use ebm::compose::{Composed, ConceptModel};
+use ebm::energy::{ConceptKind, ConceptSchema, Energy};
+use ebm::sample::{langevin, LangevinConfig, LangevinOptions};
+use tch::{Kind, Tensor};
+
+/// A concept over one axis of the plane: category k puts a unit well at
+/// `centres[k]` on axis `axis`; the other axis is free.
+struct AxisWell {
+    axis: i64,
+    centres: Vec<f64>,
+}
+
+impl Energy for AxisWell {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let code = code.expect("a concept model needs its code").to_kind(x.kind());
+        let centres = Tensor::from_slice(&self.centres).to_kind(x.kind());
+        let centre = (code * centres).sum_dim_intlist(-1, false, x.kind());
+        (x.select(1, self.axis) - centre).square() * 0.5
+    }
+}
+
+fn schema(name: &str) -> ConceptSchema {
+    ConceptSchema {
+        name: name.into(),
+        kind: ConceptKind::Categorical {
+            categories: vec!["low".into(), "high".into()],
+        },
+    }
+}
+
+fn one_hot(k: i64) -> Tensor {
+    Tensor::from_slice(&[(k == 0) as i64 as f32, (k == 1) as i64 as f32])
+}
+
+fn leaf<'a>(model: &'a dyn Energy, k: i64, label: &str) -> Composed<'a> {
+    Composed::Leaf {
+        model,
+        code: Some(one_hot(k)),
+        label: label.into(),
+    }
+}
+
+/// A chain asked only for `a` samples a's value, and b's two values in the
+/// proportions of b's prior; without marginalisation b's axis never moves.
+#[test]
+fn an_omitted_concept_is_sampled_from_its_prior() {
+    let _serial = common::serial();
+    tch::manual_seed(0);
+    let (a, b) = (
+        AxisWell {
+            axis: 0,
+            centres: vec![-2.0, 2.0],
+        },
+        AxisWell {
+            axis: 1,
+            centres: vec![-2.0, 2.0],
+        },
+    );
+    let partners = [
+        ConceptModel {
+            schema: schema("a"),
+            energy: &a,
+        },
+        ConceptModel {
+            schema: schema("b"),
+            energy: &b,
+        },
+    ];
+    let n = 400;
+    let mut rng = ebm::seed::rng_at(1, &[2]);
+    let energy = marginalise(leaf(&a, 1, "a=high"), &partners, n, &mut rng);
+    assert_eq!(energy.describe(), "(a=high & b~prior)");
+    let config = LangevinConfig {
+        step_size: 0.1,
+        noise_std: 0.1f64.sqrt(),
+        steps: 300,
+        grad_clip: None,
+        clamp: None,
+    };
+    let start = Tensor::zeros([n as i64, 2], (Kind::Float, tch::Device::Cpu));
+    let x = langevin(&energy, &start, None, &config, &LangevinOptions::default()).x;
+    let mean = |t: Tensor| t.to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+    assert!((mean(x.select(1, 0)) - 2.0).abs() < 0.2, "a's axis missed its asked value");
+    let high_b = mean(x.select(1, 1).gt(0.0));
+    assert!((high_b - 0.5).abs() < 0.08, "b's values drawn in proportion {high_b:.3}, prior 0.5");
+    let b_spread = mean(x.select(1, 1).abs());
+    assert!(
+        (b_spread - 2.0).abs() < 0.2,
+        "b's axis did not settle into b's wells: |x₁| {b_spread:.2}"
+    );
+}
+
+/// Each OR branch is completed with what it omits; a concept named only
+/// under NOT counts as named; nothing is added when nothing is omitted.
+#[test]
+fn omitted_concepts_are_found_per_branch() {
+    let (a, b) = (
+        AxisWell {
+            axis: 0,
+            centres: vec![-2.0, 2.0],
+        },
+        AxisWell {
+            axis: 1,
+            centres: vec![-2.0, 2.0],
+        },
+    );
+    let partners = [
+        ConceptModel {
+            schema: schema("a"),
+            energy: &a,
+        },
+        ConceptModel {
+            schema: schema("b"),
+            energy: &b,
+        },
+    ];
+    let mut rng = ebm::seed::rng_at(1, &[3]);
+    let or = Composed::Or {
+        terms: vec![(1.0, leaf(&a, 0, "a=low")), (1.0, leaf(&b, 1, "b=high"))],
+        temperature: 1.0,
+    };
+    assert_eq!(
+        marginalise(or, &partners, 4, &mut rng).describe(),
+        "((a=low & b~prior) | (b=high & a~prior))"
+    );
+    let not = Composed::Not {
+        positive: Box::new(leaf(&a, 0, "a=low")),
+        negated: vec![leaf(&b, 0, "b=low")],
+        alpha: 1.0,
+    };
+    let described = not.describe();
+    assert_eq!(marginalise(not, &partners, 4, &mut rng).describe(), described);
+}
+
+/// Prior codes: one-hot and uniform over categories; continuous codes
+/// uniform over the range, encoded onto [−1, 1].
+#[test]
+fn prior_codes_follow_the_concepts_prior() {
+    let mut rng = ebm::seed::rng_at(5, &[]);
+    let n = 4000;
+    let codes = prior_codes(&schema("a"), n, &mut rng);
+    assert_eq!(codes.size(), [n as i64, 2]);
+    assert!(codes.sum_dim_intlist(1, false, Kind::Float).eq(1.0).all().int64_value(&[]) == 1);
+    let high = codes.select(1, 1).mean(Kind::Double).double_value(&[]);
+    assert!((high - 0.5).abs() < 0.03, "category frequency {high:.3}");
+    let size = ConceptSchema {
+        name: "size".into(),
+        kind: ConceptKind::Continuous {
+            components: vec!["r".into()],
+            range: (0.10, 0.18),
+        },
+    };
+    let codes = prior_codes(&size, n, &mut rng);
+    let (lo, hi) = (codes.min().double_value(&[]), codes.max().double_value(&[]));
+    assert!(
+        lo >= -1.0 && hi <= 1.0 && lo < -0.95 && hi > 0.95,
+        "continuous codes span [{lo:.3}, {hi:.3}]"
+    );
+    assert!(codes.mean(Kind::Double).double_value(&[]).abs() < 0.05);
+}
