@@ -95,8 +95,56 @@ fn an_omitted_concept_is_sampled_from_its_prior() {
     );
 }
 
-/// Each OR branch is completed with what it omits; a concept named only
-/// under NOT counts as named; nothing is added when nothing is omitted.
+/// `a & !b=low`: b is marginalised over the categories the NOT allows, so
+/// every chain settles in b's other well.
+#[test]
+fn a_negated_category_is_marginalised_over_the_others() {
+    let _serial = common::serial();
+    tch::manual_seed(0);
+    let (a, b) = (
+        AxisWell {
+            axis: 0,
+            centres: vec![-2.0, 2.0],
+        },
+        AxisWell {
+            axis: 1,
+            centres: vec![-2.0, 2.0],
+        },
+    );
+    let partners = [
+        ConceptModel {
+            schema: schema("a"),
+            energy: &a,
+        },
+        ConceptModel {
+            schema: schema("b"),
+            energy: &b,
+        },
+    ];
+    let n = 200;
+    let not = Composed::Not {
+        positive: Box::new(leaf(&a, 0, "a=low")),
+        negated: vec![leaf(&b, 0, "b=low")],
+        alpha: 0.2,
+    };
+    let mut rng = ebm::seed::rng_at(1, &[4]);
+    let energy = marginalise(not, &partners, n, &mut rng);
+    assert_eq!(energy.describe(), "(a=low & b~allowed)");
+    let start = Tensor::zeros([n as i64, 2], (Kind::Float, tch::Device::Cpu));
+    let config = LangevinConfig {
+        step_size: 0.1,
+        noise_std: 0.1f64.sqrt(),
+        steps: 300,
+        grad_clip: None,
+        clamp: None,
+    };
+    let x = langevin(&energy, &start, None, &config, &LangevinOptions::default()).x;
+    let high_b = x.select(1, 1).gt(0.0).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+    assert!(high_b > 0.95, "only {high_b:.3} of chains reached the one category the NOT allows");
+}
+
+/// Each OR branch is completed with what it omits; nothing is added when
+/// nothing is omitted, and a NOT of every category is left as written.
 #[test]
 fn omitted_concepts_are_found_per_branch() {
     let (a, b) = (
@@ -128,13 +176,15 @@ fn omitted_concepts_are_found_per_branch() {
         marginalise(or, &partners, 4, &mut rng).describe(),
         "((a=low & b~prior) | (b=high & a~prior))"
     );
-    let not = Composed::Not {
+    let both = Composed::And(vec![(1.0, leaf(&a, 0, "a=low")), (1.0, leaf(&b, 1, "b=high"))]);
+    assert_eq!(marginalise(both, &partners, 4, &mut rng).describe(), "(a=low & b=high)");
+    let nothing_left = Composed::Not {
         positive: Box::new(leaf(&a, 0, "a=low")),
-        negated: vec![leaf(&b, 0, "b=low")],
+        negated: vec![leaf(&b, 0, "b=low"), leaf(&b, 1, "b=high")],
         alpha: 1.0,
     };
-    let described = not.describe();
-    assert_eq!(marginalise(not, &partners, 4, &mut rng).describe(), described);
+    let described = nothing_left.describe();
+    assert_eq!(marginalise(nothing_left, &partners, 4, &mut rng).describe(), described);
 }
 
 /// Prior codes: one-hot and uniform over categories; continuous codes

@@ -9,7 +9,11 @@
 //! omits joins it under a random code per chain.
 //!
 //! Each branch of an OR is a scene description of its own, so the omitted
-//! concepts are found and completed per branch.
+//! concepts are found and completed per branch. A categorical concept named
+//! only under NOT is marginalised over the categories it allows: for
+//! `pos & !color=red` each chain draws a colour other than red, which is
+//! p(x | pos, colour ≠ red) exactly, where E_pos − α·E_red asks a position
+//! member that learned position only relative to colour to carry the scene.
 
 use super::algebra::Composed;
 use super::resolve::ConceptModel;
@@ -47,6 +51,7 @@ pub fn marginalise<'a>(composed: Composed<'a>, partners: &[ConceptModel<'a>], n:
             branch,
         },
         scene => {
+            let scene = complement_nots(scene, partners, n, rng);
             let mut used = Vec::new();
             models_used(&scene, &mut used);
             let omitted: Vec<&ConceptModel<'a>> = partners.iter().filter(|p| !used.iter().any(|u| same_model(*u, p.energy))).collect();
@@ -67,6 +72,81 @@ pub fn marginalise<'a>(composed: Composed<'a>, partners: &[ConceptModel<'a>], n:
             Composed::And(terms)
         }
     }
+}
+
+/// Every NOT whose negated terms are all leaves of one categorical partner
+/// becomes that partner under a category drawn per chain from those no
+/// negated leaf names (left as it is where a chain would have none).
+fn complement_nots<'a>(node: Composed<'a>, partners: &[ConceptModel<'a>], n: usize, rng: &mut impl Rng) -> Composed<'a> {
+    match node {
+        Composed::And(terms) => Composed::And(terms.into_iter().map(|(w, t)| (w, complement_nots(t, partners, n, rng))).collect()),
+        Composed::Not { positive, negated, alpha } => {
+            let positive = complement_nots(*positive, partners, n, rng);
+            match allowed_categories(&negated, partners, n) {
+                Some((partner, allowed)) if allowed.iter().all(|a| a.iter().any(|&ok| ok)) => {
+                    let k = allowed[0].len();
+                    let mut values = vec![0f32; n * k];
+                    for (i, row) in allowed.iter().enumerate() {
+                        let choices: Vec<usize> = (0..k).filter(|&c| row[c]).collect();
+                        values[i * k + choices[rng.random_range(0..choices.len())]] = 1.0;
+                    }
+                    let leaf = Composed::Leaf {
+                        model: partner.energy,
+                        code: Some(Tensor::from_slice(&values).reshape([n as i64, k as i64])),
+                        label: format!("{}~allowed", partner.schema.name),
+                    };
+                    Composed::And(vec![(1.0, positive), (1.0, leaf)])
+                }
+                _ => Composed::Not {
+                    positive: Box::new(positive),
+                    negated,
+                    alpha,
+                },
+            }
+        }
+        other => other,
+    }
+}
+
+/// The partner all of `negated` are one-hot leaves of, and per chain which
+/// of its categories no negated leaf names; None when `negated` is anything else.
+fn allowed_categories<'p, 'a>(
+    negated: &[Composed<'a>],
+    partners: &'p [ConceptModel<'a>],
+    n: usize,
+) -> Option<(&'p ConceptModel<'a>, Vec<Vec<bool>>)> {
+    let Some(Composed::Leaf { model: first, .. }) = negated.first() else {
+        return None;
+    };
+    let partner = partners.iter().find(|p| same_model(p.energy, *first))?;
+    let ConceptKind::Categorical { categories } = &partner.schema.kind else {
+        return None;
+    };
+    let k = categories.len();
+    let mut allowed = vec![vec![true; k]; n];
+    for term in negated {
+        let Composed::Leaf {
+            model, code: Some(code), ..
+        } = term
+        else {
+            return None;
+        };
+        if !same_model(*model, partner.energy) {
+            return None;
+        }
+        let code = code.to_kind(tch::Kind::Float).reshape([-1, k as i64]);
+        if ![1, n as i64].contains(&code.size()[0]) {
+            return None;
+        }
+        let code = code.expand([n as i64, k as i64], false).contiguous();
+        let flat = Vec::<f32>::try_from(code.flatten(0, -1)).ok()?;
+        for (i, row) in allowed.iter_mut().enumerate() {
+            for (c, ok) in row.iter_mut().enumerate() {
+                *ok &= flat[i * k + c] < 0.5;
+            }
+        }
+    }
+    Some((partner, allowed))
 }
 
 fn complete_each<'a>(
