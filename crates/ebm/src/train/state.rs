@@ -48,6 +48,7 @@ impl Trainer<'_> {
             "lr": self.lr,
             "divergences": self.divergences,
             "adam_t": self.adam.t,
+            "gap_healthy": self.gap_healthy,
             "buffer": buffer_meta,
             "config": self.config,
             "architecture": self.network.architecture(),
@@ -99,6 +100,8 @@ impl Trainer<'_> {
         self.lr = number("lr")?;
         self.divergences = number("divergences")? as u32;
         self.adam.t = number("adam_t")? as u64;
+        // States written before the key existed re-arm at the next healthy step.
+        self.gap_healthy = meta["gap_healthy"].as_bool().unwrap_or(false);
         if let Some(samples) = state.tensors.get("buffer.samples") {
             let example = self.data.example_shape();
             if samples.dim() == 0 || samples.size()[1..] != example[..] {

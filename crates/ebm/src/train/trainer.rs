@@ -42,6 +42,10 @@ pub struct Trainer<'a> {
     /// The members of the product this model trains in (its card records
     /// them, so sampling can marginalise the partners an expression omits).
     pub(super) product_of: Vec<String>,
+    /// Whether a CD step has shown a gap within `guard.max_gap`: only then
+    /// is a larger gap a collapse (a run starts, or leaves a supervised
+    /// warm-up, with a gap its chains have yet to close).
+    pub(super) gap_healthy: bool,
 }
 
 pub struct TrainSummary {
@@ -136,6 +140,7 @@ impl<'a> Trainer<'a> {
             retries_since_snapshot: 0,
             last_failure: 0,
             product_of: Vec::new(),
+            gap_healthy: false,
             out_dir,
             log,
             last_metrics: StepMetrics::default(),
@@ -233,8 +238,9 @@ impl<'a> Trainer<'a> {
         let mean = |e: &Tensor| e.mean(Kind::Double).double_value(&[]);
         let (e_pos, e_neg) = energies.map_or((0.0, 0.0), |(p, n)| (mean(p), mean(n)));
         let loss = loss.double_value(&[]);
-        // The gap means a collapse only where the CD term is trained.
-        let guard = match self.config.cd_weight > 0.0 {
+        // The gap means a collapse only where the CD term is trained, and
+        // once it has been within the limit.
+        let guard = match self.config.cd_weight > 0.0 && self.gap_healthy {
             true => self.config.guard.clone(),
             false => super::GuardConfig {
                 max_gap: None,
@@ -243,6 +249,9 @@ impl<'a> Trainer<'a> {
         };
         if let Some(reason) = check_step(loss, e_pos, e_neg, grad_norm, &guard) {
             return Err(reason);
+        }
+        if energies.is_some() && self.config.guard.max_gap.is_some_and(|max| e_neg - e_pos <= max) {
+            self.gap_healthy = true;
         }
         let grads: Vec<Tensor> = match self.config.grad_clip_norm {
             Some(max) if grad_norm > max => grads.iter().map(|g| g * (max / grad_norm)).collect(),
