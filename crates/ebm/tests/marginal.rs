@@ -45,36 +45,30 @@ fn leaf<'a>(model: &'a dyn Energy, k: i64, label: &str) -> Composed<'a> {
     }
 }
 
-/// A chain asked only for `a` samples a's value, and b's two values in the
-/// proportions of b's prior; without marginalisation b's axis never moves.
-#[test]
-fn an_omitted_concept_is_sampled_from_its_prior() {
-    let _serial = common::serial();
-    tch::manual_seed(0);
-    let (a, b) = (
-        AxisWell {
-            axis: 0,
-            centres: vec![-2.0, 2.0],
-        },
-        AxisWell {
-            axis: 1,
-            centres: vec![-2.0, 2.0],
-        },
-    );
-    let partners = [
+/// Two concepts on the two axes of the plane, wells at ±2.
+fn wells() -> (AxisWell, AxisWell) {
+    let well = |axis| AxisWell {
+        axis,
+        centres: vec![-2.0, 2.0],
+    };
+    (well(0), well(1))
+}
+
+fn partners<'a>(a: &'a AxisWell, b: &'a AxisWell) -> [ConceptModel<'a>; 2] {
+    [
         ConceptModel {
             schema: schema("a"),
-            energy: &a,
+            energy: a,
         },
         ConceptModel {
             schema: schema("b"),
-            energy: &b,
+            energy: b,
         },
-    ];
-    let n = 400;
-    let mut rng = ebm::seed::rng_at(1, &[2]);
-    let energy = marginalise(leaf(&a, 1, "a=high"), &partners, n, &mut rng);
-    assert_eq!(energy.describe(), "(a=high & b~prior)");
+    ]
+}
+
+/// `n` Langevin chains from the origin, long enough to mix between the wells.
+fn sample(energy: &dyn Energy, n: usize) -> Tensor {
     let config = LangevinConfig {
         step_size: 0.1,
         noise_std: 0.1f64.sqrt(),
@@ -83,7 +77,22 @@ fn an_omitted_concept_is_sampled_from_its_prior() {
         clamp: None,
     };
     let start = Tensor::zeros([n as i64, 2], (Kind::Float, tch::Device::Cpu));
-    let x = langevin(&energy, &start, None, &config, &LangevinOptions::default()).x;
+    langevin(energy, &start, None, &config, &LangevinOptions::default()).x
+}
+
+/// A chain asked only for `a` samples a's value, and b's two values in the
+/// proportions of b's prior; without marginalisation b's axis never moves.
+#[test]
+fn an_omitted_concept_is_sampled_from_its_prior() {
+    let _serial = common::serial();
+    tch::manual_seed(0);
+    let (a, b) = wells();
+    let partners = partners(&a, &b);
+    let n = 400;
+    let mut rng = ebm::seed::rng_at(1, &[2]);
+    let energy = marginalise(leaf(&a, 1, "a=high"), &partners, n, &mut rng);
+    assert_eq!(energy.describe(), "(a=high & b~prior)");
+    let x = sample(&energy, n);
     let mean = |t: Tensor| t.to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
     assert!((mean(x.select(1, 0)) - 2.0).abs() < 0.2, "a's axis missed its asked value");
     let high_b = mean(x.select(1, 1).gt(0.0));
@@ -101,26 +110,8 @@ fn an_omitted_concept_is_sampled_from_its_prior() {
 fn a_negated_category_is_marginalised_over_the_others() {
     let _serial = common::serial();
     tch::manual_seed(0);
-    let (a, b) = (
-        AxisWell {
-            axis: 0,
-            centres: vec![-2.0, 2.0],
-        },
-        AxisWell {
-            axis: 1,
-            centres: vec![-2.0, 2.0],
-        },
-    );
-    let partners = [
-        ConceptModel {
-            schema: schema("a"),
-            energy: &a,
-        },
-        ConceptModel {
-            schema: schema("b"),
-            energy: &b,
-        },
-    ];
+    let (a, b) = wells();
+    let partners = partners(&a, &b);
     let n = 200;
     let not = Composed::Not {
         positive: Box::new(leaf(&a, 0, "a=low")),
@@ -130,15 +121,7 @@ fn a_negated_category_is_marginalised_over_the_others() {
     let mut rng = ebm::seed::rng_at(1, &[4]);
     let energy = marginalise(not, &partners, n, &mut rng);
     assert_eq!(energy.describe(), "(a=low & b~allowed)");
-    let start = Tensor::zeros([n as i64, 2], (Kind::Float, tch::Device::Cpu));
-    let config = LangevinConfig {
-        step_size: 0.1,
-        noise_std: 0.1f64.sqrt(),
-        steps: 300,
-        grad_clip: None,
-        clamp: None,
-    };
-    let x = langevin(&energy, &start, None, &config, &LangevinOptions::default()).x;
+    let x = sample(&energy, n);
     let high_b = x.select(1, 1).gt(0.0).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
     assert!(high_b > 0.95, "only {high_b:.3} of chains reached the one category the NOT allows");
 }
@@ -147,26 +130,8 @@ fn a_negated_category_is_marginalised_over_the_others() {
 /// nothing is omitted, and a NOT of every category is left as written.
 #[test]
 fn omitted_concepts_are_found_per_branch() {
-    let (a, b) = (
-        AxisWell {
-            axis: 0,
-            centres: vec![-2.0, 2.0],
-        },
-        AxisWell {
-            axis: 1,
-            centres: vec![-2.0, 2.0],
-        },
-    );
-    let partners = [
-        ConceptModel {
-            schema: schema("a"),
-            energy: &a,
-        },
-        ConceptModel {
-            schema: schema("b"),
-            energy: &b,
-        },
-    ];
+    let (a, b) = wells();
+    let partners = partners(&a, &b);
     let mut rng = ebm::seed::rng_at(1, &[3]);
     let or = Composed::Or {
         terms: vec![(1.0, leaf(&a, 0, "a=low")), (1.0, leaf(&b, 1, "b=high"))],

@@ -92,19 +92,15 @@ impl ConceptLibrary {
                 .as_array()
                 .is_some_and(|members| !members.is_empty())
         };
-        let chosen: Vec<bool> = self
-            .concepts
-            .iter()
-            .map(|c| match mode {
-                Marginalise::Auto => in_product(c),
-                Marginalise::On => true,
-                Marginalise::Off => false,
-            })
-            .collect();
+        let chosen = |c: &LoadedConcept| match mode {
+            Marginalise::Auto => in_product(c),
+            Marginalise::On => true,
+            Marginalise::Off => false,
+        };
         self.concept_models()
             .into_iter()
-            .zip(chosen)
-            .filter_map(|(m, keep)| keep.then_some(m))
+            .zip(&self.concepts)
+            .filter_map(|(m, c)| chosen(c).then_some(m))
             .collect()
     }
 
