@@ -31,6 +31,12 @@ pub struct TrainArgs {
     /// product is then E_u + Σ Eₖ, each concept's energy relative to it.
     #[arg(long, value_delimiter = ',', conflicts_with = "concept")]
     pub product: Option<Vec<ShapesConcept>>,
+    /// With --product: trained concept models (name=checkpoint, comma
+    /// separated) that join the product's chain under each scene's own label
+    /// but are not updated, e.g. --frozen pos=models/shapes/pos.safetensors.
+    /// A single --product concept then learns beside them.
+    #[arg(long, value_delimiter = ',', requires = "product")]
+    pub frozen: Vec<String>,
     /// For `shapes`: train the unconditional model of every scene (no
     /// concept), the prior of a product-of-experts conjunction.
     #[arg(long)]

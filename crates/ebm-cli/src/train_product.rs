@@ -6,7 +6,8 @@ use crate::Context;
 use anyhow::{bail, Result};
 use ebm::data::shapes_concept::ShapesConcept;
 use ebm::data::DataSource;
-use ebm::train::product::ProductTrainer;
+use ebm::checkpoint::{load_checkpoint, LoadedModel};
+use ebm::train::product::{FrozenPartner, ProductTrainer};
 use ebm::train::recipe::recipe;
 use ebm::train::state::{resume, STATE_FILE};
 use ebm::train::Trainer;
@@ -19,9 +20,10 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
         bail!("--init-from is not supported with --product; train the product from scratch or --resume it");
     }
     let mut seen = std::collections::BTreeSet::new();
-    if concepts.len() < 2 || !concepts.iter().all(|c| seen.insert(c.name())) {
-        bail!("--product needs two or more different concepts, e.g. --product pos,color");
+    if concepts.len() + args.frozen.len() < 2 || !concepts.iter().all(|c| seen.insert(c.name())) {
+        bail!("--product needs two or more different concepts (trained or --frozen), e.g. --product pos,color");
     }
+    let frozen = load_frozen(args)?;
     if args.resume && context.device != tch::Device::Cpu {
         bail!("--resume continues a run on the CPU only for now; pass --device cpu");
     }
@@ -55,10 +57,23 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
         };
         members.push(member);
     }
-    let mut product = ProductTrainer::new(members, Some(args.out.clone()))?;
+    let partners = frozen
+        .iter()
+        .map(|(name, model, data)| FrozenPartner {
+            name: name.clone(),
+            model: model.network.as_ref(),
+            data: data.as_ref(),
+        })
+        .collect();
+    let mut product = ProductTrainer::new(members, Some(args.out.clone()))?.with_partners(partners)?;
     let seconds = product.run(&context.progress)?;
     let steps = product.step_index();
-    println!("trained the product of {} for {steps} steps in {seconds:.1}s", names.join(","));
+    let beside = if args.frozen.is_empty() {
+        String::new()
+    } else {
+        format!(" beside frozen {}", frozen.iter().map(|(n, _, _)| n.as_str()).collect::<Vec<_>>().join(","))
+    };
+    println!("trained the product of {}{beside} for {steps} steps in {seconds:.1}s", names.join(","));
     for (member, concept) in product.members.iter().zip(concepts) {
         let picture = args.out.join(concept.name()).join("samples.png");
         let network = member.averaged_network();
@@ -69,7 +84,34 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
             picture.display()
         );
     }
-    let record = serde_json::json!({ "product_of": names, "steps": steps, "seconds_this_run": seconds, "seed": args.seed });
+    let record = serde_json::json!({ "product_of": names, "frozen": args.frozen, "steps": steps, "seconds_this_run": seconds, "seed": args.seed });
     std::fs::write(args.out.join("product.json"), serde_json::to_string_pretty(&record)?)?;
     Ok(())
+}
+
+/// The `--frozen name=checkpoint` partners, each with the product's scenes
+/// under its concept (the source of its codes).
+fn load_frozen(args: &TrainArgs) -> Result<Vec<(String, LoadedModel, Box<dyn DataSource>)>> {
+    let mut partners = Vec::new();
+    for spec in &args.frozen {
+        let Some((name, path)) = spec.split_once('=') else {
+            bail!("--frozen takes name=checkpoint, e.g. pos=models/shapes/pos.safetensors; got '{spec}'");
+        };
+        let concept: ShapesConcept = name.parse().map_err(|e| anyhow::anyhow!("--frozen {spec}: {e}"))?;
+        let path = std::path::Path::new(path);
+        let model = load_checkpoint(path)?;
+        let mut r = recipe(&format!("shapes-{}", concept.name()), args.steps.unwrap_or(2000), args.seed)?;
+        r.apply(&overrides(args))?;
+        let data = r.data(&args.mnist_dir)?;
+        if model.card.concept != data.concept() {
+            bail!(
+                "{} is not a shapes '{}' model (its card says {:?}); --frozen {name}= needs one",
+                path.display(),
+                concept.name(),
+                model.card.concept.as_ref().map(|c| &c.name)
+            );
+        }
+        partners.push((concept.name().to_string(), model, data));
+    }
+    Ok(partners)
 }

@@ -85,15 +85,21 @@ impl ConceptLibrary {
     }
 
     /// The models whose concepts an expression that omits them marginalises
-    /// ([`super::marginal`]): under `Auto`, those trained in a product.
+    /// ([`super::marginal`]): under `Auto`, those trained in a product and
+    /// those a product member was trained beside (its frozen partners).
     pub fn marginal_partners(&self, mode: Marginalise) -> Vec<ConceptModel<'_>> {
-        let in_product = |c: &LoadedConcept| {
+        let product_of = |c: &LoadedConcept| -> Vec<String> {
             c.model.card.training[crate::train::state::PRODUCT_OF]
                 .as_array()
-                .is_some_and(|members| !members.is_empty())
+                .map(|members| members.iter().filter_map(|m| m.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
         };
+        let named: Vec<String> = self.concepts.iter().flat_map(product_of).collect();
         let chosen = |c: &LoadedConcept| match mode {
-            Marginalise::Auto => in_product(c),
+            Marginalise::Auto => {
+                let concept = c.model.card.concept.as_ref().map_or(c.name.as_str(), |s| s.name.as_str());
+                !product_of(c).is_empty() || named.iter().any(|n| crate::names::same_name(n, concept))
+            }
             Marginalise::On => true,
             Marginalise::Off => false,
         };

@@ -16,8 +16,19 @@ impl Trainer<'_> {
     /// Cross-entropy of the logits −E(x⁺ | c) over candidate codes c (see
     /// `TrainConfig::label_ce_weight`), against the positives' own codes.
     pub(super) fn label_cross_entropy(&self, batch: &crate::data::Batch) -> Tensor {
+        self.label_terms(batch).0
+    }
+
+    /// The cross-entropy and the mean squared energy over every candidate
+    /// code. The cross-entropy fixes only differences between codes, so alone
+    /// (the supervised warm-up) it drives energies without bound — a warm-up
+    /// of 2000 steps left a colour model at E ≈ −300, whose Langevin chains
+    /// then blew up the first CD steps; the warm-up adds the second term
+    /// under the recipe's `energy_l2`, as CD does.
+    pub(super) fn label_terms(&self, batch: &crate::data::Batch) -> (Tensor, Tensor) {
         let Some(code) = &batch.code else {
-            return Tensor::zeros([], (Kind::Float, batch.x.device()));
+            let zero = Tensor::zeros([], (Kind::Float, batch.x.device()));
+            return (zero.shallow_clone(), zero);
         };
         let (n, dim) = (code.size()[0], code.size()[1]);
         // Categorical: every category. Continuous: the true code first, then
@@ -38,7 +49,8 @@ impl Trainer<'_> {
             let all = Tensor::cat(&[code.unsqueeze(1), uniform, nearby], 1);
             (all, Tensor::zeros([n], (Kind::Int64, code.device())))
         };
-        let logits = -self.network.energies_over_codes(&batch.x, &candidates);
-        logits.cross_entropy_for_logits(&target)
+        let energies = self.network.energies_over_codes(&batch.x, &candidates);
+        let squared = energies.square().mean(Kind::Float);
+        ((-energies).cross_entropy_for_logits(&target), squared)
     }
 }

@@ -15,10 +15,16 @@
 //! checkpoint and card under `out/<concept>/`), so a member checkpoint loads
 //! and composes like any other. The product's replay buffer, whose codes
 //! are the members' codes side by side, is saved as `out/product_buffer.safetensors`.
+//!
+//! Trained models can join the chain frozen ([`FrozenPartner`]): a new
+//! concept then learns beside them (continual concept learning), and its
+//! negatives already carry what the partners draw — an object of the right
+//! place and colour whose only fault is the new concept.
 
 use super::{StepMetrics, Trainer};
 use crate::compose::algebra::Composed;
 use crate::data::Batch;
+use crate::energy::Energy;
 use crate::io::{read_tensor_file, write_tensor_file};
 use crate::progress::Progress;
 use crate::sample::{langevin, LangevinOptions, ReplayBuffer};
@@ -32,8 +38,21 @@ pub const BUFFER_FILE: &str = "product_buffer.safetensors";
 pub struct ProductTrainer<'a> {
     /// One trainer per concept, all on the same scenes, batch size, seed and steps.
     pub members: Vec<Trainer<'a>>,
+    /// Trained models in the chain that are not updated.
+    partners: Vec<FrozenPartner<'a>>,
     buffer: ReplayBuffer,
     out_dir: Option<PathBuf>,
+}
+
+/// A trained concept model that joins the product's chain under each
+/// scene's own label and is never updated.
+pub struct FrozenPartner<'a> {
+    /// Its name in the members' cards (`training.product_of`).
+    pub name: String,
+    pub model: &'a dyn Energy,
+    /// The product's scenes under the partner's concept: where its codes
+    /// come from. Built like a member's source (same seed and batch size).
+    pub data: &'a dyn crate::data::DataSource,
 }
 
 impl<'a> ProductTrainer<'a> {
@@ -74,7 +93,27 @@ impl<'a> ProductTrainer<'a> {
                 .restore(&file.tensors, &file.metadata)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
-        Ok(Self { members, buffer, out_dir })
+        Ok(Self {
+            members,
+            partners: Vec::new(),
+            buffer,
+            out_dir,
+        })
+    }
+
+    /// The product with `partners` frozen in its chain; the members' cards
+    /// list them in `product_of` after the members.
+    pub fn with_partners(mut self, partners: Vec<FrozenPartner<'a>>) -> Result<Self> {
+        for p in &partners {
+            if self.members.iter().any(|m| crate::names::same_name(&member_name(m), &p.name)) {
+                bail!("'{}' is both trained and a frozen partner; name each concept once", p.name);
+            }
+        }
+        for m in &mut self.members {
+            m.product_of.extend(partners.iter().map(|p| p.name.clone()));
+        }
+        self.partners = partners;
+        Ok(self)
     }
 
     pub fn step_index(&self) -> u64 {
@@ -97,18 +136,20 @@ impl<'a> ProductTrainer<'a> {
         let (step, batch_size) = (first.step, first.config.batch_size);
         tch::manual_seed(super::trainer::step_seed(first.config.seed, step));
         let device = first.network.var_store().device();
-        let batches: Vec<Batch> = self
+        let to_device = |batch: Batch| Batch {
+            x: batch.x.to_device(device),
+            code: batch.code.map(|c| c.to_device(device)),
+        };
+        let mut batches: Vec<Batch> = self
             .members
             .iter()
             .map(|m| {
                 m.network.power_iteration();
-                let batch = m.data.batch(step, batch_size);
-                Batch {
-                    x: batch.x.to_device(device),
-                    code: batch.code.map(|c| c.to_device(device)),
-                }
+                to_device(m.data.batch(step, batch_size))
             })
             .collect();
+        // Partners' codes follow the members' in the joint code.
+        batches.extend(self.partners.iter().map(|p| to_device(p.data.batch(step, batch_size))));
         // An unconditional member (the product's prior) has no code: width 0.
         let widths: Vec<i64> = batches.iter().map(|b| b.code.as_ref().map_or(0, |c| c.size()[1])).collect();
         let codes: Vec<Tensor> = batches.iter().filter_map(|b| b.code.as_ref().map(|c| c.shallow_clone())).collect();
@@ -118,13 +159,17 @@ impl<'a> ProductTrainer<'a> {
         let member_codes = split_codes(joint.as_ref(), &widths);
         let mut sampler = first.config.langevin.clone();
         sampler.step_size = self.members.iter().map(|m| m.step_size).fold(f64::INFINITY, f64::min);
+        let models = self
+            .members
+            .iter()
+            .map(|m| m.network.as_ref() as &dyn Energy)
+            .chain(self.partners.iter().map(|p| p.model));
         let product = Composed::And(
-            self.members
-                .iter()
+            models
                 .zip(&member_codes)
-                .map(|(m, code)| {
+                .map(|(model, code)| {
                     let leaf = Composed::Leaf {
-                        model: m.network.as_ref() as &dyn crate::energy::Energy,
+                        model,
                         code: code.as_ref().map(|c| c.shallow_clone()),
                         label: String::new(),
                     };

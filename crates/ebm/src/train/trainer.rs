@@ -168,7 +168,8 @@ impl<'a> Trainer<'a> {
             };
         }
         if self.step < self.config.supervised_warmup {
-            let loss = self.label_cross_entropy(&batch) * self.config.label_ce_weight;
+            let (cross_entropy, squared) = self.label_terms(&batch);
+            let loss = cross_entropy * self.config.label_ce_weight + squared * self.config.energy_l2;
             return self.update(&loss, started, None);
         }
         if self.config.objective != super::Objective::Cd {
