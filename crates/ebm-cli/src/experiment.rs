@@ -33,6 +33,10 @@ pub enum Experiment {
     /// fresh and cluttered scenes and against the number of views, beside the
     /// shapes judge; energy maps on one- and two-object scenes.
     Inference(InferenceArgs),
+    /// Continual concept learning (Table 2 analogue): position, then shape
+    /// beside the frozen position model, then colour beside both, judged
+    /// after each stage, beside one joint model trained on the stages in turn.
+    Continual(crate::continual::ContinualArgs),
     /// ULA vs MALA vs HMC on the shipped concept models at equal gradient
     /// evaluations: acceptance, ESS, R-hat, judged accuracy.
     Samplers(SamplersArgs),
@@ -194,6 +198,7 @@ pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
         Experiment::Stability(a) => run_stability(a, context),
         Experiment::ConceptCheck(a) => run_concept_check(a),
         Experiment::Inference(a) => run_inference(a, context),
+        Experiment::Continual(a) => crate::continual::run(a, context),
         Experiment::IgebmMnist(a) => run_igebm_mnist(a, context),
     }
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod continual;
 mod data;
 mod data_export;
 mod demo;

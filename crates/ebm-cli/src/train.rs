@@ -96,7 +96,8 @@ pub struct TrainArgs {
     pub resume: bool,
     /// Start from the weights of this checkpoint (same architecture) instead
     /// of a fresh initialisation: a new run, e.g. a CD stage after a
-    /// supervised one. Adam's moments and the replay buffer start empty.
+    /// supervised one. Adam's moments and the replay buffer start empty. With
+    /// --product: the file (one member) or a product's --out folder.
     #[arg(long, conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
     /// Langevin step size λ (the drift is λ/2·∇E).
@@ -127,6 +128,12 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (0: at the end only).
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: u64,
+    /// The guard's collapse threshold: a step whose E(x⁻) − E(x⁺) exceeds it
+    /// (once a step has been within it) is rolled back; 0 turns it off.
+    /// A discriminative model leaving a supervised warm-up separates its
+    /// first negatives by more than the recipe's 1.
+    #[arg(long)]
+    pub max_gap: Option<f64>,
     /// Langevin chains restart from the replay buffer with this probability.
     #[arg(long)]
     pub reuse: Option<f64>,
@@ -245,6 +252,7 @@ pub(crate) fn overrides(args: &TrainArgs) -> Overrides {
         data_noise: args.data_noise,
         extra_object: args.extra_object_negatives,
         reuse: args.reuse,
+        max_gap: args.max_gap,
         checkpoint_every: Some(args.checkpoint_every),
         objective: args.objective,
         sigma_power: args.sigma_power,
@@ -256,7 +264,7 @@ pub(crate) fn overrides(args: &TrainArgs) -> Overrides {
 }
 
 /// The network of checkpoint `path`, which must have the recipe's architecture.
-fn initial_weights(
+pub(crate) fn initial_weights(
     path: &std::path::Path,
     architecture: &ebm::energy::Architecture,
     device: tch::Device,

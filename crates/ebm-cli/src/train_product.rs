@@ -4,9 +4,9 @@
 use crate::train::{overrides, TrainArgs};
 use crate::Context;
 use anyhow::{bail, Result};
+use ebm::checkpoint::{load_checkpoint, LoadedModel};
 use ebm::data::shapes_concept::ShapesConcept;
 use ebm::data::DataSource;
-use ebm::checkpoint::{load_checkpoint, LoadedModel};
 use ebm::train::product::{FrozenPartner, ProductTrainer};
 use ebm::train::recipe::recipe;
 use ebm::train::state::{resume, STATE_FILE};
@@ -15,9 +15,6 @@ use ebm::train::Trainer;
 pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> Result<()> {
     if args.dataset != "shapes" {
         bail!("--product trains shapes concept models together: use `ebm train shapes --product pos,color`");
-    }
-    if args.init_from.is_some() {
-        bail!("--init-from is not supported with --product; train the product from scratch or --resume it");
     }
     let mut seen = std::collections::BTreeSet::new();
     if concepts.len() + args.frozen.len() < 2 || !concepts.iter().all(|c| seen.insert(c.name())) {
@@ -53,7 +50,11 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
                 );
             }
             tch::manual_seed(args.seed as i64 + members.len() as i64);
-            Trainer::new(r.architecture.build(context.device), data.as_ref(), r.config.clone(), Some(dir))?
+            let network = match initial_checkpoint(args, name, names.len())? {
+                Some(path) => crate::train::initial_weights(&path, &r.architecture, context.device)?,
+                None => r.architecture.build(context.device),
+            };
+            Trainer::new(network, data.as_ref(), r.config.clone(), Some(dir))?
         };
         members.push(member);
     }
@@ -71,9 +72,15 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
     let beside = if args.frozen.is_empty() {
         String::new()
     } else {
-        format!(" beside frozen {}", frozen.iter().map(|(n, _, _)| n.as_str()).collect::<Vec<_>>().join(","))
+        format!(
+            " beside frozen {}",
+            frozen.iter().map(|(n, _, _)| n.as_str()).collect::<Vec<_>>().join(",")
+        )
     };
-    println!("trained the product of {}{beside} for {steps} steps in {seconds:.1}s", names.join(","));
+    println!(
+        "trained the product of {}{beside} for {steps} steps in {seconds:.1}s",
+        names.join(",")
+    );
     for (member, concept) in product.members.iter().zip(concepts) {
         let picture = args.out.join(concept.name()).join("samples.png");
         let network = member.averaged_network();
@@ -84,7 +91,8 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
             picture.display()
         );
     }
-    let record = serde_json::json!({ "product_of": names, "frozen": args.frozen, "steps": steps, "seconds_this_run": seconds, "seed": args.seed });
+    let record =
+        serde_json::json!({ "product_of": names, "frozen": args.frozen, "steps": steps, "seconds_this_run": seconds, "seed": args.seed });
     std::fs::write(args.out.join("product.json"), serde_json::to_string_pretty(&record)?)?;
     Ok(())
 }
@@ -114,4 +122,25 @@ fn load_frozen(args: &TrainArgs) -> Result<Vec<(String, LoadedModel, Box<dyn Dat
         partners.push((concept.name().to_string(), model, data));
     }
     Ok(partners)
+}
+
+/// Where member `name` starts with `--init-from`: the file itself when the
+/// product trains one member, else `<dir>/<name>/model.safetensors` (the
+/// layout a product's --out has) or `<dir>/<name>.safetensors`.
+fn initial_checkpoint(args: &TrainArgs, name: &str, members: usize) -> Result<Option<std::path::PathBuf>> {
+    let Some(from) = &args.init_from else { return Ok(None) };
+    if members == 1 {
+        return Ok(Some(from.clone()));
+    }
+    let candidates = [
+        from.join(name).join(ebm::train::state::MODEL_FILE),
+        from.join(format!("{name}.safetensors")),
+    ];
+    match candidates.iter().find(|p| p.exists()) {
+        Some(path) => Ok(Some(path.clone())),
+        None => bail!(
+            "--init-from {}: a product of several members starts from a folder holding {name}/model.safetensors or {name}.safetensors; neither is there",
+            from.display()
+        ),
+    }
 }

@@ -318,3 +318,41 @@ fn extra_object_negatives_add_one_separated_object_to_the_same_scene() {
     let expected: Vec<f32> = (8..12).flat_map(|i| data.scene_with_extra_object(i).render(32)).collect();
     assert_eq!(Vec::<f32>::try_from(negatives.flatten(0, -1)).unwrap(), expected);
 }
+
+/// A joint source's codes are its concepts' codes side by side, over the same
+/// scenes; the continual experiment's stage filters hold what they promise.
+#[test]
+fn joint_codes_are_the_concepts_codes_side_by_side_on_the_same_scenes() {
+    use ebm::data::shapes_concept::{ShapesConceptData, ShapesJointData};
+    use ebm::data::DataSource;
+    use ebm::experiments::continual::{stage_filter, STAGES};
+    use ebm::sample::ChainStart;
+    let filter = stage_filter(1);
+    let joint = ShapesJointData::new(&STAGES, 32, 4, filter.clone(), ChainStart::Background).unwrap();
+    assert_eq!(joint.code_dim(), 2 + 3 + 8);
+    let batch = joint.batch(2, 5);
+    let parts: Vec<tch::Tensor> = STAGES
+        .iter()
+        .map(|&c| {
+            let single = ShapesConceptData::new(c, 32, 4, filter.clone(), ChainStart::Background)
+                .unwrap()
+                .batch(2, 5);
+            assert!(single.x.equal(&batch.x), "{c:?}: other scenes");
+            single.code.unwrap()
+        })
+        .collect();
+    assert!(tch::Tensor::cat(&parts, 1).equal(&batch.code.unwrap()));
+    // Stage 1 sees purple squares only, stage 2 purple objects of every shape, stage 3 everything.
+    let scenes = |stage: usize| {
+        let mut shapes = Shapes::new(32, 4);
+        shapes.filter = stage_filter(stage);
+        shapes.batch(0, 200).1
+    };
+    let object = |s: &Scene| s.objects.last().unwrap().clone();
+    assert!(scenes(0).iter().all(|s| object(s).colour == Some(7) && object(s).shape == 0));
+    let second = scenes(1);
+    assert!(second.iter().all(|s| object(s).colour == Some(7)));
+    assert!((0..3).all(|k| second.iter().any(|s| object(s).shape == k)));
+    assert!((0..8).all(|k| scenes(2).iter().any(|s| object(s).colour == Some(k))));
+    assert!(ShapesJointData::new(&[], 32, 4, ShapesFilter::default(), ChainStart::Background).is_err());
+}

@@ -195,7 +195,11 @@ fn a_frozen_partner_shapes_the_negatives_and_is_never_updated() {
     let mut alone = member(ShapesConcept::Shape, &shape, 4, None);
     alone.run(&ebm::Quiet).expect("alone");
 
-    let flat = FrozenPartner { name: "color".into(), model: &Flat, data: &color };
+    let flat = FrozenPartner {
+        name: "color".into(),
+        model: &Flat,
+        data: &color,
+    };
     let mut beside_flat = ProductTrainer::new(vec![member(ShapesConcept::Shape, &shape, 4, None)], None)
         .and_then(|p| p.with_partners(vec![flat]))
         .expect("product");
@@ -205,19 +209,36 @@ fn a_frozen_partner_shapes_the_negatives_and_is_never_updated() {
     tch::manual_seed(3);
     let partner = architecture(ShapesConcept::Color).build(tch::Device::Cpu);
     let before: Vec<tch::Tensor> = named_variables(partner.var_store()).into_iter().map(|(_, t)| t.copy()).collect();
-    let real = FrozenPartner { name: "color".into(), model: partner.as_ref(), data: &color };
-    let mut beside = ProductTrainer::new(vec![member(ShapesConcept::Shape, &shape, 4, Some(dir.path()))], Some(dir.path().to_path_buf()))
-        .and_then(|p| p.with_partners(vec![real]))
-        .expect("product");
+    let real = FrozenPartner {
+        name: "color".into(),
+        model: partner.as_ref(),
+        data: &color,
+    };
+    let mut beside = ProductTrainer::new(
+        vec![member(ShapesConcept::Shape, &shape, 4, Some(dir.path()))],
+        Some(dir.path().to_path_buf()),
+    )
+    .and_then(|p| p.with_partners(vec![real]))
+    .expect("product");
     beside.run(&ebm::Quiet).expect("run");
     assert!(!same_weights(&alone, &beside.members[0]), "the partner did not reach the negatives");
     let after = named_variables(partner.var_store());
-    assert!(before.iter().zip(&after).all(|(a, (_, b))| a.equal(b)), "the frozen partner was updated");
+    assert!(
+        before.iter().zip(&after).all(|(a, (_, b))| a.equal(b)),
+        "the frozen partner was updated"
+    );
     let card = ebm::checkpoint::load_checkpoint(&dir.path().join("shape").join(ebm::train::state::MODEL_FILE)).expect("checkpoint");
-    assert_eq!(card.card.training[ebm::train::state::PRODUCT_OF], serde_json::json!(["shape", "color"]));
+    assert_eq!(
+        card.card.training[ebm::train::state::PRODUCT_OF],
+        serde_json::json!(["shape", "color"])
+    );
 
     // A concept both trained and frozen is refused.
-    let twin = FrozenPartner { name: "shape".into(), model: &Flat, data: &shape };
+    let twin = FrozenPartner {
+        name: "shape".into(),
+        model: &Flat,
+        data: &shape,
+    };
     let product = ProductTrainer::new(vec![member(ShapesConcept::Shape, &shape, 4, None)], None).expect("product");
     assert!(product.with_partners(vec![twin]).is_err());
 }

@@ -31,6 +31,11 @@ pub trait DataSource {
     fn concept(&self) -> Option<ConceptSchema> {
         None
     }
+    /// Width of the codes: the concept's, or several concepts' side by side
+    /// for a joint model, which has no single schema.
+    fn code_dim(&self) -> i64 {
+        self.concept().map_or(0, |c| c.code_dim())
+    }
     /// The noise fresh negative chains start from (when they start from noise).
     fn init_noise(&self) -> InitNoise;
     fn chain_start(&self) -> ChainStart {

@@ -161,3 +161,66 @@ impl DataSource for ShapesConceptData {
         })
     }
 }
+
+/// `shapes` images with several concepts' codes side by side (in the order
+/// given): one joint conditional model of all of them, the baseline that
+/// composition is measured against (continual learning, extrapolation).
+pub struct ShapesJointData {
+    parts: Vec<ShapesConceptData>,
+}
+
+impl ShapesJointData {
+    pub fn new(concepts: &[ShapesConcept], size: usize, seed: u64, filter: ShapesFilter, start: ChainStart) -> anyhow::Result<Self> {
+        if concepts.is_empty() {
+            anyhow::bail!("a joint model needs at least one concept");
+        }
+        let parts = concepts
+            .iter()
+            .map(|&c| ShapesConceptData::new(c, size, seed, filter.clone(), start))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { parts })
+    }
+}
+
+impl DataSource for ShapesJointData {
+    fn batch(&self, step: u64, batch_size: usize) -> Batch {
+        // Every part draws the same scenes (same seed and filter); only the codes differ.
+        let batches: Vec<Batch> = self.parts.iter().map(|p| p.batch(step, batch_size)).collect();
+        let codes: Vec<Tensor> = batches.iter().filter_map(|b| b.code.as_ref().map(|c| c.shallow_clone())).collect();
+        Batch {
+            x: batches[0].x.shallow_clone(),
+            code: Some(Tensor::cat(&codes, 1)),
+        }
+    }
+
+    fn example_shape(&self) -> Vec<i64> {
+        self.parts[0].example_shape()
+    }
+
+    fn code_dim(&self) -> i64 {
+        self.parts.iter().map(|p| p.schema.code_dim()).sum()
+    }
+
+    fn init_noise(&self) -> InitNoise {
+        self.parts[0].init_noise()
+    }
+
+    fn chain_start(&self) -> ChainStart {
+        self.parts[0].start
+    }
+
+    fn fresh_chains(&self, step: u64, n: usize) -> Tensor {
+        self.parts[0].fresh_chains(step, n)
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        let concepts: Vec<&str> = self.parts.iter().map(|p| p.concept.name()).collect();
+        serde_json::json!({
+            "dataset": "shapes",
+            "joint": concepts,
+            "size": self.parts[0].shapes.size,
+            "seed": self.parts[0].shapes.seed,
+            "filter": self.parts[0].shapes.filter,
+        })
+    }
+}

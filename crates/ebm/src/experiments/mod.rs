@@ -3,6 +3,7 @@
 //! arguments and prints).
 pub mod composition;
 pub mod concept_check;
+pub mod continual;
 pub mod demo;
 pub mod eight_gaussians;
 pub mod igebm;

@@ -170,6 +170,8 @@ pub struct Overrides {
     /// `TrainConfig::extra_object_weight`.
     pub extra_object: Option<f64>,
     pub reuse: Option<f64>,
+    /// The guard's collapse threshold on E(x⁻) − E(x⁺); 0 turns it off.
+    pub max_gap: Option<f64>,
     pub checkpoint_every: Option<u64>,
     /// A denoising objective swaps the recipe's network for a
     /// [`DenoiserConfig`] with the same input and code.
@@ -282,6 +284,9 @@ impl Recipe {
         set(&mut c.extra_object_weight, &o.extra_object);
         set(&mut c.replay.reuse_prob, &o.reuse);
         set(&mut c.checkpoint_every, &o.checkpoint_every);
+        if let Some(gap) = o.max_gap {
+            c.guard.max_gap = (gap > 0.0).then_some(gap);
+        }
         if o.ema.is_some() {
             c.ema_decay = o.ema;
         }

@@ -98,7 +98,7 @@ impl<'a> Trainer<'a> {
                 data.example_shape()
             );
         }
-        let concept_dim = data.concept().map_or(0, |c| c.code_dim());
+        let concept_dim = data.code_dim();
         if arch.code_dim() != concept_dim {
             bail!(
                 "the network takes codes of width {} but the data's concept has {concept_dim} entries",

@@ -1,0 +1,40 @@
+//! `ebm experiment continual`: continual concept learning (Table 2 analogue).
+
+use crate::Context;
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ContinualArgs {
+    /// Training steps per stage (each new concept model, and the joint model on each stage).
+    #[arg(long, default_value_t = 300)]
+    pub steps: u64,
+    /// Samples judged after each stage.
+    #[arg(short, default_value_t = 200)]
+    pub n: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_os_t = crate::home::shipped("judges/shapes.safetensors"))]
+    pub judge: PathBuf,
+    #[arg(long, short, default_value = "experiments/continual")]
+    pub out: PathBuf,
+}
+
+pub fn run(a: ContinualArgs, context: &Context) -> Result<()> {
+    crate::experiment::cpu_only("continual", context)?;
+    if a.steps == 0 || a.n == 0 {
+        bail!("--steps and -n must be at least 1");
+    }
+    let options = ebm::experiments::continual::ContinualOptions {
+        steps: a.steps,
+        samples: a.n,
+        seed: a.seed,
+        judge: a.judge,
+        out: a.out,
+    };
+    let results = ebm::experiments::continual::run(&options, &context.progress)?;
+    print!("{}", ebm::experiments::continual::markdown(&options, &results));
+    println!("wrote {}", options.out.display());
+    Ok(())
+}
