@@ -15,6 +15,8 @@ fn bad_input_is_refused_with_the_reason() {
     let g = garbage.to_str().unwrap();
     let out = dir.path().join("x.png");
     let o = out.to_str().unwrap();
+    let frozen_garbage = format!("pos={g}");
+    let colour_as_pos = format!("pos={}", repo("models/shapes/color.safetensors").display());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["sample", "--model", g, "-o", o], "garbage.safetensors"),
         (
@@ -31,6 +33,22 @@ fn bad_input_is_refused_with_the_reason() {
         (
             vec!["train", "eight-gaussians", "--out", o, "--steps", "1", "--data-noise=nan"],
             "data_noise must be a number ≥ 0",
+        ),
+        (
+            vec!["train", "shapes", "--product", "shape", "--frozen", "pos", "--out", o],
+            "--frozen takes name=checkpoint",
+        ),
+        (
+            vec!["train", "shapes", "--product", "shape", "--frozen", &frozen_garbage, "--out", o],
+            "garbage.safetensors",
+        ),
+        (
+            vec!["train", "shapes", "--product", "shape", "--frozen", &colour_as_pos, "--out", o],
+            "is not a shapes 'pos' model",
+        ),
+        (
+            vec!["train", "shapes", "--product", "shape", "--out", o],
+            "--product needs two or more different concepts",
         ),
     ];
     for (args, expected) in cases {
