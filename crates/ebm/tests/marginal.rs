@@ -178,3 +178,46 @@ fn prior_codes_follow_the_concepts_prior() {
     );
     assert!(codes.mean(Kind::Double).double_value(&[]).abs() < 0.05);
 }
+
+/// Under `auto`, a product member's card names the concepts it was trained
+/// beside (members or frozen partners): those are marginalised when an
+/// expression omits them, even when their own cards name no product.
+#[test]
+fn auto_marginalises_product_members_and_their_frozen_partners() {
+    use ebm::checkpoint::{save_checkpoint, ModelCard};
+    use ebm::compose::library::ConceptLibrary;
+    use ebm::compose::marginal::Marginalise;
+    use ebm::data::shapes_concept::ShapesConcept;
+    use ebm::energy::{Architecture, ConvConfig};
+    use ebm::sample::{ChainStart, InitNoise, SamplerDefaults};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let save = |concept: ShapesConcept, product_of: Option<&[&str]>| {
+        let architecture = Architecture::Conv(ConvConfig {
+            code_dim: concept.schema().code_dim(),
+            ..ConvConfig::base(3, 32, &[4])
+        });
+        let network = architecture.build(tch::Device::Cpu);
+        let sampler = SamplerDefaults {
+            langevin: LangevinConfig::default(),
+            init: InitNoise::uniform(0.0, 1.0),
+            start: ChainStart::Background,
+        };
+        let mut card = ModelCard::new(architecture, Some(concept.schema()), serde_json::json!({}), sampler);
+        if let Some(members) = product_of {
+            card.training = serde_json::json!({ ebm::train::state::PRODUCT_OF: members });
+        }
+        let path = dir.path().join(format!("{}.safetensors", concept.name()));
+        save_checkpoint(&path, network.as_ref(), &card).expect("save");
+        format!("{}={}", concept.name(), path.display())
+    };
+    let specs = [
+        save(ShapesConcept::Shape, Some(&["shape", "size"])),
+        save(ShapesConcept::Size, None),
+        save(ShapesConcept::Color, None),
+    ];
+    let library = ConceptLibrary::load(&specs).expect("library");
+    let names = |mode| -> Vec<String> { library.marginal_partners(mode).iter().map(|m| m.schema.name.clone()).collect() };
+    assert_eq!(names(Marginalise::Auto), ["shape", "size"]);
+    assert_eq!(names(Marginalise::On), ["shape", "size", "color"]);
+    assert!(names(Marginalise::Off).is_empty());
+}
