@@ -59,10 +59,12 @@ fn partners<'a>(a: &'a AxisWell, b: &'a AxisWell) -> [ConceptModel<'a>; 2] {
         ConceptModel {
             schema: schema("a"),
             energy: a,
+            trained_with: None,
         },
         ConceptModel {
             schema: schema("b"),
             energy: b,
+            trained_with: None,
         },
     ]
 }
@@ -220,4 +222,20 @@ fn auto_marginalises_product_members_and_their_frozen_partners() {
     assert_eq!(names(Marginalise::Auto), ["shape", "size"]);
     assert_eq!(names(Marginalise::On), ["shape", "size", "color"]);
     assert!(names(Marginalise::Off).is_empty());
+    // A branch naming shape gets size (shape was trained with it); one naming
+    // size or colour gets nothing under auto (neither lists the other), and
+    // everything omitted under on.
+    let models = library.concept_models();
+    let branch = |k: usize| Composed::Leaf {
+        model: models[k].energy,
+        code: Some(Tensor::zeros([2, models[k].schema.code_dim()], (Kind::Float, tch::Device::Cpu))),
+        label: models[k].schema.name.clone(),
+    };
+    let mut rng = rand::SeedableRng::seed_from_u64(0);
+    let described =
+        |k: usize, mode, rng: &mut rand_chacha::ChaCha8Rng| marginalise(branch(k), &library.marginal_partners(mode), 2, rng).describe();
+    assert_eq!(described(0, Marginalise::Auto, &mut rng), "(shape & size~prior)");
+    assert_eq!(described(1, Marginalise::Auto, &mut rng), "size");
+    assert_eq!(described(2, Marginalise::Auto, &mut rng), "color");
+    assert_eq!(described(2, Marginalise::On, &mut rng), "(color & shape~prior & size~prior)");
 }

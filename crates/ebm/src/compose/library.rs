@@ -80,13 +80,17 @@ impl ConceptLibrary {
                     kind: c.model.card.concept.clone().expect("checked at load").kind,
                 },
                 energy: c.model.network.as_ref(),
+                trained_with: None,
             })
             .collect()
     }
 
     /// The models whose concepts an expression that omits them marginalises
-    /// ([`super::marginal`]): under `Auto`, those trained in a product and
-    /// those a product member was trained beside (its frozen partners).
+    /// ([`super::marginal`]). `On`: every model, in every branch that omits
+    /// it. `Auto`: the models a product names (members and frozen partners),
+    /// each joining a branch only when a model the branch names was trained
+    /// with it — p(x | pos) of a pos model trained beside colour sums over
+    /// colour, but not over a size model trained later beside it.
     pub fn marginal_partners(&self, mode: Marginalise) -> Vec<ConceptModel<'_>> {
         let product_of = |c: &LoadedConcept| -> Vec<String> {
             c.model.card.training[crate::train::state::PRODUCT_OF]
@@ -95,18 +99,21 @@ impl ConceptLibrary {
                 .unwrap_or_default()
         };
         let named: Vec<String> = self.concepts.iter().flat_map(product_of).collect();
-        let chosen = |c: &LoadedConcept| match mode {
-            Marginalise::Auto => {
-                let concept = c.model.card.concept.as_ref().map_or(c.name.as_str(), |s| s.name.as_str());
-                !product_of(c).is_empty() || named.iter().any(|n| crate::names::same_name(n, concept))
-            }
-            Marginalise::On => true,
-            Marginalise::Off => false,
+        let in_a_product = |c: &LoadedConcept| {
+            let concept = c.model.card.concept.as_ref().map_or(c.name.as_str(), |s| s.name.as_str());
+            !product_of(c).is_empty() || named.iter().any(|n| crate::names::same_name(n, concept))
         };
         self.concept_models()
             .into_iter()
             .zip(&self.concepts)
-            .filter_map(|(m, c)| chosen(c).then_some(m))
+            .filter_map(|(m, c)| match mode {
+                Marginalise::On => Some(m),
+                Marginalise::Off => None,
+                Marginalise::Auto => in_a_product(c).then(|| ConceptModel {
+                    trained_with: Some(product_of(c)),
+                    ..m
+                }),
+            })
             .collect()
     }
 

@@ -26,7 +26,8 @@ use tch::Tensor;
 #[serde(rename_all = "lowercase")]
 pub enum Marginalise {
     /// The models trained in a product (their cards list `product_of`):
-    /// each learned its concept relative to its partners.
+    /// each learned its concept relative to its partners, which join a
+    /// branch that names it and omits them.
     #[default]
     Auto,
     /// Every model given, product member or not.
@@ -54,7 +55,10 @@ pub fn marginalise<'a>(composed: Composed<'a>, partners: &[ConceptModel<'a>], n:
             let scene = complement_nots(scene, partners, n, rng);
             let mut used = Vec::new();
             models_used(&scene, &mut used);
-            let omitted: Vec<&ConceptModel<'a>> = partners.iter().filter(|p| !used.iter().any(|u| same_model(*u, p.energy))).collect();
+            let omitted: Vec<&ConceptModel<'a>> = partners
+                .iter()
+                .filter(|p| !used.iter().any(|u| same_model(*u, p.energy)) && joins(p, &used, partners))
+                .collect();
             if omitted.is_empty() {
                 return scene;
             }
@@ -72,6 +76,22 @@ pub fn marginalise<'a>(composed: Composed<'a>, partners: &[ConceptModel<'a>], n:
             Composed::And(terms)
         }
     }
+}
+
+/// Whether omitted `partner` joins a branch that uses the models `used`:
+/// always, unless it joins only the models trained with it (`trained_with`).
+fn joins(partner: &ConceptModel, used: &[&dyn Energy], partners: &[ConceptModel]) -> bool {
+    if partner.trained_with.is_none() {
+        return true;
+    }
+    let name = &partner.schema.name;
+    used.iter().any(|u| {
+        partners
+            .iter()
+            .find(|p| same_model(p.energy, *u))
+            .and_then(|p| p.trained_with.as_ref())
+            .is_some_and(|with| with.iter().any(|w| crate::names::same_name(w, name)))
+    })
 }
 
 /// Every NOT whose negated terms are all leaves of one categorical partner

@@ -9,6 +9,11 @@ use tch::Tensor;
 pub struct ConceptModel<'a> {
     pub schema: ConceptSchema,
     pub energy: &'a dyn Energy,
+    /// For marginalisation ([`super::marginal`]): None, this model joins any
+    /// branch that omits its concept; Some(concepts), the concepts this model
+    /// was trained with (its card's `product_of`), and it joins a branch that
+    /// omits it only when a model the branch names lists it there.
+    pub trained_with: Option<Vec<String>>,
 }
 
 /// How the operators are weighted (defaults: [`super::algebra::DEFAULT_ALPHA`],

@@ -46,10 +46,12 @@ pub fn concept_models<'a>(pos: &'a dyn Network, col: &'a dyn Network) -> [Concep
         ConceptModel {
             schema: position(),
             energy: pos,
+            trained_with: None,
         },
         ConceptModel {
             schema: colour(),
             energy: col,
+            trained_with: None,
         },
     ]
 }
