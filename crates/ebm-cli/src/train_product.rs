@@ -97,9 +97,12 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
     Ok(())
 }
 
-/// The `--frozen name=checkpoint` partners, each with the product's scenes
+/// A `--frozen` partner: its name, checkpoint, and the product's scenes
 /// under its concept (the source of its codes).
-fn load_frozen(args: &TrainArgs) -> Result<Vec<(String, LoadedModel, Box<dyn DataSource>)>> {
+type Frozen = (String, LoadedModel, Box<dyn DataSource>);
+
+/// The `--frozen name=checkpoint` partners.
+fn load_frozen(args: &TrainArgs) -> Result<Vec<Frozen>> {
     let mut partners = Vec::new();
     for spec in &args.frozen {
         let Some((name, path)) = spec.split_once('=') else {

@@ -259,7 +259,7 @@ fn joint_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Progre
     tch::manual_seed(options.seed as i64);
     let mut network: Option<Box<dyn Network>> = None;
     let mut results = Vec::new();
-    for stage in 0..STAGES.len() {
+    for (stage, learned) in STAGES.iter().enumerate() {
         let data = ShapesJointData::new(&STAGES, size, options.seed, stage_filter(stage), ChainStart::Background)?;
         let start = network
             .take()
@@ -281,7 +281,7 @@ fn joint_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Progre
         results.push(StageResult {
             method: "joint conditional model, trained in sequence".into(),
             stage: stage + 1,
-            learned: STAGES[stage].name().into(),
+            learned: learned.name().into(),
             position,
             shape,
             colour,
