@@ -95,14 +95,12 @@ impl ShapesConceptData {
     }
 }
 
-impl DataSource for ShapesConceptData {
-    fn batch(&self, step: u64, batch_size: usize) -> Batch {
-        let (pixels, scenes) = self.shapes.batch(step * batch_size as u64, batch_size);
-        let s = self.shapes.size as i64;
-        let x = Tensor::from_slice(&pixels).reshape([batch_size as i64, 3, s, s]);
+impl ShapesConceptData {
+    /// The codes `[n, C]` of this concept for the labelled object of each scene.
+    fn codes_of(&self, scenes: &[Scene]) -> Tensor {
         let dim = self.schema.code_dim() as usize;
-        let mut code = Vec::with_capacity(batch_size * dim);
-        for scene in &scenes {
+        let mut code = Vec::with_capacity(scenes.len() * dim);
+        for scene in scenes {
             let object = scene.objects.last().expect("a shapes scene has its object");
             let mut one_hot = |index: usize| (0..dim).for_each(|k| code.push(if k == index { 1.0 } else { 0.0 }));
             match self.concept {
@@ -112,9 +110,23 @@ impl DataSource for ShapesConceptData {
                 ShapesConcept::Shape => one_hot(object.shape),
             }
         }
+        Tensor::from_slice(&code).reshape([scenes.len() as i64, dim as i64])
+    }
+
+    /// Batch number `step`'s images `[n, 3, S, S]` and scenes.
+    fn scenes(&self, step: u64, batch_size: usize) -> (Tensor, Vec<Scene>) {
+        let (pixels, scenes) = self.shapes.batch(step * batch_size as u64, batch_size);
+        let s = self.shapes.size as i64;
+        (Tensor::from_slice(&pixels).reshape([batch_size as i64, 3, s, s]), scenes)
+    }
+}
+
+impl DataSource for ShapesConceptData {
+    fn batch(&self, step: u64, batch_size: usize) -> Batch {
+        let (x, scenes) = self.scenes(step, batch_size);
         Batch {
             x,
-            code: Some(Tensor::from_slice(&code).reshape([batch_size as i64, dim as i64])),
+            code: Some(self.codes_of(&scenes)),
         }
     }
 
@@ -184,11 +196,11 @@ impl ShapesJointData {
 
 impl DataSource for ShapesJointData {
     fn batch(&self, step: u64, batch_size: usize) -> Batch {
-        // Every part draws the same scenes (same seed and filter); only the codes differ.
-        let batches: Vec<Batch> = self.parts.iter().map(|p| p.batch(step, batch_size)).collect();
-        let codes: Vec<Tensor> = batches.iter().filter_map(|b| b.code.as_ref().map(|c| c.shallow_clone())).collect();
+        // Every part has the same scenes (same seed and filter): render once.
+        let (x, scenes) = self.parts[0].scenes(step, batch_size);
+        let codes: Vec<Tensor> = self.parts.iter().map(|p| p.codes_of(&scenes)).collect();
         Batch {
-            x: batches[0].x.shallow_clone(),
+            x,
             code: Some(Tensor::cat(&codes, 1)),
         }
     }

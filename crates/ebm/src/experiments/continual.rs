@@ -7,10 +7,11 @@
 //! model (position, shape and colour codes side by side) trained on the same
 //! three stages in turn: the paper's forgetting baseline.
 
-use super::composition::{judge_images, Judged, POSITION_TOLERANCE};
+use super::composition::rows::concept_codes;
+use super::composition::{judge_images, score_row, Conditions, Row, POSITION_TOLERANCE};
 use super::shapes::{concept_config, sample_images, write_grid, DEFAULT_WIDTHS, IMAGE_SIZE, SHOWCASE_STEPS};
 use crate::compose::algebra::Composed;
-use crate::data::shapes::{ShapesFilter, COLOUR_NAMES, POSITION_RANGE, SHAPE_NAMES};
+use crate::data::shapes::{ShapesFilter, COLOUR_NAMES, SHAPE_NAMES};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData, ShapesJointData};
 use crate::energy::conv::SpatialPool;
 use crate::energy::{Architecture, ConvConfig, Energy, Network};
@@ -20,7 +21,6 @@ use crate::sample::{ChainStart, SamplerDefaults};
 use crate::train::product::{FrozenPartner, ProductTrainer};
 use crate::train::{TrainConfig, Trainer};
 use anyhow::Result;
-use rand::Rng;
 use serde::Serialize;
 use std::path::PathBuf;
 use tch::Tensor;
@@ -89,108 +89,78 @@ pub struct StageResult {
     pub picture: String,
 }
 
-/// Conditions of one judged sample: position, shape, colour.
-#[derive(Clone, Copy, Debug)]
-struct Asked {
-    pos: (f64, f64),
-    shape: usize,
-    colour: usize,
+/// One trained stage of one method, to be judged.
+struct Stage {
+    method: &'static str,
+    /// File-name prefix of its pictures.
+    key: &'static str,
+    /// 0-based.
+    index: usize,
+    learned: ShapesConcept,
+    train_seconds: f64,
 }
 
-/// Conditions over what stage `stage` has taught so far: a uniform position;
-/// a random shape once shapes are learned (else a square), a random colour
-/// once colours are (else purple).
-fn draw_asked(n: usize, stage: usize, seed: u64) -> Vec<Asked> {
+/// Table 1's conditions (positions 0.05 inside the range) over what stage
+/// `stage` has taught so far: a square until shapes are learned, purple
+/// until colours are.
+fn draw_conditions(n: usize, stage: usize, seed: u64) -> Vec<Conditions> {
     let mut rng = crate::seed::rng_at(seed, &[crate::seed::streams::ROW, stage as u64]);
-    let (lo, hi) = POSITION_RANGE;
     (0..n)
-        .map(|_| Asked {
-            pos: (rng.random_range(lo..hi), rng.random_range(lo..hi)),
-            shape: if stage >= 1 {
-                rng.random_range(0..SHAPE_NAMES.len())
-            } else {
-                SQUARE
-            },
-            colour: if stage >= 2 {
-                rng.random_range(0..COLOUR_NAMES.len())
-            } else {
-                PURPLE
-            },
+        .map(|_| {
+            let mut c = Conditions::draw(&mut rng, Row::AllFour);
+            if stage < 1 {
+                c.shape = SQUARE;
+            }
+            if stage < 2 {
+                c.colour = PURPLE;
+            }
+            c
         })
         .collect()
 }
 
-/// The codes of `asked` under `concept`, `[n, C]`.
-fn codes(concept: ShapesConcept, asked: &[Asked]) -> Tensor {
-    let schema = concept.schema();
-    let dim = schema.code_dim();
-    let one_hot = |k: usize| (0..dim as usize).map(move |j| if j == k { 1.0f32 } else { 0.0 });
-    let flat: Vec<f32> = asked
-        .iter()
-        .flat_map(|a| -> Vec<f32> {
-            match concept {
-                ShapesConcept::Pos => schema.encode(&[a.pos.0, a.pos.1]),
-                ShapesConcept::Shape => one_hot(a.shape).collect(),
-                ShapesConcept::Color => one_hot(a.colour).collect(),
-                ShapesConcept::Size => unreachable!("no stage learns size"),
-            }
-        })
-        .collect();
-    Tensor::from_slice(&flat).view([asked.len() as i64, dim])
-}
-
-/// 0 while every sample asks for a purple square (stage 1), else 1.
-fn stage_of(asked: &[Asked]) -> usize {
-    usize::from(asked.iter().any(|a| a.shape != SQUARE || a.colour != PURPLE))
-}
-
-fn accuracies(asked: &[Asked], judged: &Judged) -> (f64, f64, f64) {
-    let n = asked.len() as f64;
-    let share = |hit: &dyn Fn(usize) -> bool| (0..asked.len()).filter(|&i| hit(i)).count() as f64 / n;
-    let near = |i: usize| (judged.pos[i].0 - asked[i].pos.0).hypot(judged.pos[i].1 - asked[i].pos.1) <= POSITION_TOLERANCE;
-    (
-        share(&near),
-        share(&|i| judged.shape[i] == asked[i].shape),
-        share(&|i| judged.colour[i] == asked[i].colour),
-    )
-}
-
-/// Samples `energy` (codes inside) for `asked`, judges them and writes a grid.
+/// Samples `energy` (codes inside) for `conditions`, judges the samples
+/// against them and writes a labelled grid.
 fn judge_stage(
     energy: &dyn Energy,
     sampler: &SamplerDefaults,
-    asked: &[Asked],
+    conditions: &[Conditions],
+    stage: Stage,
     judge: &Judge,
     options: &ContinualOptions,
-    picture: &str,
-    title: &str,
-) -> Result<(f64, f64, f64)> {
+) -> Result<StageResult> {
     let mut sampler = sampler.clone();
     sampler.langevin.steps = SHOWCASE_STEPS;
-    let images = sample_images(energy, None, asked.len(), &sampler, options.seed, None).x;
-    let judged = judge_images(judge, &images)?;
-    let shown = 32.min(asked.len());
-    let captions: Vec<String> = asked[..shown]
+    let images = sample_images(energy, None, conditions.len(), &sampler, options.seed, None).x;
+    let scores = score_row(Row::AllFour, conditions, &judge_images(judge, &images)?);
+    let shown = 32.min(conditions.len());
+    // A cell fits ~10 characters: the position, or the shape and colour once asked.
+    let captions: Vec<String> = conditions[..shown]
         .iter()
-        // A cell fits ~10 characters: the position, or the shape and colour once asked.
-        .map(|a| match stage_of(asked) {
-            0 => format!("{:.2},{:.2}", a.pos.0, a.pos.1),
-            _ => format!("{} {}", &SHAPE_NAMES[a.shape][..3], &COLOUR_NAMES[a.colour][..3]),
+        .map(|c| match stage.index {
+            0 => format!("{:.2},{:.2}", c.pos.0, c.pos.1),
+            _ => format!("{} {}", &SHAPE_NAMES[c.shape][..3], &COLOUR_NAMES[c.colour][..3]),
         })
         .collect();
-    write_grid(&options.out.join(picture), &images.narrow(0, 0, shown as i64), 8, &captions, title)?;
-    Ok(accuracies(asked, &judged))
-}
-
-fn leaf<'a>(model: &'a dyn Energy, code: Tensor) -> (f64, Composed<'a>) {
-    (
-        1.0,
-        Composed::Leaf {
-            model,
-            code: Some(code),
-            label: String::new(),
-        },
-    )
+    let picture = format!("{}-stage{}.png", stage.key, stage.index + 1);
+    let title = format!("{} after stage {} ({})", stage.key, stage.index + 1, stage.learned.name());
+    write_grid(
+        &options.out.join(&picture),
+        &images.narrow(0, 0, shown as i64),
+        8,
+        &captions,
+        &title,
+    )?;
+    Ok(StageResult {
+        method: stage.method.into(),
+        stage: stage.index + 1,
+        learned: stage.learned.name().into(),
+        position: scores["position"],
+        shape: scores["shape"],
+        colour: scores["color"],
+        train_seconds: stage.train_seconds,
+        picture,
+    })
 }
 
 /// The composed method: one new model per stage, earlier ones frozen beside it.
@@ -198,14 +168,14 @@ fn composed_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Pro
     let size = IMAGE_SIZE as usize;
     let mut learned: Vec<(ShapesConcept, Box<dyn Network>)> = Vec::new();
     let mut results = Vec::new();
-    for (stage, &concept) in STAGES.iter().enumerate() {
-        let filter = stage_filter(stage);
+    for (index, &concept) in STAGES.iter().enumerate() {
+        let filter = stage_filter(index);
         let data = ShapesConceptData::new(concept, size, options.seed, filter.clone(), ChainStart::Background)?;
         let partner_data = learned
             .iter()
             .map(|(c, _)| ShapesConceptData::new(*c, size, options.seed, filter.clone(), ChainStart::Background))
             .collect::<Result<Vec<_>>>()?;
-        tch::manual_seed(crate::seed::derive(options.seed, &[stage as u64]) as i64);
+        tch::manual_seed(crate::seed::derive(options.seed, &[index as u64]) as i64);
         let network = super::shapes::concept_architecture(concept, &DEFAULT_WIDTHS, false).build(tch::Device::Cpu);
         let trainer = Trainer::new(network, &data, stage_config(concept, options.steps, options.seed), None)?;
         let partners = learned
@@ -223,21 +193,30 @@ fn composed_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Pro
         let sampler = product.members[0].card().sampler;
         drop(product);
         learned.push((concept, model));
-        let asked = draw_asked(options.samples, stage, options.seed);
-        let energy = Composed::And(learned.iter().map(|(c, m)| leaf(m.as_ref(), codes(*c, &asked))).collect());
-        let picture = format!("composed-stage{}.png", stage + 1);
-        let title = format!("composed models after stage {} ({})", stage + 1, concept.name());
-        let (position, shape, colour) = judge_stage(&energy, &sampler, &asked, judge, options, &picture, &title)?;
-        results.push(StageResult {
-            method: "composed (frozen earlier models)".into(),
-            stage: stage + 1,
-            learned: concept.name().into(),
-            position,
-            shape,
-            colour,
-            train_seconds,
-            picture,
+        let conditions = draw_conditions(options.samples, index, options.seed);
+        let leaves = learned.iter().map(|(c, m)| {
+            let leaf = Composed::Leaf {
+                model: m.as_ref() as &dyn Energy,
+                code: Some(concept_codes(&conditions, *c)),
+                label: String::new(),
+            };
+            (1.0, leaf)
         });
+        let stage = Stage {
+            method: "composed (frozen earlier models)",
+            key: "composed",
+            index,
+            learned: concept,
+            train_seconds,
+        };
+        results.push(judge_stage(
+            &Composed::And(leaves.collect()),
+            &sampler,
+            &conditions,
+            stage,
+            judge,
+            options,
+        )?);
     }
     Ok(results)
 }
@@ -268,26 +247,21 @@ fn joint_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Progre
         let train_seconds = trainer.run(progress)?.seconds;
         let model = trainer.averaged_network();
         let sampler = trainer.card().sampler;
-        let asked = draw_asked(options.samples, stage, options.seed);
-        let code = Tensor::cat(&STAGES.map(|c| codes(c, &asked)), 1);
+        let conditions = draw_conditions(options.samples, stage, options.seed);
+        let code = Tensor::cat(&STAGES.map(|c| concept_codes(&conditions, c)), 1);
         let energy = Composed::Leaf {
             model: model.as_ref(),
             code: Some(code),
             label: String::new(),
         };
-        let picture = format!("joint-stage{}.png", stage + 1);
-        let title = format!("joint model after stage {}", stage + 1);
-        let (position, shape, colour) = judge_stage(&energy, &sampler, &asked, judge, options, &picture, &title)?;
-        results.push(StageResult {
-            method: "joint conditional model, trained in sequence".into(),
-            stage: stage + 1,
-            learned: learned.name().into(),
-            position,
-            shape,
-            colour,
+        let stage = Stage {
+            method: "joint conditional model, trained in sequence",
+            key: "joint",
+            index: stage,
+            learned: *learned,
             train_seconds,
-            picture,
-        });
+        };
+        results.push(judge_stage(&energy, &sampler, &conditions, stage, judge, options)?);
         network = Some(model);
     }
     Ok(results)
@@ -317,7 +291,7 @@ pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
          Stage 1: position on purple squares; stage 2: shape on purple objects of every shape; stage 3: colour on every scene. \
          Composed: each stage trains one new concept model beside the earlier ones, frozen (`--frozen`), and the conjunction of all \
          models so far is sampled. Joint: one model conditioned on position, shape and colour, trained on the stages in turn. \
-         After stage k, {} samples ask for a uniform position, and a random shape (stage ≥ 2, else a square) and colour (stage 3, \
+         After stage k, {} samples ask for a position (uniform, 0.05 inside the range, as Table 1), and a random shape (stage ≥ 2, else a square) and colour (stage 3, \
          else purple); the shapes judge scores them (position within {POSITION_TOLERANCE}).\n\n\
          | method | after stage | learned | position | shape | colour | training | samples |\n|---|---|---|---|---|---|---|---|\n",
         options.steps, options.samples, options.seed, options.samples

@@ -163,6 +163,17 @@ fn codes(conditions: &[Conditions], concept: ShapesConcept, pick: impl Fn(&Condi
     Tensor::from_slice(&flat).reshape([conditions.len() as i64, dim as i64])
 }
 
+/// Per-sample codes of `concept` for the value each of `conditions` asks
+/// (the first branch's, for OR rows).
+pub fn concept_codes(conditions: &[Conditions], concept: ShapesConcept) -> Tensor {
+    codes(conditions, concept, |c| match concept {
+        ShapesConcept::Pos => vec![c.pos.0, c.pos.1],
+        ShapesConcept::Color => vec![c.colour as f64],
+        ShapesConcept::Shape => vec![c.shape as f64],
+        ShapesConcept::Size => vec![c.size],
+    })
+}
+
 impl<'a> ShapesModels<'a> {
     fn leaf(&self, concept: ShapesConcept, conditions: &[Conditions], pick: impl Fn(&Conditions) -> Vec<f64>) -> Composed<'a> {
         let model = match concept {
