@@ -79,6 +79,17 @@ pub struct TrainArgs {
     /// that teaches a shapes concept model to object to a second object (0: off).
     #[arg(long)]
     pub extra_object_negatives: Option<f64>,
+    /// Train the --label-ce term on adversarial images: the worst within this
+    /// L∞ distance of each positive, found by PGD (0: off). Makes the code
+    /// term's input gradient follow the concept, so it can steer sampling.
+    #[arg(long)]
+    pub adversarial_eps: Option<f64>,
+    /// Steps of that PGD attack (default 3).
+    #[arg(long)]
+    pub adversarial_steps: Option<usize>,
+    /// Grow the attack's radius linearly from 0 over this many first steps.
+    #[arg(long)]
+    pub adversarial_ramp: Option<u64>,
     /// For image models: channel widths of the residual blocks, e.g. 32,64,64.
     #[arg(long, value_delimiter = ',')]
     pub widths: Option<Vec<i64>>,
@@ -251,6 +262,9 @@ pub(crate) fn overrides(args: &TrainArgs) -> Overrides {
         supervised_warmup: args.supervised_warmup,
         data_noise: args.data_noise,
         extra_object: args.extra_object_negatives,
+        adversarial_eps: args.adversarial_eps,
+        adversarial_steps: args.adversarial_steps,
+        adversarial_ramp: args.adversarial_ramp,
         reuse: args.reuse,
         max_gap: args.max_gap,
         checkpoint_every: Some(args.checkpoint_every),

@@ -50,6 +50,36 @@ fn bad_input_is_refused_with_the_reason() {
             vec!["train", "shapes", "--product", "shape", "--out", o],
             "--product needs two or more different concepts",
         ),
+        (
+            vec![
+                "train",
+                "shapes",
+                "--concept",
+                "size",
+                "--readout",
+                "posterior",
+                "--steps",
+                "1",
+                "--out",
+                o,
+            ],
+            "the posterior read-out does not fit this continuous concept: use --readout gaussian or gaussian-posterior",
+        ),
+        (
+            vec![
+                "train",
+                "shapes",
+                "--concept",
+                "shape",
+                "--adversarial-eps",
+                "0.05",
+                "--steps",
+                "1",
+                "--out",
+                o,
+            ],
+            "adversarial_eps attacks the label cross-entropy",
+        ),
     ];
     for (args, expected) in cases {
         let (ok, text) = ebm(&args);

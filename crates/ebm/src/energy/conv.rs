@@ -83,10 +83,24 @@ pub struct ConvConfig {
     /// write the pixel-level textures that fool a classifier-shaped trunk.
     #[serde(default)]
     pub input_blur: f64,
+    /// A constant the energy is multiplied by. For a `posterior` read-out
+    /// it is the classifier-guidance scale γ: composed with models that
+    /// carry the scene, p(x | c) ∝ p(x)·p(c | x)^γ. Training never sets it
+    /// (1); it is chosen afterwards on validation rows and written into the
+    /// card (`examples/edit_card.rs`), since a posterior that pulls at full
+    /// strength pulls the chain off its partners' scenes.
+    /// (Not written when 1, so the cards, and checksums, of files written
+    /// before it existed read back unchanged.)
+    #[serde(default = "unit_gain", skip_serializing_if = "is_unit")]
+    pub energy_scale: f64,
 }
 
 fn unit_gain() -> f64 {
     1.0
+}
+
+fn is_unit(value: &f64) -> bool {
+    *value == 1.0
 }
 
 impl ConvConfig {
@@ -110,6 +124,7 @@ impl ConvConfig {
             readout: Readout::Film,
             dense_head: 0,
             input_blur: 0.0,
+            energy_scale: 1.0,
         }
     }
 
@@ -165,6 +180,9 @@ impl ConvConfig {
                 "the {} read-out needs a code (code_dim > 0) and replaces the code head (code_head false)",
                 crate::names::Named::name(self.readout)
             ));
+        }
+        if !(self.energy_scale > 0.0 && self.energy_scale.is_finite()) {
+            return Err(format!("energy_scale must be a positive number, got {}", self.energy_scale));
         }
         if !(self.input_blur >= 0.0 && self.input_blur <= 4.0) {
             return Err(format!("input_blur is a blur std in pixels in [0, 4], got {}", self.input_blur));
@@ -323,7 +341,18 @@ impl ConvEnergy {
 
     /// The energy from the trunk's features and the code.
     fn output(&self, features: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let energy = self.unscaled_output(features, code);
+        match self.config.energy_scale {
+            1.0 => energy,
+            scale => energy * scale,
+        }
+    }
+
+    fn unscaled_output(&self, features: &Tensor, code: Option<&Tensor>) -> Tensor {
         let kind = self.param_kind();
+        if let (true, Some(term), Some(code)) = (self.config.readout.is_posterior(), &self.code_term, code) {
+            return term.energy(features, code).to_kind(kind);
+        }
         let energy = self.head.forward(features).squeeze_dim(-1);
         match (&self.code_head, &self.code_term, code) {
             (Some(code_head), _, Some(code)) => energy + (features * code_head.forward(code)).sum_dim_intlist(-1, false, kind),

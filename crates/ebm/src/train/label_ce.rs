@@ -49,8 +49,29 @@ impl Trainer<'_> {
             let all = Tensor::cat(&[code.unsqueeze(1), uniform, nearby], 1);
             (all, Tensor::zeros([n], (Kind::Int64, code.device())))
         };
-        let energies = self.network.energies_over_codes(&batch.x, &candidates);
+        let x = self.adversarial_positives(&batch.x, &candidates, &target);
+        let energies = self.network.energies_over_codes(&x, &candidates);
         let squared = energies.square().mean(Kind::Float);
         ((-energies).cross_entropy_for_logits(&target), squared)
+    }
+
+    /// The positives, or with `adversarial_eps` > 0 the images within that
+    /// L∞ distance (and the image box [0, 1]) that most raise the cross-entropy.
+    fn adversarial_positives(&self, x: &Tensor, candidates: &Tensor, target: &Tensor) -> Tensor {
+        let ramp = self.config.adversarial_ramp;
+        let grown = if self.step < ramp { self.step as f64 / ramp as f64 } else { 1.0 };
+        let eps = self.config.adversarial_eps * grown;
+        if eps == 0.0 {
+            return x.shallow_clone();
+        }
+        let logits = |x: &Tensor| -self.network.energies_over_codes(x, candidates);
+        super::adversarial::pgd(
+            &logits,
+            x,
+            target,
+            super::adversarial::Norm::Linf,
+            eps,
+            self.config.adversarial_steps,
+        )
     }
 }

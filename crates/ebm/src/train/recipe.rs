@@ -169,6 +169,10 @@ pub struct Overrides {
     pub data_noise: Option<f64>,
     /// `TrainConfig::extra_object_weight`.
     pub extra_object: Option<f64>,
+    /// `TrainConfig::adversarial_eps` and `adversarial_steps`.
+    pub adversarial_eps: Option<f64>,
+    pub adversarial_steps: Option<usize>,
+    pub adversarial_ramp: Option<u64>,
     pub reuse: Option<f64>,
     /// The guard's collapse threshold on E(x⁻) − E(x⁺); 0 turns it off.
     pub max_gap: Option<f64>,
@@ -282,6 +286,9 @@ impl Recipe {
         set(&mut c.supervised_warmup, &o.supervised_warmup);
         set(&mut c.data_noise, &o.data_noise);
         set(&mut c.extra_object_weight, &o.extra_object);
+        set(&mut c.adversarial_eps, &o.adversarial_eps);
+        set(&mut c.adversarial_steps, &o.adversarial_steps);
+        set(&mut c.adversarial_ramp, &o.adversarial_ramp);
         set(&mut c.replay.reuse_prob, &o.reuse);
         set(&mut c.checkpoint_every, &o.checkpoint_every);
         if let Some(gap) = o.max_gap {

@@ -111,6 +111,12 @@ impl<'a> Trainer<'a> {
         if config.objective == super::Objective::Denoise && network.as_denoiser().is_none() {
             bail!("the denoise objective reads a denoiser's output: use the denoiser architecture, or --objective dsm for any energy over noise levels");
         }
+        if let crate::energy::Architecture::Conv(conv) = &arch {
+            let categorical = matches!(data.concept().map(|c| c.kind), Some(crate::energy::ConceptKind::Categorical { .. }));
+            if let Err(problem) = conv.readout.check_fits(categorical) {
+                bail!(problem);
+            }
+        }
         if config.label_ce_weight > 0.0 && data.concept().is_none() {
             bail!("label_ce_weight > 0 needs conditional data (a concept with codes); set it to 0 for this data");
         }
@@ -230,7 +236,13 @@ impl<'a> Trainer<'a> {
     /// it (Adam, EMA). `energies`: the CD term's E⁺ and E⁻, when there is one.
     fn update(&mut self, loss: &Tensor, started: Instant, energies: Option<(&Tensor, &Tensor)>) -> Result<StepMetrics, String> {
         let params = &self.params;
-        let grads = Tensor::run_backward(&[loss], params, false, false);
+        // A parameter the loss does not reach (the unused prior head of a
+        // posterior read-out) gets an undefined gradient: read it as zero.
+        let grads: Vec<Tensor> = Tensor::run_backward(&[loss], params, false, false)
+            .into_iter()
+            .zip(params)
+            .map(|(g, p)| if g.defined() { g } else { p.zeros_like() })
+            .collect();
         let grad_norm = grads
             .iter()
             .map(|g| g.square().sum(Kind::Double).double_value(&[]))
