@@ -196,6 +196,17 @@ pub fn score_row(row: Row, conditions: &[Conditions], judged: &Judged) -> BTreeM
         "size".into(),
         fraction(&|i| (judged.size[i] - conditions[i].size).abs() <= SIZE_TOLERANCE),
     );
+    if row == Row::AllFour {
+        // The target for this row is all four at once.
+        let all = |i: usize| {
+            let c = &conditions[i];
+            near(judged.pos[i], c.pos)
+                && judged.colour[i] == c.colour
+                && judged.shape[i] == c.shape
+                && (judged.size[i] - c.size).abs() <= SIZE_TOLERANCE
+        };
+        m.insert("jointly".into(), fraction(&all));
+    }
     if row.is_or() {
         let with_colour = row == Row::PosColOrPosCol;
         let distance = |i: usize, p: (f64, f64)| (judged.pos[i].0 - p.0).hypot(judged.pos[i].1 - p.1);

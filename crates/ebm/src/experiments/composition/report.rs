@@ -28,6 +28,7 @@ fn target(key: &str) -> &'static str {
         "pos-and-color" => "position ≥ 0.95, colour ≥ 0.95",
         "pos-and-not-color" => "colour ≤ 0.05, position ≥ 0.9",
         "pos-or-pos" | "pos-color-or-pos-color" => "shares 50 ± 7 %, each branch ≥ 0.9 correct",
+        "pos-color-shape-size" => "all four ≥ 0.85 jointly",
         _ => "",
     }
 }
@@ -157,7 +158,10 @@ pub fn write(
             r.formula.replace('|', "\\|"),
             fmt(m, "shape"),
             fmt(m, "size"),
-            target(&r.key),
+            match m.contains_key("jointly") {
+                true => format!("{}; all four right: {}", target(&r.key), fmt(m, "jointly")),
+                false => target(&r.key).to_string(),
+            },
             fmt(m, "kid"),
             fmt(m, "kid_real_vs_real"),
             m.get("acceptance").map_or("1 (ULA)".to_string(), |a| format!("{a:.2}")),
