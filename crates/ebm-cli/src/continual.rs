@@ -19,6 +19,10 @@ pub struct ContinualArgs {
     pub judge: PathBuf,
     #[arg(long, short, default_value = "experiments/continual")]
     pub out: PathBuf,
+    /// How the shape stage learns: cd (CD with the label cross-entropy) or
+    /// posterior (a robust shape posterior, with 10× the steps since it runs no chain).
+    #[arg(long, default_value = "cd")]
+    pub shape_stage: ebm::experiments::continual::ShapeStage,
 }
 
 pub fn run(a: ContinualArgs, context: &Context) -> Result<()> {
@@ -32,6 +36,7 @@ pub fn run(a: ContinualArgs, context: &Context) -> Result<()> {
         seed: a.seed,
         judge: a.judge,
         out: a.out,
+        shape_stage: a.shape_stage,
     };
     let results = ebm::experiments::continual::run(&options, &context.progress)?;
     print!("{}", ebm::experiments::continual::markdown(&options, &results));
