@@ -1,11 +1,12 @@
 //! Trajectories: the control environments of `spec/environments.md`, their
 //! recorded-episode format with replay, the exploratory policy that gathers
 //! offline transitions, transition data for energies E(Δ | sₜ [, aₜ]) and
-//! their one-step predictions. (Multi-step rollout scores and planning build
-//! on these.)
+//! their one-step predictions, and planning by sampling state sequences
+//! (`plan`). (Multi-step rollout scores build on these.)
 
 pub mod env;
 pub mod episode;
+pub mod plan;
 pub mod rollout;
 pub mod transitions;
 
