@@ -10,10 +10,9 @@
 //! cargo run --release --example edit_card -- product pos,color models/shapes/pos.safetensors models/shapes/color.safetensors
 //! cargo run --release --example edit_card -- energy-scale 0.25 models/shapes/shape.safetensors
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use ebm::checkpoint::{load_checkpoint, save_checkpoint};
-use ebm::energy::network::copy_weights;
-use ebm::energy::Architecture;
+use ebm::energy::network::with_energy_scale;
 use std::path::Path;
 
 fn main() -> Result<()> {
@@ -34,20 +33,14 @@ fn main() -> Result<()> {
             }
             "energy-scale" => {
                 let scale: f64 = value.parse().with_context(|| format!("energy-scale: '{value}' is not a number"))?;
-                let Architecture::Conv(config) = &mut model.card.architecture else {
-                    bail!("{}: only convolutional energies have an energy_scale", path.display())
-                };
-                config.energy_scale = scale;
-                if let Err(problem) = model.card.architecture.validate() {
-                    bail!("{}: {problem}", path.display());
-                }
+                let scaled =
+                    with_energy_scale(model.network.as_ref(), scale).map_err(|problem| anyhow!("{}: {problem}", path.display()))?;
+                model.card.architecture = scaled.architecture();
+                model.network = scaled;
             }
             other => bail!("unknown edit '{other}': use product or energy-scale"),
         }
-        // The same weights under the card's (possibly edited) architecture.
-        let network = model.card.architecture.build(tch::Device::Cpu);
-        copy_weights(model.network.var_store(), network.var_store());
-        save_checkpoint(path, network.as_ref(), &model.card)?;
+        save_checkpoint(path, model.network.as_ref(), &model.card)?;
         println!("{}: {what} {value}", path.display());
     }
     Ok(())

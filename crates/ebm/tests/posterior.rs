@@ -5,6 +5,7 @@ mod common;
 
 use ebm::data::shapes::ShapesFilter;
 use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+use ebm::data::DataSource;
 use ebm::energy::{Architecture, ConvConfig, Energy, Readout};
 use ebm::train::adversarial::{pgd, Norm};
 use ebm::train::Trainer;
@@ -25,17 +26,19 @@ fn posterior_model(concept: ShapesConcept) -> Architecture {
     })
 }
 
-fn scenes(concept: ShapesConcept, n: usize, step: u64) -> ebm::data::Batch {
-    use ebm::data::DataSource;
-    let data = ShapesConceptData::new(
+fn source(concept: ShapesConcept, seed: u64) -> ShapesConceptData {
+    ShapesConceptData::new(
         concept,
         SIZE as usize,
-        7,
+        seed,
         ShapesFilter::default(),
         ebm::sample::ChainStart::Background,
     )
-    .unwrap();
-    data.batch(step, n)
+    .expect("shapes data")
+}
+
+fn scenes(concept: ShapesConcept, n: usize, step: u64) -> ebm::data::Batch {
+    source(concept, 7).batch(step, n)
 }
 
 /// E(x | c) = −log p(c | x): for every image the codes' exp(−E) sum to 1,
@@ -63,16 +66,9 @@ fn a_posterior_readout_is_a_normalised_distribution_over_codes() {
 fn adversarial_training_makes_the_code_term_robust_to_the_attack() {
     let _serial = common::serial();
     let concept = ShapesConcept::Color;
-    let data = ShapesConceptData::new(
-        concept,
-        SIZE as usize,
-        3,
-        ShapesFilter::default(),
-        ebm::sample::ChainStart::Background,
-    )
-    .unwrap();
+    let data = source(concept, 3);
     let test = scenes(concept, 128, 10_000);
-    let labels = test.code.as_ref().unwrap().argmax(-1, false);
+    let labels = test.code.as_ref().expect("shapes batches carry codes").argmax(-1, false);
     let codes = Tensor::eye(8, (Kind::Float, tch::Device::Cpu))
         .unsqueeze(0)
         .expand([128, 8, 8], false);
@@ -123,23 +119,20 @@ fn adversarial_training_makes_the_code_term_robust_to_the_attack() {
 /// energy alike; a scale that is not a positive number is refused.
 #[test]
 fn energy_scale_multiplies_the_posterior_energy() {
+    use ebm::energy::network::with_energy_scale;
     let _serial = common::serial();
     tch::manual_seed(1);
-    let plain = posterior_model(ShapesConcept::Shape);
-    let Architecture::Conv(mut config) = plain.clone() else {
-        unreachable!()
-    };
-    config.energy_scale = 0.25;
-    let scaled = Architecture::Conv(config.clone());
-    let (a, b) = (plain.build(tch::Device::Cpu), scaled.build(tch::Device::Cpu));
-    ebm::energy::network::copy_weights(a.var_store(), b.var_store());
+    let a = posterior_model(ShapesConcept::Shape).build(tch::Device::Cpu);
+    let b = with_energy_scale(a.as_ref(), 0.25).expect("a valid scale");
     let batch = scenes(ShapesConcept::Shape, 4, 3);
-    let code = batch.code.as_ref().unwrap();
+    let code = batch.code.as_ref().expect("shapes batches carry codes");
     let (ea, eb) = tch::no_grad(|| (a.energy(&batch.x, Some(code)), b.energy(&batch.x, Some(code))));
     let worst = (eb - ea * 0.25).abs().max().double_value(&[]);
     assert!(worst < 1e-6, "scaled energy off by {worst}");
     for bad in [0.0, -1.0, f64::NAN] {
-        config.energy_scale = bad;
-        assert!(Architecture::Conv(config.clone()).validate().unwrap_err().contains("energy_scale"));
+        assert!(with_energy_scale(a.as_ref(), bad)
+            .err()
+            .unwrap_or_default()
+            .contains("energy_scale"));
     }
 }

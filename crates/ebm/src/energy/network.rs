@@ -114,6 +114,21 @@ pub fn copy_weights(from: &VarStore, to: &VarStore) {
     });
 }
 
+/// Copy of a convolutional network with its energy multiplied by `scale`
+/// (`ConvConfig::energy_scale`, the guidance scale of a posterior read-out);
+/// the weights are the same.
+pub fn with_energy_scale(net: &dyn Network, scale: f64) -> Result<Box<dyn Network>, String> {
+    let Architecture::Conv(mut config) = net.architecture() else {
+        return Err("only convolutional energies have an energy_scale".into());
+    };
+    config.energy_scale = scale;
+    let architecture = Architecture::Conv(config);
+    architecture.validate()?;
+    let scaled = architecture.build(net.var_store().device());
+    copy_weights(net.var_store(), scaled.var_store());
+    Ok(scaled)
+}
+
 /// Copy of a network with its weights cast to `kind` (e.g. BFloat16 for
 /// sampling). Inputs are cast on the way in and energies cast back, so the
 /// caller's chain state keeps its own precision.

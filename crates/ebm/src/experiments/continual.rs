@@ -129,17 +129,6 @@ fn posterior_stage(steps: u64, seed: u64) -> (Architecture, TrainConfig) {
     (architecture, config)
 }
 
-/// The same weights with the energy multiplied by `scale`.
-fn with_energy_scale(network: &dyn Network, scale: f64) -> Box<dyn Network> {
-    let Architecture::Conv(mut config) = network.architecture() else {
-        unreachable!("the posterior stage is convolutional")
-    };
-    config.energy_scale = scale;
-    let scaled = Architecture::Conv(config).build(network.var_store().device());
-    crate::energy::network::copy_weights(network.var_store(), scaled.var_store());
-    scaled
-}
-
 /// What the judge found after one stage of one method.
 #[derive(Clone, Debug, Serialize)]
 pub struct StageResult {
@@ -262,7 +251,8 @@ fn composed_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Pro
         let mut product = ProductTrainer::new(vec![trainer], None)?.with_partners(partners)?;
         let train_seconds = product.run(progress)?;
         let model = match posterior {
-            true => with_energy_scale(product.members[0].averaged_network().as_ref(), SHAPE_GUIDANCE_SCALE),
+            true => crate::energy::network::with_energy_scale(product.members[0].averaged_network().as_ref(), SHAPE_GUIDANCE_SCALE)
+                .map_err(anyhow::Error::msg)?,
             false => product.members[0].averaged_network(),
         };
         let sampler = product.members[0].card().sampler;

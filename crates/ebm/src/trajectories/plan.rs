@@ -149,6 +149,9 @@ pub fn plan_episode(energy: &dyn Energy, inverse: &dyn InverseModel, env: Env, s
     while actions.len() < horizon {
         let remaining = horizon - actions.len();
         let planned = plan_states(energy, env, &state, &goal, remaining, config);
+        if planned.is_empty() {
+            break; // nothing planned (a tensor that would not convert): stop, never spin
+        }
         // Each action steers from the state actually reached toward the
         // planned next one, so small execution errors do not accumulate.
         for next in planned.iter().take(chunk.min(remaining)) {
