@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod comet;
 mod continual;
 mod data;
 mod data_export;
@@ -55,7 +56,7 @@ pub struct Context {
 #[derive(Subcommand)]
 pub enum Command {
     /// Train an energy model by contrastive divergence.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Draw samples from a trained model by Langevin dynamics.
     Sample(sample::SampleArgs),
     /// Infer concepts of images by minimising each concept model's energy over its code.
@@ -74,6 +75,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Long experiments that write JSON + Markdown + PNG reports.
     Experiment(experiment::ExperimentArgs),
+    /// COMET: decompose images into energy components, and recombine them.
+    Comet(comet::CometArgs),
     /// The main job: compose concept models on shapes, writing a picture and a report.
     Demo(demo::DemoArgs),
 }
@@ -92,7 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
         progress: progress::Bars::when_watched(),
     };
     match cli.command {
-        Command::Train(args) => train::run(args, &context),
+        Command::Train(args) => train::run(*args, &context),
         Command::Sample(args) => sample::run(args, &context),
         Command::Infer(args) => infer::run(args, &context),
         Command::Score(args) => score::run(args, &context),
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data(args) => data::run(args),
         Command::Env(args) => env::run(args),
         Command::Judge(args) => judge::run(args, &context),
+        Command::Comet(args) => comet::run(args, &context),
         Command::Demo(args) => demo::run(args, &context),
         Command::Experiment(args) => experiment::run(args, &context),
     }

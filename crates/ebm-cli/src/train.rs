@@ -195,6 +195,8 @@ pub struct TrainArgs {
     /// Denoiser: the noise levels trained over, lo,hi (log-uniform).
     #[arg(long, value_parser = parse_sigma_range)]
     pub sigma_range: Option<(f64, f64)>,
+    #[command(flatten, next_help_heading = "COMET (ebm train comet)")]
+    pub comet: crate::comet::CometFlags,
 }
 
 fn parse_sigma_range(text: &str) -> Result<(f64, f64), String> {
@@ -295,6 +297,9 @@ pub(crate) fn initial_weights(
 }
 
 pub fn run(args: TrainArgs, context: &Context) -> Result<()> {
+    if args.dataset == "comet" {
+        return crate::comet::run_train(&args, context);
+    }
     if let Some(concepts) = args.product.clone() {
         return crate::train_product::run(&args, &concepts, context);
     }

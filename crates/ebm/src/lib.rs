@@ -14,6 +14,7 @@
 //! parses arguments or draws on a terminal.
 
 pub mod checkpoint;
+pub mod comet;
 pub mod compose;
 pub mod data;
 pub mod device;

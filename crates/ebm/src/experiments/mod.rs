@@ -1,6 +1,7 @@
 //! Experiments: long runs that write JSON + Markdown + PNG reports, as
 //! library functions returning their results (the command only parses
 //! arguments and prints).
+pub mod comet;
 pub mod composition;
 pub mod concept_check;
 pub mod continual;

@@ -1,0 +1,264 @@
+//! COMET: the training gradient through the reconstruction descent matches
+//! finite differences in f64 (full unroll and the truncated variant), and
+//! decomposition, checkpoints and training behave.
+
+use ebm::comet::descent::{descend, reconstruction_loss, Graph};
+use ebm::comet::train::gradients;
+use ebm::comet::{Comet, CometConfig, EncoderKind, ReconstructionLoss, Unroll};
+use tch::{Device, Kind, Tensor};
+
+/// A model small enough for finite differences: 8-px images, 2 components.
+fn tiny(encoder: EncoderKind, unroll: Unroll, loss: ReconstructionLoss) -> Comet {
+    let mut config = CometConfig::objects();
+    config.size = 8;
+    config.components = 2;
+    config.latent = 3;
+    config.encoder = encoder;
+    config.encoder_width = 4;
+    config.energy_width = 4;
+    config.energy_blocks = 1;
+    config.slot_iterations = 2;
+    config.descent.steps = 3;
+    config.descent.unroll = unroll;
+    config.descent.loss = loss;
+    tch::manual_seed(3);
+    let mut model = Comet::new(config, Device::Cpu).unwrap();
+    model.to_double();
+    // Large enough that the descent moves pixels, small enough that few clamp.
+    let gain = 0.5 / mean_abs_gradient(&model);
+    model.config.descent.step_size = gain;
+    model
+}
+
+fn images() -> Tensor {
+    tch::manual_seed(11);
+    Tensor::rand([2, 3, 8, 8], (Kind::Double, Device::Cpu)) * 0.8 + 0.1
+}
+
+fn start() -> Tensor {
+    tch::manual_seed(12);
+    Tensor::rand([2, 3, 8, 8], (Kind::Double, Device::Cpu))
+}
+
+fn mean_abs_gradient(model: &Comet) -> f64 {
+    let x = start().set_requires_grad(true);
+    let z = model.encode(&images()).detach();
+    let g = ebm::comet::descent::energy_gradient(&[(model, z)], &x, false);
+    g.abs().mean(Kind::Double).double_value(&[]) * 8.0
+}
+
+/// Entries to check: a few of every parameter tensor (first, middle, last).
+fn probes(model: &Comet) -> Vec<(usize, i64)> {
+    let params = model.parameters();
+    let mut out = Vec::new();
+    for (i, (_, t)) in params.iter().enumerate() {
+        let n = t.numel() as i64;
+        for j in [0, n / 2, n - 1] {
+            out.push((i, j));
+        }
+    }
+    out
+}
+
+/// Largest relative error between the analytic gradient and central
+/// differences of `objective` over the probed entries.
+fn worst_error(model: &Comet, analytic: &[Tensor], objective: &dyn Fn() -> f64) -> f64 {
+    let params: Vec<Tensor> = model.parameters().into_iter().map(|(_, t)| t).collect();
+    let h = 1e-6;
+    let (mut errors, mut scales) = (Vec::new(), Vec::new());
+    for (i, j) in probes(model) {
+        let flat = params[i].view([-1]);
+        let original = flat.double_value(&[j]);
+        let set = |v: f64| {
+            let _ = tch::no_grad(|| flat.get(j).fill_(v));
+        };
+        set(original + h);
+        let plus = objective();
+        set(original - h);
+        let minus = objective();
+        set(original);
+        let numeric = (plus - minus) / (2.0 * h);
+        let exact = analytic[i].view([-1]).double_value(&[j]);
+        errors.push((numeric - exact).abs());
+        scales.push(exact.abs());
+    }
+    // Relative to the largest probed gradient: entries near zero differ only
+    // by the differences' rounding (~1e-16·loss/h).
+    let scale = scales.iter().cloned().fold(0.0, f64::max);
+    assert!(scale > 1e-6, "every probed gradient is ~0 ({scale}): the check would be empty");
+    errors.iter().map(|e| e / scale).fold(0.0, f64::max)
+}
+
+#[test]
+fn full_unroll_gradient_matches_finite_differences() {
+    for encoder in [EncoderKind::Slots, EncoderKind::Global] {
+        for loss in [ReconstructionLoss::Final, ReconstructionLoss::AllSteps] {
+            let model = tiny(encoder, Unroll::Full, loss);
+            let (x, x0) = (images(), start());
+            let params: Vec<Tensor> = model.parameters().into_iter().map(|(_, t)| t).collect();
+            let analytic = gradients(&reconstruction_loss(&model, &x, &x0), &params);
+            let objective = || reconstruction_loss(&model, &x, &x0).double_value(&[]);
+            let error = worst_error(&model, &analytic, &objective);
+            assert!(error < 1e-6, "{encoder:?}/{loss:?}: relative error {error}");
+            eprintln!("{encoder:?}/{loss:?}: worst error {error:.1e} of the largest gradient");
+        }
+    }
+}
+
+/// The truncated loss: each step's input is the fixed iterate of the
+/// unperturbed model, so only the step itself depends on θ.
+fn truncated_objective(model: &Comet, x: &Tensor, inputs: &[Tensor], loss: ReconstructionLoss) -> f64 {
+    let z = model.encode(x);
+    let parts = [(model, z)];
+    let used: Vec<&Tensor> = match loss {
+        ReconstructionLoss::Final => vec![inputs.last().unwrap()],
+        ReconstructionLoss::AllSteps => inputs.iter().collect(),
+    };
+    used.iter()
+        .map(|input| {
+            let next = descend(&parts, input, Graph::Truncated, Some(1)).pop().unwrap();
+            next.mse_loss(x, tch::Reduction::Mean).double_value(&[])
+        })
+        .sum()
+}
+
+#[test]
+fn truncated_gradient_matches_finite_differences_of_the_detached_steps() {
+    for loss in [ReconstructionLoss::Final, ReconstructionLoss::AllSteps] {
+        let model = tiny(EncoderKind::Slots, Unroll::Truncated, loss);
+        let (x, x0) = (images(), start());
+        let params: Vec<Tensor> = model.parameters().into_iter().map(|(_, t)| t).collect();
+        let analytic = gradients(&reconstruction_loss(&model, &x, &x0), &params);
+        let z = model.encode(&x).detach();
+        let mut inputs = vec![x0.shallow_clone()];
+        inputs.extend(descend(&[(&model, z)], &x0, Graph::None, Some(2)));
+        let objective = || truncated_objective(&model, &x, &inputs, loss);
+        let error = worst_error(&model, &analytic, &objective);
+        assert!(error < 1e-6, "{loss:?}: relative error {error}");
+        eprintln!("truncated {loss:?}: worst error {error:.1e} of the largest gradient");
+
+        // The truncation is a different gradient from the full unroll's.
+        let mut full = tiny(EncoderKind::Slots, Unroll::Full, loss);
+        full.config.descent.step_size = model.config.descent.step_size;
+        let exact = gradients(&reconstruction_loss(&full, &x, &x0), &params_of(&full));
+        let differs = analytic
+            .iter()
+            .zip(&exact)
+            .any(|(a, e)| (a - e).abs().max().double_value(&[]) > 1e-3 * e.abs().max().double_value(&[]).max(1e-9));
+        assert!(differs, "{loss:?}: the truncated gradient equals the full one");
+    }
+}
+
+fn params_of(model: &Comet) -> Vec<Tensor> {
+    model.parameters().into_iter().map(|(_, t)| t).collect()
+}
+
+/// A small float model on 16-px multi-shapes scenes.
+fn small(seed: i64) -> Comet {
+    let mut config = CometConfig::objects();
+    config.size = 16;
+    config.components = 3;
+    config.latent = 4;
+    config.encoder_width = 8;
+    config.energy_width = 8;
+    config.descent.steps = 2;
+    tch::manual_seed(seed);
+    Comet::new(config, Device::Cpu).unwrap()
+}
+
+fn scenes(start: u64, n: usize) -> Tensor {
+    ebm::comet::data::CometData::MultiShapes.images(16, 0, start, n)
+}
+
+#[test]
+fn masks_are_shares_that_sum_to_one_and_renderings_are_images() {
+    use ebm::comet::decompose::{decompose, MaskSource};
+    let model = small(1);
+    let x = scenes(0, 3);
+    tch::manual_seed(2);
+    let parts = decompose(&model, &x, &Tensor::rand_like(&x), MaskSource::Image);
+    assert_eq!(parts.masks.size(), vec![3, 3, 16, 16]);
+    assert_eq!(parts.renderings.size(), vec![3, 3, 3, 16, 16]);
+    let sums = parts.masks.sum_dim_intlist(&[1i64][..], false, Kind::Float);
+    assert!((sums - 1.0).abs().max().double_value(&[]) < 1e-5);
+    assert!(parts.masks.min().double_value(&[]) >= 0.0);
+    let (lo, hi) = (parts.renderings.min().double_value(&[]), parts.renderings.max().double_value(&[]));
+    assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi), "renderings in [{lo}, {hi}]");
+    // A component's mask follows its own gradient: no two components share
+    // one mask on a random model.
+    let diff = (parts.masks.select(1, 0) - parts.masks.select(1, 1))
+        .abs()
+        .mean(Kind::Float)
+        .double_value(&[]);
+    assert!(diff > 1e-3, "components 0 and 1 have the same mask ({diff})");
+}
+
+#[test]
+fn checkpoints_round_trip_and_bad_files_are_refused_with_their_path() {
+    use ebm::comet::CometCard;
+    let dir = tempfile::tempdir().unwrap();
+    let model = small(4);
+    let path = dir.path().join("comet.safetensors");
+    let card = CometCard::new(
+        model.config.clone(),
+        serde_json::json!({"dataset": "multi-shapes"}),
+        serde_json::Value::Null,
+    );
+    model.save(&path, &card).unwrap();
+    let (loaded, loaded_card) = Comet::load(&path, Device::Cpu).unwrap();
+    assert_eq!(loaded_card.config, model.config);
+    let x = scenes(5, 2);
+    let same = (model.encode(&x) - loaded.encode(&x)).abs().max().double_value(&[]);
+    assert_eq!(same, 0.0);
+    let bytes = std::fs::read(&path).unwrap();
+    let truncated = dir.path().join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let error = format!("{:#}", Comet::load(&truncated, Device::Cpu).err().unwrap());
+    assert!(error.contains("truncated.safetensors"), "{error}");
+    // An energy checkpoint is not a COMET model.
+    let energy = ebm::energy::network::named_variables(&model.vs);
+    let wrong = dir.path().join("wrong.safetensors");
+    ebm::io::write_tensor_file(&wrong, &energy, &serde_json::json!({"kind": "ebm-energy"})).unwrap();
+    let error = format!("{:#}", Comet::load(&wrong, Device::Cpu).err().unwrap());
+    assert!(error.contains("wrong.safetensors") && error.contains("malformed"), "{error}");
+}
+
+#[test]
+fn training_lowers_the_loss_and_resumes_exactly() {
+    use ebm::comet::train::{train, CometTrainConfig, TrainState};
+    let config = CometTrainConfig {
+        steps: 20,
+        batch_size: 4,
+        learning_rate: 3e-3,
+        log_every: 5,
+        ..CometTrainConfig::default()
+    };
+    let images = |step: u64, n: usize| scenes(step * n as u64, n);
+    let run = |stop_at: Option<u64>, dir: &std::path::Path| {
+        let model = small(6);
+        let mut state = TrainState::new(&model);
+        if let Some(stop) = stop_at {
+            let first = CometTrainConfig {
+                steps: stop,
+                ..config.clone()
+            };
+            train(&model, &first, &mut state, &images, &ebm::Quiet, &mut |_| Ok(())).unwrap();
+            state.save(&dir.join("state.safetensors"), &model).unwrap();
+            let model = small(99); // other weights: the state must restore them
+            let mut state = TrainState::load(&dir.join("state.safetensors"), &model).unwrap();
+            train(&model, &config, &mut state, &images, &ebm::Quiet, &mut |_| Ok(())).unwrap();
+            return (model, state);
+        }
+        train(&model, &config, &mut state, &images, &ebm::Quiet, &mut |_| Ok(())).unwrap();
+        (model, state)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, log) = run(None, dir.path());
+    let (resumed, _) = run(Some(10), dir.path());
+    eprintln!("losses {:?}", log.log.iter().map(|r| r.loss).collect::<Vec<_>>());
+    let (first, last) = (log.log[0].loss, log.log.last().unwrap().loss);
+    assert!(last < 0.7 * first, "loss {first} → {last}");
+    for ((name, a), (_, b)) in straight.parameters().iter().zip(resumed.parameters().iter()) {
+        assert_eq!((a - b).abs().max().double_value(&[]), 0.0, "{name} differs after resuming");
+    }
+}
