@@ -211,3 +211,31 @@ fn write_outputs(out: &Path, images: &tch::Tensor, parts: &ebm::comet::decompose
         "COMET decomposition",
     )
 }
+
+/// `ebm train beta-vae --data shapes|sprites`: the disentanglement baseline,
+/// written to `out/beta-vae.safetensors`.
+pub fn run_train_beta_vae(args: &TrainArgs, context: &Context) -> Result<()> {
+    use ebm::comet::beta_vae::{train_beta_vae, BetaVaeConfig};
+    let data = args.comet.data.context("`ebm train beta-vae` needs --data shapes or sprites")?;
+    let defaults = BetaVaeConfig::default();
+    let size = args.comet.image_size.unwrap_or(32);
+    let config = BetaVaeConfig {
+        channels: data.channels(),
+        size: size as i64,
+        latent: args.latent.unwrap_or(defaults.latent),
+        learning_rate: args.lr.unwrap_or(defaults.learning_rate),
+        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+        steps: args.steps.unwrap_or(defaults.steps),
+        seed: args.seed,
+        ..defaults
+    };
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let device = context.device;
+    let images = |step: u64, n: usize| data.images(size, args.seed, step * n as u64, n).to_device(device);
+    let (model, log) = train_beta_vae(&config, &images, &context.progress)?;
+    let path = args.out.join("beta-vae.safetensors");
+    let metrics = serde_json::json!({"command": std::env::args().collect::<Vec<_>>().join(" "), "last": log.steps.last()});
+    model.save(&path, data.describe(size, args.seed), metrics)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}

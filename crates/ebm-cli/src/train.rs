@@ -17,7 +17,9 @@ use std::path::PathBuf;
 pub struct TrainArgs {
     /// What to train on: a 2-D toy (eight-gaussians, two-moons, rings,
     /// checkerboard, spirals), `shapes` (with --concept), `mnist`, or
-    /// `trajectories` (with --env: transitions of a control environment).
+    /// `trajectories` (with --env: transitions of a control environment),
+    /// `comet` (with --data: a COMET decomposition model) or `beta-vae`
+    /// (with --data: its disentanglement baseline).
     pub dataset: String,
     /// For `shapes`: the one concept the model is conditioned on (pos, color
     /// or colour, shape, size).
@@ -297,8 +299,10 @@ pub(crate) fn initial_weights(
 }
 
 pub fn run(args: TrainArgs, context: &Context) -> Result<()> {
-    if args.dataset == "comet" {
-        return crate::comet::run_train(&args, context);
+    match args.dataset.as_str() {
+        "comet" => return crate::comet::run_train(&args, context),
+        "beta-vae" => return crate::comet::run_train_beta_vae(&args, context),
+        _ => {}
     }
     if let Some(concepts) = args.product.clone() {
         return crate::train_product::run(&args, &concepts, context);

@@ -262,3 +262,26 @@ fn training_lowers_the_loss_and_resumes_exactly() {
         assert_eq!((a - b).abs().max().double_value(&[]), 0.0, "{name} differs after resuming");
     }
 }
+
+#[test]
+fn the_object_judge_accepts_the_truth_and_rejects_a_missing_or_moved_object() {
+    use ebm::data::shapes::MultiShapes;
+    use ebm::experiments::comet::objects::object_judged_right;
+    let render = |scene: &ebm::data::shapes::Scene| Tensor::from_slice(&scene.render(32)).view([3, 32, 32]);
+    let (mut accepted, mut missing, mut moved) = (0, 0, 0);
+    let scenes = MultiShapes::new(32, 3).batch(0, 20).1;
+    for scene in &scenes {
+        let object = scene.objects.last().unwrap().clone();
+        let truth = render(scene);
+        accepted += object_judged_right(&truth, &truth, &object, scene, 32) as usize;
+        let mut without = scene.clone();
+        without.objects.pop();
+        missing += object_judged_right(&render(&without), &truth, &object, scene, 32) as usize;
+        let mut shifted = scene.clone();
+        let last = shifted.objects.last_mut().unwrap();
+        last.x = if last.x > 0.5 { last.x - 0.2 } else { last.x + 0.2 };
+        moved += object_judged_right(&render(&shifted), &truth, &object, scene, 32) as usize;
+    }
+    assert_eq!(accepted, 20, "the truth itself is judged right");
+    assert!(missing <= 1 && moved <= 1, "missing object accepted {missing}/20, moved {moved}/20");
+}

@@ -63,40 +63,26 @@ impl Default for BetaVaeConfig {
 impl BetaVaeConfig {
     /// Names the first bad field and how to fix it.
     pub fn validate(&self) -> Result<(), String> {
-        let stages = self.widths.len().min(16) as u32;
+        let halvings = 1i64 << self.widths.len().min(62);
+        let size_fix = format!("use a multiple of {halvings} (one halving per width)");
+        let bad_beta = !(self.beta >= 0.0 && self.beta.is_finite());
+        let bad_rate = !(self.learning_rate > 0.0 && self.learning_rate.is_finite());
         let checks = [
-            (
-                self.channels < 1,
-                format!("channels is {}: give the images' channel count (3 for RGB)", self.channels),
-            ),
-            (
-                self.widths.is_empty() || self.widths.iter().any(|&w| w < 1),
-                format!("widths {:?}: give at least one positive width, e.g. [32, 64, 128]", self.widths),
-            ),
-            (
-                self.widths.len() > 16 || self.size < 1 || self.size % (1 << stages) != 0,
-                format!(
-                    "size {} does not halve {stages} times (once per width): use a multiple of {}, or fewer widths",
-                    self.size,
-                    1 << stages
-                ),
-            ),
-            (
-                self.latent < 1,
-                format!("latent is {}: give at least 1 latent dimension", self.latent),
-            ),
-            (
-                !(self.beta >= 0.0 && self.beta.is_finite()),
-                format!("beta is {}: give a finite β ≥ 0 (1 is a plain VAE)", self.beta),
-            ),
-            (
-                !(self.learning_rate > 0.0 && self.learning_rate.is_finite()),
-                format!("learning_rate is {}: give a finite rate > 0, e.g. 1e-3", self.learning_rate),
-            ),
-            (self.batch_size < 1, "batch_size is 0: give at least 1".into()),
-            (self.steps < 1, "steps is 0: give at least 1".into()),
+            (self.channels < 1, "channels", "give the channel count, 3 for RGB"),
+            (self.widths.is_empty(), "widths", "give one per stage, e.g. [32, 64, 128]"),
+            (self.widths.iter().any(|&w| w < 1), "widths", "make each at least 1"),
+            (self.size < 1 || self.size % halvings != 0, "size", &size_fix),
+            (self.latent < 1, "latent", "give at least 1 dimension"),
+            (bad_beta, "beta", "give a finite β ≥ 0 (1 is a plain VAE)"),
+            (bad_rate, "learning_rate", "give a finite rate > 0, e.g. 1e-3"),
+            (self.batch_size < 1, "batch_size", "give at least 1"),
+            (self.steps < 1, "steps", "give at least 1"),
         ];
-        checks.into_iter().find(|(bad, _)| *bad).map_or(Ok(()), |(_, message)| Err(message))
+        let fields = serde_json::to_value(self).expect("a config serialises");
+        match checks.iter().find(|(bad, ..)| *bad) {
+            Some((_, field, fix)) => Err(format!("{field} is {}: {fix}", fields[field])),
+            None => Ok(()),
+        }
     }
 
     /// Side of the smallest feature map.
@@ -410,8 +396,8 @@ mod tests {
         assert!(log.steps.iter().all(|s| s.kl.is_finite() && s.kl >= 0.0));
         // A shorter run with the same seed repeats the first steps exactly
         // (batches and noise depend on the step alone), up to its final loss.
-        let (_, again) = train_beta_vae(&small(30, 0), &shapes_batches, &crate::Quiet).unwrap();
-        assert_eq!(again.steps[..], log.steps[..30]);
+        let (_, again) = train_beta_vae(&small(20, 0), &shapes_batches, &crate::Quiet).unwrap();
+        assert_eq!(again.steps[..], log.steps[..20]);
         let (_, other) = train_beta_vae(&small(2, 1), &shapes_batches, &crate::Quiet).unwrap();
         assert_ne!(log.steps[1], other.steps[1]);
     }
@@ -429,7 +415,7 @@ mod tests {
         assert!(err.contains("step 2"), "{err}");
         let mut bad = small(5, 0);
         bad.size = 18;
-        assert!(bad.validate().unwrap_err().contains("size 18"));
+        assert!(bad.validate().unwrap_err().contains("size is 18"));
     }
 
     #[test]
@@ -459,6 +445,6 @@ mod tests {
         refused(&other, "is missing");
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-        refused(&path, "truncated");
+        refused(&path, "not a valid ebm tensor file");
     }
 }
