@@ -40,9 +40,12 @@ pub struct CometFlags {
     /// For `comet`: channels of the encoder and energy networks.
     #[arg(long)]
     pub width: Option<i64>,
-    /// For `comet`: image size (multiple of 8; default 32).
+    /// For `comet` and `beta-vae`: image size (multiple of 8; default 32).
     #[arg(long)]
     pub image_size: Option<usize>,
+    /// For `beta-vae`: weight β of the KL term (default 4).
+    #[arg(long)]
+    pub beta: Option<f64>,
 }
 
 fn config(args: &TrainArgs, data: CometData) -> CometConfig {
@@ -133,6 +136,36 @@ pub struct CometArgs {
 pub enum CometCommand {
     /// Split images into components: masks, renderings and a picture.
     Decompose(DecomposeArgs),
+    /// Rebuild images from chosen components of two image sets, of one
+    /// model or of two: image i of --images with image i of --with-images.
+    Recombine(RecombineArgs),
+}
+
+#[derive(Args)]
+pub struct RecombineArgs {
+    /// The first COMET checkpoint.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Images for the first model (PNG directory, .npy or safetensors `images`).
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Components of the first model to keep (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub components: Option<Vec<i64>>,
+    /// A second checkpoint (default: the first model again).
+    #[arg(long)]
+    pub with_model: Option<PathBuf>,
+    /// Images whose components are added.
+    #[arg(long)]
+    pub with_images: PathBuf,
+    /// Components of the second images to add (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub with_components: Option<Vec<i64>>,
+    /// Output folder: recombined.png (rows: first, second, recombined) and recombined.safetensors.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Args)]
@@ -156,7 +189,69 @@ pub struct DecomposeArgs {
 pub fn run(args: CometArgs, context: &Context) -> Result<()> {
     match args.command {
         CometCommand::Decompose(args) => run_decompose(&args, context),
+        CometCommand::Recombine(args) => run_recombine(&args, context),
     }
+}
+
+/// Latents of `images` under `model`, keeping `chosen` components (checked against K).
+fn chosen_latents(model: &Comet, images: &tch::Tensor, chosen: &Option<Vec<i64>>, flag: &str) -> Result<tch::Tensor> {
+    let z = model.encode(images).detach();
+    let k = model.config.components;
+    let Some(chosen) = chosen else { return Ok(z) };
+    if let Some(bad) = chosen.iter().find(|&&c| c < 0 || c >= k) {
+        bail!("{flag}: component {bad} does not exist; the model has components 0..{}", k - 1);
+    }
+    Ok(z.index_select(1, &tch::Tensor::from_slice(chosen).to_device(z.device())))
+}
+
+fn run_recombine(args: &RecombineArgs, context: &Context) -> Result<()> {
+    let (first, _) = Comet::load(&args.model, context.device)?;
+    let second = match &args.with_model {
+        Some(path) => Some(Comet::load(path, context.device)?.0),
+        None => None,
+    };
+    let other = second.as_ref().unwrap_or(&first);
+    if (other.config.channels, other.config.size) != (first.config.channels, first.config.size) {
+        bail!(
+            "--with-model takes {}×{}×{} images and --model {}×{}×{}; recombined models must draw the same images",
+            other.config.channels,
+            other.config.size,
+            other.config.size,
+            first.config.channels,
+            first.config.size,
+            first.config.size
+        );
+    }
+    let (c, s) = (first.config.channels, first.config.size);
+    let a = ebm::io::images::read_images(&args.images, c, s)?.to_device(context.device);
+    let b = ebm::io::images::read_images(&args.with_images, c, s)?.to_device(context.device);
+    let n = a.size()[0].min(b.size()[0]);
+    let (a, b) = (a.narrow(0, 0, n), b.narrow(0, 0, n));
+    let parts = [
+        (&first, chosen_latents(&first, &a, &args.components, "--components")?),
+        (other, chosen_latents(other, &b, &args.with_components, "--with-components")?),
+    ];
+    ebm::seed::seed_torch(args.seed, &[0x5245_434D]);
+    let recombined = ebm::comet::descent::descend(&parts, &start_noise(&a), ebm::comet::descent::Graph::None, None)
+        .pop()
+        .expect("at least one step");
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let tensors = vec![("images".to_string(), recombined.shallow_clone())];
+    write_tensor_file(
+        &args.out.join("recombined.safetensors"),
+        &tensors,
+        &serde_json::json!({"recombined": n}),
+    )?;
+    let shown = n.min(16);
+    let colour = |x: &tch::Tensor| if c == 1 { x.repeat([1, 3, 1, 1]) } else { x.shallow_clone() };
+    let rows = vec![
+        ("first".to_string(), colour(&a.narrow(0, 0, shown))),
+        ("second".to_string(), colour(&b.narrow(0, 0, shown))),
+        ("recombined".to_string(), colour(&recombined.narrow(0, 0, shown))),
+    ];
+    ebm::experiments::shapes::write_labelled_rows(&args.out.join("recombined.png"), &rows, "COMET recombination")?;
+    println!("recombined {n} image pairs: {}", args.out.display());
+    Ok(())
 }
 
 fn run_decompose(args: &DecomposeArgs, context: &Context) -> Result<()> {
@@ -223,6 +318,7 @@ pub fn run_train_beta_vae(args: &TrainArgs, context: &Context) -> Result<()> {
         channels: data.channels(),
         size: size as i64,
         latent: args.latent.unwrap_or(defaults.latent),
+        beta: args.comet.beta.unwrap_or(defaults.beta),
         learning_rate: args.lr.unwrap_or(defaults.learning_rate),
         batch_size: args.batch_size.unwrap_or(defaults.batch_size),
         steps: args.steps.unwrap_or(defaults.steps),

@@ -76,6 +76,42 @@ fn a_trained_comet_model_decomposes_a_png_directory() {
         }
     }
 
+    // Recombination: component 0 of each image with components 1 and 2 of the same images.
+    let mixed = dir.path().join("mixed");
+    let p = pngs.to_str().unwrap();
+    let recombine = |first: &str, second: &str| {
+        let args = [
+            "comet",
+            "recombine",
+            "--model",
+            m,
+            "--images",
+            p,
+            "--components",
+            first,
+            "--with-images",
+            p,
+            "--with-components",
+            second,
+            "--out",
+            mixed.to_str().unwrap(),
+        ];
+        ebm(&args)
+    };
+    let (ok, text) = recombine("0", "1,2");
+    assert!(ok && mixed.join("recombined.png").exists(), "{text}");
+    let bytes = std::fs::read(mixed.join("recombined.safetensors")).unwrap();
+    assert_eq!(
+        safetensors::SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .tensor("images")
+            .unwrap()
+            .shape(),
+        &[3, 3, 16, 16]
+    );
+    let (ok, text) = recombine("0", "1,7");
+    assert!(!ok && text.contains("component 7 does not exist"), "{text}");
+
     // Images of the wrong size, and a file that is not a model, are refused.
     let big = dir.path().join("big");
     assert!(ebm(&["data", "export", "-n", "1", "--size", "32", "-o", big.to_str().unwrap()]).0);
