@@ -10,5 +10,6 @@ pub mod train;
 pub use metrics::{mmd2, mode_coverage, mode_shares, ModeCoverage};
 pub use network::{Head, HeadKind, Judge, JudgeConfig};
 pub use score::{score, HeadScore};
+pub mod assignment;
 pub mod disentanglement;
 pub mod segmentation;
