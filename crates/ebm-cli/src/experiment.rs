@@ -59,9 +59,9 @@ pub struct CometExperimentArgs {
     /// A global-factor COMET model trained on shapes (needs --beta-vae).
     #[arg(long, requires = "beta_vae")]
     pub global: Option<PathBuf>,
-    /// The β-VAE baseline trained on shapes with the same budget.
-    #[arg(long, requires = "global")]
-    pub beta_vae: Option<PathBuf>,
+    /// β-VAE baselines trained on shapes with the same budget (comma separated).
+    #[arg(long, requires = "global", value_delimiter = ',')]
+    pub beta_vae: Vec<PathBuf>,
     #[arg(long, short, default_value = "experiments/comet")]
     pub out: PathBuf,
     /// Held-out scenes scored.
@@ -233,7 +233,7 @@ fn run_comet(a: CometExperimentArgs, context: &Context) -> Result<()> {
     cpu_only("comet", context)?;
     let options = ebm::experiments::comet::CometOptions {
         objects: a.model,
-        global: a.global.zip(a.beta_vae),
+        global: a.global.map(|g| (g, a.beta_vae)),
         out: a.out,
         images: a.images,
         batch: 32,

@@ -21,8 +21,8 @@ use tch::Tensor;
 pub struct CometOptions {
     /// The object model (multi-shapes).
     pub objects: PathBuf,
-    /// A global-factor model on shapes and its β-VAE baseline.
-    pub global: Option<(PathBuf, PathBuf)>,
+    /// A global-factor model on shapes and its β-VAE baselines.
+    pub global: Option<(PathBuf, Vec<PathBuf>)>,
     pub out: PathBuf,
     /// Held-out scenes to score.
     pub images: usize,
