@@ -130,6 +130,11 @@ pub fn load_checkpoint(path: &Path) -> Result<LoadedModel> {
 pub fn load_checkpoint_on(path: &Path, device: Device) -> Result<LoadedModel> {
     let context = || format!("checkpoint {} is unusable", path.display());
     let file = read_tensor_file(path).with_context(context)?;
+    if let Some(kind) = file.metadata.get("kind").and_then(|k| k.as_str()) {
+        if kind != CARD_KIND {
+            return Err(anyhow::anyhow!("it is not an energy model but {}", other_kind(kind))).with_context(context);
+        }
+    }
     let card: ModelCard = serde_json::from_value(file.metadata)
         .map_err(|e| anyhow::anyhow!("its model card is malformed: {e}"))
         .with_context(context)?;
@@ -165,6 +170,17 @@ pub fn load_checkpoint_on(path: &Path, device: Device) -> Result<LoadedModel> {
         ),
     }
     Ok(LoadedModel { card, network })
+}
+
+/// What a file of another card kind is, and the command that takes it.
+pub fn other_kind(kind: &str) -> String {
+    match kind {
+        "ebm-comet" => "a COMET model (kind ebm-comet): use it with `ebm comet decompose` or `ebm comet recombine`".into(),
+        "ebm-beta-vae" => "a β-VAE baseline (kind ebm-beta-vae): `ebm experiment comet --beta-vae` reads it".into(),
+        "ebm-energy" => "an energy model (kind ebm-energy): use it with `ebm sample`, `ebm infer` or `ebm score`".into(),
+        "ebm-judge" => "a judge (kind ebm-judge): use it with `ebm judge score` or `--judge`".into(),
+        other => format!("a file of kind '{other}'"),
+    }
 }
 
 /// Copies a file's tensors into `vs` after checking that every variable is

@@ -220,7 +220,10 @@ fn checkpoints_round_trip_and_bad_files_are_refused_with_their_path() {
     let wrong = dir.path().join("wrong.safetensors");
     ebm::io::write_tensor_file(&wrong, &energy, &serde_json::json!({"kind": "ebm-energy"})).unwrap();
     let error = format!("{:#}", Comet::load(&wrong, Device::Cpu).err().unwrap());
-    assert!(error.contains("wrong.safetensors") && error.contains("malformed"), "{error}");
+    assert!(
+        error.contains("wrong.safetensors") && error.contains("not a COMET model but an energy model"),
+        "{error}"
+    );
 }
 
 #[test]

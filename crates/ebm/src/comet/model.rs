@@ -115,6 +115,15 @@ impl Comet {
     pub fn load(path: &Path, device: Device) -> Result<(Self, CometCard)> {
         let context = || format!("COMET checkpoint {} is unusable", path.display());
         let file = read_tensor_file(path).with_context(context)?;
+        if let Some(kind) = file.metadata.get("kind").and_then(|k| k.as_str()) {
+            if kind != COMET_KIND {
+                return Err(anyhow::anyhow!(
+                    "it is not a COMET model but {}",
+                    crate::checkpoint::other_kind(kind)
+                ))
+                .with_context(context);
+            }
+        }
         let card: CometCard = serde_json::from_value(file.metadata)
             .map_err(|e| anyhow::anyhow!("its card is malformed: {e}"))
             .with_context(context)?;
