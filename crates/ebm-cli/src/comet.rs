@@ -232,9 +232,7 @@ fn run_recombine(args: &RecombineArgs, context: &Context) -> Result<()> {
         (other, chosen_latents(other, &b, &args.with_components, "--with-components")?),
     ];
     ebm::seed::seed_torch(args.seed, &[0x5245_434D]);
-    let recombined = ebm::comet::descent::descend(&parts, &start_noise(&a), ebm::comet::descent::Graph::None, None)
-        .pop()
-        .expect("at least one step");
+    let recombined = ebm::comet::descent::rebuild(&parts, &start_noise(&a));
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let tensors = vec![("images".to_string(), recombined.shallow_clone())];
     write_tensor_file(

@@ -3,8 +3,8 @@
 //! decomposition, checkpoints and training behave.
 
 use ebm::comet::descent::{descend, reconstruction_loss, Graph};
-use ebm::comet::train::gradients;
 use ebm::comet::{Comet, CometConfig, EncoderKind, ReconstructionLoss, Unroll};
+use ebm::train::gradients::parameter_gradients as gradients;
 use tch::{Device, Kind, Tensor};
 
 /// A model small enough for finite differences: 8-px images, 2 components.
@@ -78,7 +78,7 @@ fn worst_error(model: &Comet, analytic: &[Tensor], objective: &dyn Fn() -> f64) 
         let minus = objective();
         set(original);
         let numeric = (plus - minus) / (2.0 * h);
-        let exact = analytic[i].view([-1]).double_value(&[j]);
+        let exact = analytic[i].reshape([-1]).double_value(&[j]);
         errors.push((numeric - exact).abs());
         scales.push(exact.abs());
     }

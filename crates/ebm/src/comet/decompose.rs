@@ -2,7 +2,7 @@
 //! share of the per-pixel energy gradient; its rendering is the descent on
 //! its energy alone.
 
-use super::descent::{descend, Graph};
+use super::descent::rebuild;
 use super::model::Comet;
 use tch::{Kind, Tensor};
 
@@ -59,9 +59,7 @@ pub fn decompose(model: &Comet, images: &Tensor, start: &Tensor, source: MaskSou
     let renderings = (0..k)
         .map(|i| {
             let alone = latents.narrow(1, i, 1);
-            descend(&[(model, alone)], start, Graph::None, None)
-                .pop()
-                .expect("at least one step")
+            rebuild(&[(model, alone)], start)
         })
         .collect::<Vec<_>>();
     Decomposition {
@@ -76,9 +74,7 @@ pub fn decompose(model: &Comet, images: &Tensor, start: &Tensor, source: MaskSou
 /// (which cost a descent per component).
 pub fn segment(model: &Comet, images: &Tensor, start: &Tensor, source: MaskSource) -> (Tensor, Tensor, Tensor) {
     let latents = model.encode(images).detach();
-    let reconstruction = descend(&[(model, latents.shallow_clone())], start, Graph::None, None)
-        .pop()
-        .expect("at least one step");
+    let reconstruction = rebuild(&[(model, latents.shallow_clone())], start);
     let at = match source {
         MaskSource::Image => images.shallow_clone(),
         MaskSource::Reconstruction => reconstruction.shallow_clone(),

@@ -114,8 +114,10 @@ pub fn reconstruction_loss(model: &Comet, images: &Tensor, start: &Tensor) -> Te
     }
 }
 
-/// The model's reconstruction of `images` (no graph).
-pub fn reconstruct(model: &Comet, images: &Tensor, start: &Tensor) -> Tensor {
-    let z = model.encode(images).detach();
-    descend(&[(model, z)], start, Graph::None, None).pop().expect("at least one step")
+/// The final iterate of the descent on `parts` from `start`, without a
+/// graph: reconstructions, renderings and recombinations.
+pub fn rebuild(parts: &Parts, start: &Tensor) -> Tensor {
+    descend(parts, start, Graph::None, None)
+        .pop()
+        .expect("a validated config has at least one step")
 }

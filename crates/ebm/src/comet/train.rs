@@ -10,6 +10,7 @@ use crate::io::{read_tensor_file, write_tensor_file};
 use crate::progress::Progress;
 use crate::seed::seed_torch;
 use crate::train::adam::Adam;
+use crate::train::gradients::{clip_global_norm, global_norm, parameter_gradients};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -135,12 +136,11 @@ pub fn train(
         let batch = images(state.step, config.batch_size);
         seed_torch(config.seed, &[START_NOISE, state.step]);
         let loss = reconstruction_loss(model, &batch, &start_noise(&batch));
-        let grads = gradients(&loss, &params);
+        let grads = parameter_gradients(&loss, &params);
         let (value, norm) = (loss.double_value(&[]), global_norm(&grads));
         state.step += 1;
         if value.is_finite() && norm.is_finite() {
-            let scale = (config.grad_clip_norm / norm.max(1e-12)).min(1.0);
-            let clipped: Vec<Tensor> = grads.iter().map(|g| g * scale).collect();
+            let clipped = clip_global_norm(grads, norm, Some(config.grad_clip_norm));
             state.adam.step(&params, &clipped, config.learning_rate);
             (loss_sum, norm_sum, counted, skipped_in_row) = (loss_sum + value, norm_sum + norm, counted + 1, 0);
         } else {
@@ -166,34 +166,4 @@ pub fn train(
         }
     }
     Ok(())
-}
-
-/// ∂loss/∂θ; a parameter the loss does not reach gets zeros.
-pub fn gradients(loss: &Tensor, params: &[Tensor]) -> Vec<Tensor> {
-    for p in params {
-        let mut g = p.grad();
-        if g.defined() {
-            let _ = g.zero_();
-        }
-    }
-    loss.backward();
-    params
-        .iter()
-        .map(|p| {
-            let g = p.grad();
-            if g.defined() {
-                g.detach().copy()
-            } else {
-                p.zeros_like()
-            }
-        })
-        .collect()
-}
-
-fn global_norm(grads: &[Tensor]) -> f64 {
-    grads
-        .iter()
-        .map(|g| g.square().sum(tch::Kind::Double).double_value(&[]))
-        .sum::<f64>()
-        .sqrt()
 }

@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod adversarial;
 pub mod denoising;
+pub mod gradients;
 pub mod guard;
 pub mod label_ce;
 pub mod metrics;

@@ -236,18 +236,9 @@ impl<'a> Trainer<'a> {
     /// it (Adam, EMA). `energies`: the CD term's E⁺ and E⁻, when there is one.
     fn update(&mut self, loss: &Tensor, started: Instant, energies: Option<(&Tensor, &Tensor)>) -> Result<StepMetrics, String> {
         let params = &self.params;
-        // A parameter the loss does not reach (the unused prior head of a
-        // posterior read-out) gets an undefined gradient: read it as zero.
-        let grads: Vec<Tensor> = Tensor::run_backward(&[loss], params, false, false)
-            .into_iter()
-            .zip(params)
-            .map(|(g, p)| if g.defined() { g } else { p.zeros_like() })
-            .collect();
-        let grad_norm = grads
-            .iter()
-            .map(|g| g.square().sum(Kind::Double).double_value(&[]))
-            .sum::<f64>()
-            .sqrt();
+        // The unused prior head of a posterior read-out gets zeros.
+        let grads = super::gradients::parameter_gradients(loss, params);
+        let grad_norm = super::gradients::global_norm(&grads);
         let mean = |e: &Tensor| e.mean(Kind::Double).double_value(&[]);
         let (e_pos, e_neg) = energies.map_or((0.0, 0.0), |(p, n)| (mean(p), mean(n)));
         let loss = loss.double_value(&[]);
@@ -266,10 +257,7 @@ impl<'a> Trainer<'a> {
         if energies.is_some() && self.config.guard.max_gap.is_some_and(|max| e_neg - e_pos <= max) {
             self.gap_healthy = true;
         }
-        let grads: Vec<Tensor> = match self.config.grad_clip_norm {
-            Some(max) if grad_norm > max => grads.iter().map(|g| g * (max / grad_norm)).collect(),
-            _ => grads,
-        };
+        let grads = super::gradients::clip_global_norm(grads, grad_norm, self.config.grad_clip_norm);
         self.adam.step(params, &grads, self.lr);
         if let (Some(ema), Some(decay)) = (&mut self.ema, self.config.ema_decay) {
             tch::no_grad(|| {

@@ -6,7 +6,7 @@
 use super::CometOptions;
 use crate::comet::beta_vae::BetaVae;
 use crate::comet::data::CometData;
-use crate::comet::descent::{descend, start_noise, Graph};
+use crate::comet::descent::{rebuild, start_noise};
 use crate::comet::Comet;
 use crate::experiments::shapes::write_labelled_rows;
 use crate::judge::disentanglement::{dci, mcc, mig, Dci, Matrix};
@@ -118,7 +118,7 @@ fn cross_model_picture(objects: &Path, global: &Comet, options: &CometOptions, p
         (global, object_component(global, &singles)),
     ];
     crate::seed::seed_torch(options.data_seed, &[0x584D_4F44]);
-    let together = descend(&parts, &start_noise(&scenes), Graph::None, None).pop().expect("a step");
+    let together = rebuild(&parts, &start_noise(&scenes));
     let rows = vec![
         ("multi-shapes".to_string(), scenes),
         ("shapes".to_string(), singles),

@@ -4,7 +4,7 @@
 
 use crate::comet::data::CometData;
 use crate::comet::decompose::{psnr, segment, segmentation, MaskSource};
-use crate::comet::descent::{descend, start_noise, Graph};
+use crate::comet::descent::{rebuild, start_noise};
 use crate::comet::Comet;
 use crate::data::shapes::{MultiShapes, Object, Scene};
 use crate::judge::segmentation::{mean_scores, segmentation_scores, SegmentationScores};
@@ -170,9 +170,7 @@ pub fn object_swaps(model: &Comet, batches: &[Segmented]) -> (SwapResult, Vec<(T
             moved.push(Some(object));
         }
         seed_torch(b as u64, &[EVAL_NOISE, 1]);
-        let swapped = descend(&[(model, latents)], &start_noise(&batch.images), Graph::None, None)
-            .pop()
-            .expect("a step");
+        let swapped = rebuild(&[(model, latents)], &start_noise(&batch.images));
         let truth_pixels: Vec<f32> = truths.iter().flat_map(|s| s.render(size)).collect();
         let truth = Tensor::from_slice(&truth_pixels)
             .view([n as i64, 3, size as i64, size as i64])
