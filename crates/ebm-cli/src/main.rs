@@ -13,6 +13,7 @@ mod experiment;
 mod home;
 mod infer;
 mod judge;
+mod plan;
 mod progress;
 mod sample;
 mod score;
@@ -69,6 +70,9 @@ pub enum Command {
     Data(data::DataArgs),
     /// The control environments: exploratory episodes, and replaying episode files.
     Env(env::EnvArgs),
+    /// Plan episodes of a control environment on learned transition energies
+    /// and write them in the spec's episode format.
+    Plan(plan::PlanArgs),
     /// Train judges and score samples with them.
     Judge(judge::JudgeArgs),
     /// Measure speed (beside a PyTorch reference where there is one).
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(args, &context),
         Command::Data(args) => data::run(args),
         Command::Env(args) => env::run(args),
+        Command::Plan(args) => plan::run(args, &context),
         Command::Judge(args) => judge::run(args, &context),
         Command::Comet(args) => comet::run(args, &context),
         Command::Demo(args) => demo::run(args, &context),

@@ -101,6 +101,7 @@ mod tests {
             activation: Activation::Swish,
             spectral_norm: false,
             input_shape: vec![],
+            noise_range: None,
         })
     }
 

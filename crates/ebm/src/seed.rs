@@ -39,6 +39,8 @@ pub mod streams {
     pub const EXPLORATION: u64 = 0x4558_504C;
     /// Training batch `step` of offline transitions.
     pub const TRANSITION_BATCH: u64 = 0x5452_4E53;
+    /// Task `i` (start and goal) of a planning evaluation.
+    pub const PLANNING_TASK: u64 = 0x504C_414E;
 }
 
 /// SplitMix64 of `seed` advanced by `stream`.

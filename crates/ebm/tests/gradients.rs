@@ -185,6 +185,7 @@ fn mlp_energy_matches_finite_differences() {
             activation: Activation::Swish,
             spectral_norm: spectral,
             input_shape: vec![],
+            noise_range: None,
         });
         let mut net = arch.build(Device::Cpu);
         prepare(&mut net);
@@ -203,6 +204,7 @@ fn mlp_on_images_flattens_them_and_checks_the_shape() {
         activation: Activation::Swish,
         spectral_norm: false,
         input_shape: vec![1, 2, 2],
+        noise_range: None,
     };
     let arch = Architecture::Mlp(config.clone());
     assert_eq!(arch.input_shape(), vec![1, 2, 2]);
@@ -213,6 +215,7 @@ fn mlp_on_images_flattens_them_and_checks_the_shape() {
     assert!(net.energy(&images, Some(&code)).allclose(&flat, 1e-6, 1e-6, false));
     let wrong = Architecture::Mlp(MlpConfig {
         input_shape: vec![1, 3, 2],
+        noise_range: None,
         ..config
     });
     let message = wrong.validate().expect_err("6 numbers are not input_dim 4");

@@ -3,7 +3,8 @@
 mod common;
 
 use ebm::energy::Energy;
-use ebm::trajectories::plan::{plan_episode, ExactInverse, InverseModel, PlanConfig};
+use ebm::trajectories::inverse::{EnergyInverse, ExactInverse, InverseModel};
+use ebm::trajectories::plan::{plan_episodes, PlanConfig};
 use ebm::trajectories::transitions::DELTA_SCALE;
 use ebm::trajectories::Env;
 use tch::{Kind, Tensor};
@@ -40,7 +41,7 @@ fn the_exact_inverse_recovers_the_action_of_a_step() {
         let s = [0.1, -0.2, 0.3, -0.4];
         let a = [0.5, -0.7];
         let next = env.step(&s, &a);
-        let recovered = ExactInverse.action(env, &s, &next);
+        let recovered = ExactInverse::action(env, &s, &next);
         assert!(
             (recovered[0] - a[0]).abs() < 1e-9 && (recovered[1] - a[1]).abs() < 1e-9,
             "{env:?}: {recovered:?}"
@@ -62,14 +63,42 @@ fn solved_tasks(energy: &dyn Energy, tasks: usize) -> usize {
     let env = Env::Particle;
     let config = PlanConfig::default();
     let mut rng = ebm::seed::rng_at(3, &[0]);
-    let mut solved = 0;
-    for _ in 0..tasks {
-        let (start, goal) = env.draw_task(&mut rng);
-        let episode = plan_episode(energy, &ExactInverse, env, start, goal, &config);
-        let replay = episode.replay().expect("a planned episode replays");
-        solved += replay.success as usize;
+    let tasks: Vec<_> = (0..tasks).map(|_| env.draw_task(&mut rng)).collect();
+    let episodes = plan_episodes(energy, &ExactInverse, env, &tasks, &config, &ebm::Quiet);
+    episodes
+        .iter()
+        .map(|e| e.replay().expect("a planned episode replays").success as usize)
+        .sum()
+}
+
+/// The particle's exact dynamics as an action-conditional energy:
+/// ½·‖Δ − Δ(s, a)‖² with Δ(s, a) the scaled step the environment takes.
+struct ExactActionEnergy;
+
+impl Energy for ExactActionEnergy {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let code = code.expect("reads state and action").to_kind(Kind::Double);
+        let (v, a) = (code.narrow(1, 2, 2), code.narrow(1, 4, 2));
+        let v2 = &v * 0.9 + &a * 0.1;
+        let step = Tensor::cat(&[v2.shallow_clone(), (&v2 - &v) / DELTA_SCALE], 1);
+        ((x.to_kind(Kind::Double) - step).square().sum_dim_intlist(1, false, Kind::Double) * 0.5).to_kind(x.kind())
     }
-    solved
+}
+
+/// The energy inverse finds the action of a step to its grid's resolution.
+#[test]
+fn the_energy_inverse_recovers_actions_from_an_action_conditional_energy() {
+    let env = Env::Particle;
+    let states = [[0.1, -0.2, 0.3, -0.4], [0.5, 0.5, -0.9, 0.2], [-0.3, 0.0, 0.0, 0.0]];
+    let actions = [[0.537, -0.71], [-1.0, 0.123], [0.0, 0.999]];
+    let next: Vec<_> = states.iter().zip(&actions).map(|(s, a)| env.step(s, a)).collect();
+    let recovered = EnergyInverse {
+        energy: &ExactActionEnergy,
+    }
+    .actions(env, &states, &next);
+    for (r, a) in recovered.iter().zip(&actions) {
+        assert!((r[0] - a[0]).abs() <= 0.006 && (r[1] - a[1]).abs() <= 0.006, "{r:?} vs {a:?}");
+    }
 }
 
 /// A flat energy: no dynamics at all, only the goal cost.

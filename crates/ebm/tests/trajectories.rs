@@ -136,3 +136,50 @@ fn transitions_are_scaled_steps_coded_by_state_and_action_and_invert_exactly() {
         }
     }
 }
+
+/// Rollouts scored by Fréchet distance: the true dynamics score 0 at every
+/// step; predicting "nothing moves" does not, and grows with the step.
+#[test]
+fn rollouts_of_the_true_dynamics_have_zero_frechet_distance() {
+    use ebm::trajectories::rollout::rollout_frechet;
+    let env = Env::Particle;
+    let episodes = ebm::trajectories::exploratory_episodes(env, 64, 5);
+    let mut exact = |s: &[ebm::trajectories::State], a: Option<&[ebm::trajectories::Action]>| {
+        s.iter().zip(a.expect("conditional")).map(|(s, a)| env.step(s, a)).collect()
+    };
+    let truth = rollout_frechet(&episodes, 10, true, &mut exact);
+    assert!(truth.iter().all(|d| *d < 1e-12), "{truth:?}");
+    let mut still = |s: &[ebm::trajectories::State], _: Option<&[ebm::trajectories::Action]>| s.to_vec();
+    let copy = rollout_frechet(&episodes, 10, false, &mut still);
+    assert!(copy[0] > 1e-3 && copy[9] > copy[0], "{copy:?}");
+}
+
+/// The feed-forward baseline learns the particle's dynamics from the
+/// offline data: one step ahead it beats "nothing moves" by far.
+#[test]
+fn the_feed_forward_baseline_learns_one_step_dynamics() {
+    use ebm::trajectories::feedforward::{FeedForward, FeedForwardConfig};
+    use ebm::trajectories::rollout::mean_error;
+    let env = Env::Particle;
+    let config = FeedForwardConfig {
+        steps: 1500,
+        ..FeedForwardConfig::default()
+    };
+    let mut model = FeedForward::new(env, true, &config);
+    model
+        .fit(&ebm::trajectories::transitions::Transitions::exploratory(env, true, 0), &config)
+        .expect("trains");
+    let held_out = ebm::trajectories::exploratory_episodes(env, 4, 99);
+    let (mut states, mut actions, mut next) = (Vec::new(), Vec::new(), Vec::new());
+    for e in &held_out {
+        states.extend_from_slice(&e.states[..e.actions.len()]);
+        actions.extend_from_slice(&e.actions);
+        next.extend_from_slice(&e.states[1..]);
+    }
+    let predicted = model.predict_next(&states, Some(&actions));
+    let (model_error, copy_error) = (mean_error(&predicted, &next), mean_error(&states, &next));
+    assert!(
+        model_error < 0.5 * copy_error,
+        "model {model_error:.4} vs nothing moves {copy_error:.4}"
+    );
+}

@@ -21,6 +21,13 @@ pub struct MlpConfig {
     /// flattened to `input_dim`. Empty means `[input_dim]`.
     #[serde(default)]
     pub input_shape: Vec<i64>,
+    /// The noise levels [σ_min, σ_max] of denoising score matching, when the
+    /// energy was trained so. The network does not read σ: one energy for
+    /// every level, which suits a narrow range around sharply concentrated
+    /// data (transitions of deterministic dynamics). Absent from cards of
+    /// CD-trained energies, which keep their checksums.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_range: Option<(f64, f64)>,
 }
 
 impl MlpConfig {
@@ -36,6 +43,11 @@ impl MlpConfig {
         }
         if self.code_dim < 0 {
             return Err(format!("code_dim must be ≥ 0, got {}", self.code_dim));
+        }
+        if let Some((lo, hi)) = self.noise_range {
+            if !(lo > 0.0 && lo < hi && hi.is_finite()) {
+                return Err(format!("noise_range must be 0 < lo < hi, got ({lo}, {hi})"));
+            }
         }
         if !self.input_shape.is_empty() && self.input_shape.iter().product::<i64>() != self.input_dim {
             return Err(format!(
@@ -91,6 +103,10 @@ impl Energy for MlpEnergy {
             h = self.config.activation.apply(&h);
         }
         self.head.forward(&h).squeeze_dim(-1).to_kind(x.kind())
+    }
+
+    fn noise_range(&self) -> Option<(f64, f64)> {
+        self.config.noise_range
     }
 }
 

@@ -13,3 +13,5 @@ pub mod samplers;
 pub mod shapes;
 pub mod stability;
 pub mod toy2d;
+pub mod trajectories;
+pub mod trajectories_pictures;

@@ -25,6 +25,7 @@ pub fn toy_architecture(spectral_norm: bool) -> Architecture {
         activation: Activation::Swish,
         spectral_norm,
         input_shape: vec![],
+        noise_range: None,
     })
 }
 

@@ -12,4 +12,5 @@ pub use network::{Head, HeadKind, Judge, JudgeConfig};
 pub use score::{score, HeadScore};
 pub mod assignment;
 pub mod disentanglement;
+pub mod frechet;
 pub mod segmentation;

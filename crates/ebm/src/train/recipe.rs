@@ -118,6 +118,7 @@ fn transition_recipe(env: crate::trajectories::Env, conditional: bool, steps: u6
         activation: crate::energy::Activation::Swish,
         spectral_norm: true,
         input_shape: vec![],
+        noise_range: None,
     });
     let mut config = toy2d::toy_config(steps, seed);
     config.batch_size = 128;
@@ -125,7 +126,12 @@ fn transition_recipe(env: crate::trajectories::Env, conditional: bool, steps: u6
     (architecture, config)
 }
 
-/// The denoiser with the input and code of `arch` (an image network).
+/// Noise levels of denoising score matching for an MLP energy, in units of
+/// its input (transitions: the scaled step, whose components span about ±1).
+pub const MLP_SIGMA_RANGE: (f64, f64) = (0.03, 0.3);
+
+/// The network a denoising objective trains: for an image network the
+/// denoiser with its input and code; an MLP energy over noise levels.
 fn denoiser_for(arch: &Architecture) -> Result<Architecture> {
     match arch {
         Architecture::Conv(conv) => Ok(Architecture::Denoiser(crate::energy::DenoiserConfig {
@@ -135,7 +141,11 @@ fn denoiser_for(arch: &Architecture) -> Result<Architecture> {
             ..Default::default()
         })),
         Architecture::Denoiser(_) => Ok(arch.clone()),
-        Architecture::Mlp(_) => bail!("the denoising objectives train image denoisers: use a shapes or mnist recipe"),
+        // An MLP energy keeps its network and is trained over noise levels.
+        Architecture::Mlp(mlp) => Ok(Architecture::Mlp(crate::energy::MlpConfig {
+            noise_range: Some(mlp.noise_range.unwrap_or(MLP_SIGMA_RANGE)),
+            ..mlp.clone()
+        })),
     }
 }
 
@@ -236,6 +246,14 @@ impl Recipe {
                     bail!("--widths, --pool, --code-head, --residual-gain, --init-gain, --readout, --dense-head and --input-blur apply to image models (shapes, mnist) only");
                 }
                 set(&mut mlp.spectral_norm, &o.spectral_norm);
+                if o.denoiser_width.is_some() || o.latent.is_some() {
+                    bail!("--denoiser-width and --latent shape an image denoiser; an MLP energy takes --sigma-range only");
+                }
+                match (&mut mlp.noise_range, o.sigma_range) {
+                    (Some(range), Some(new)) => *range = new,
+                    (None, Some(_)) => bail!("--sigma-range sets the noise levels of --objective dsm"),
+                    _ => {}
+                }
             }
             Architecture::Denoiser(denoiser) => {
                 let conv_only = [
@@ -258,7 +276,7 @@ impl Recipe {
                 }
             }
         }
-        if !matches!(self.architecture, Architecture::Denoiser(_))
+        if matches!(self.architecture, Architecture::Conv(_))
             && (o.denoiser_width.is_some() || o.latent.is_some() || o.sigma_range.is_some())
         {
             bail!("--denoiser-width, --latent and --sigma-range shape the denoiser: add --objective denoise (or dsm)");

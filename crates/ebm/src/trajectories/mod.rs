@@ -6,6 +6,10 @@
 
 pub mod env;
 pub mod episode;
+pub mod feedforward;
+pub mod inverse;
+pub mod models;
+pub mod mpc;
 pub mod plan;
 pub mod rollout;
 pub mod transitions;

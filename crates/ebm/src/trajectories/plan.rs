@@ -7,8 +7,9 @@
 
 use super::env::{Action, Env, Point, State};
 use super::episode::{rollout, Episode};
-use super::transitions::{code_schema, DELTA_SCALE};
-use crate::energy::{ConceptKind, Energy};
+use super::inverse::InverseModel;
+use super::transitions::{encode_codes, DELTA_SCALE};
+use crate::energy::Energy;
 use tch::{Kind, Tensor};
 
 /// Heavy-ball momentum of the steps: a plan is a long chain of coupled
@@ -29,14 +30,20 @@ pub struct PlanConfig {
     /// Execute this many planned actions, then plan again from the state
     /// reached (the horizon if 0: open loop).
     pub replan_every: usize,
+    /// States planned ahead each time (to the episode's end if 0).
+    pub plan_horizon: usize,
+    /// Each element of the gradient is clipped to [−c, c] (non-finite ones
+    /// set to 0): a learned energy far outside its data can be steep enough
+    /// to throw a momentum chain to infinity.
+    pub grad_clip: f64,
     pub seed: u64,
 }
 
 /// 5000 momentum steps of λ 1e-4 (stable on energies whose curvature per
 /// coordinate stays under ~4·10⁴), no noise, goal weight 5, replanning
-/// every 10 steps. Chosen on the quadratic particle energy of
-/// `tests/planning.rs`, whose stiff position term needs the small step;
-/// not yet measured on learned transition energies.
+/// every 10 steps, the whole remaining episode planned each time. Chosen on
+/// the quadratic particle energy of `tests/planning.rs`, whose stiff
+/// position term needs the small step.
 impl Default for PlanConfig {
     fn default() -> Self {
         Self {
@@ -45,34 +52,29 @@ impl Default for PlanConfig {
             noise: 0.0,
             cost_weight: 5.0,
             replan_every: 10,
+            plan_horizon: 0,
+            grad_clip: 100.0,
             seed: 0,
         }
     }
 }
 
-/// How a planned transition becomes an action.
-pub trait InverseModel {
-    fn action(&self, env: Env, s: &State, next: &State) -> Action;
-}
-
-/// The environments' own dynamics solved for the action (spec: particle and
-/// maze v′ = 0.9v + 0.1a, reacher ω′ = 0.8ω + 0.2a), clipped to [−1, 1]. An
-/// oracle: it checks planners against known energies; a learned model's
-/// actions come from its own action-conditional energy instead.
-pub struct ExactInverse;
-
-impl InverseModel for ExactInverse {
-    fn action(&self, env: Env, s: &State, next: &State) -> Action {
-        let (keep, gain) = match env {
-            Env::Particle | Env::Maze => (0.9, 0.1),
-            Env::Reacher => (0.8, 0.2),
-        };
-        [0, 1].map(|i| ((next[2 + i] - keep * s[2 + i]) / gain).clamp(-1.0, 1.0))
+impl PlanConfig {
+    /// The settings for learned transition energies, the base's
+    /// differences: 1000 steps (3000 solved no more particle tasks on
+    /// validation tasks, seed 7), and for the 200-step maze a window of 50
+    /// states, so each plan costs what a reacher plan does.
+    pub fn for_env(env: Env) -> Self {
+        Self {
+            steps: 1000,
+            plan_horizon: if env == Env::Maze { 50 } else { 0 },
+            ..Self::default()
+        }
     }
 }
 
 /// The steered point of each row of `states: [N, 4]`, differentiably.
-fn positions(env: Env, states: &Tensor) -> Tensor {
+pub(crate) fn positions(env: Env, states: &Tensor) -> Tensor {
     match env {
         Env::Particle | Env::Maze => states.narrow(1, 0, 2),
         Env::Reacher => {
@@ -85,22 +87,16 @@ fn positions(env: Env, states: &Tensor) -> Tensor {
     }
 }
 
-/// `states: [N, 4]` as the transition model's code reads them (the
-/// schema's linear map of its range onto [−1, 1]).
-fn encode_states(env: Env, states: &Tensor) -> Tensor {
-    match code_schema(env, false).kind {
-        ConceptKind::Continuous { range: (lo, hi), .. } => (states - lo) * (2.0 / (hi - lo)) - 1.0,
-        ConceptKind::Categorical { .. } => unreachable!("transition codes are continuous"),
-    }
-}
-
-/// The planning objective of a sequence whose first state is clamped.
+/// The planning objective of sequences `free: [B, H, 4]` following the
+/// clamped `first: [B, 1, 4]`, toward `goal: [B, 1, 2]`: one number.
 fn objective(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, goal: &Tensor, cost_weight: f64) -> Tensor {
-    let all = Tensor::cat(&[first.shallow_clone(), free.shallow_clone()], 0);
-    let count = all.size()[0] - 1;
-    let (from, to) = (all.narrow(0, 0, count), all.narrow(0, 1, count));
-    let deltas = (&to - &from) / DELTA_SCALE;
-    let transitions = energy.energy(&deltas, Some(&encode_states(env, &from))).sum(Kind::Double);
+    let all = Tensor::cat(&[first.shallow_clone(), free.shallow_clone()], 1);
+    let horizon = free.size()[1];
+    let flat = |t: Tensor| t.reshape([-1, 4]);
+    let (from, to) = (flat(all.narrow(1, 0, horizon)), flat(all.narrow(1, 1, horizon)));
+    let deltas = wrapped_difference(env, &to, &from) / DELTA_SCALE;
+    let transitions = energy.energy(&deltas, Some(&encode_codes(env, &from, None))).sum(Kind::Double);
+    let goal = goal.expand([-1, horizon, 2], false).reshape([-1, 2]);
     let distance = (positions(env, &to) - goal)
         .square()
         .sum_dim_intlist(1, false, Kind::Double)
@@ -109,20 +105,36 @@ fn objective(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, goal:
     transitions + distance.sum(Kind::Double) * cost_weight
 }
 
-/// States s₂ … s_{1+horizon} planned from `start` toward `goal`.
-pub fn plan_states(energy: &dyn Energy, env: Env, start: &State, goal: &Point, horizon: usize, config: &PlanConfig) -> Vec<State> {
-    let row = |s: &[f64]| Tensor::from_slice(s).to_kind(Kind::Double).view([1, -1]);
-    let first = row(start);
-    let target = row(goal);
+/// `to − from`, with the reacher's angle differences wrapped (a plan may
+/// carry its angles past ±π).
+fn wrapped_difference(env: Env, to: &Tensor, from: &Tensor) -> Tensor {
+    let difference = to - from;
+    match env {
+        Env::Reacher => {
+            let pi = std::f64::consts::PI;
+            let angles = (difference.narrow(1, 0, 2) * -1.0 + pi).remainder(2.0 * pi) * -1.0 + pi;
+            Tensor::cat(&[angles, difference.narrow(1, 2, 2)], 1)
+        }
+        Env::Particle | Env::Maze => difference,
+    }
+}
+
+/// States s₂ … s_{1+horizon} planned from each start toward its goal, all
+/// tasks in one batch.
+pub fn plan_states(energy: &dyn Energy, env: Env, tasks: &[(State, Point)], horizon: usize, config: &PlanConfig) -> Vec<Vec<State>> {
+    let rows = |values: Vec<f64>, width: i64| Tensor::from_slice(&values).view([-1, 1, width]);
+    let first = rows(tasks.iter().flat_map(|t| t.0).collect(), 4);
+    let target = rows(tasks.iter().flat_map(|t| t.1).collect(), 2);
     tch::manual_seed(config.seed as i64);
-    // The plan starts standing at s₁: every later state equal to it.
-    let mut free = first.repeat([horizon as i64, 1]);
+    // Plans start standing at s₁: every later state equal to it.
+    let mut free = first.repeat([1, horizon as i64, 1]);
     let mut velocity = free.zeros_like();
     for _ in 0..config.steps {
         let var = free.detach().set_requires_grad(true);
         let loss = objective(energy, env, &first, &var, &target, config.cost_weight);
         let grad = Tensor::run_backward(&[loss], &[&var], false, false).remove(0);
         free = tch::no_grad(|| {
+            let grad = grad.nan_to_num(0.0, 0.0, 0.0).clamp(-config.grad_clip, config.grad_clip);
             velocity = &velocity * MOMENTUM - grad * (config.step_size / 2.0);
             let drift = var.detach() + &velocity;
             match config.noise > 0.0 {
@@ -131,34 +143,56 @@ pub fn plan_states(energy: &dyn Energy, env: Env, start: &State, goal: &Point, h
             }
         });
     }
-    Vec::<Vec<f64>>::try_from(free)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| [s[0], s[1], s[2], s[3]])
+    let values = Vec::<f64>::try_from(free.reshape([-1])).unwrap_or_default();
+    values
+        .chunks(horizon * 4)
+        .map(|plan| plan.chunks(4).map(|s| [s[0], s[1], s[2], s[3]]).collect())
         .collect()
 }
 
-/// An episode of the environment driven by the planner: plan, execute the
-/// first `replan_every` recovered actions, plan again from the state
-/// reached, until the horizon.
-pub fn plan_episode(energy: &dyn Energy, inverse: &dyn InverseModel, env: Env, start: State, goal: Point, config: &PlanConfig) -> Episode {
+/// Episodes of the environment driven by the planner, all tasks at once:
+/// plan, execute the first `replan_every` recovered actions, plan again
+/// from the states reached, until the horizon.
+pub fn plan_episodes(
+    energy: &dyn Energy,
+    inverse: &dyn InverseModel,
+    env: Env,
+    tasks: &[(State, Point)],
+    config: &PlanConfig,
+    progress: &dyn crate::Progress,
+) -> Vec<Episode> {
     let horizon = env.horizon();
     let chunk = if config.replan_every == 0 { horizon } else { config.replan_every };
-    let mut actions: Vec<Action> = Vec::with_capacity(horizon);
-    let mut state = start;
-    while actions.len() < horizon {
-        let remaining = horizon - actions.len();
-        let planned = plan_states(energy, env, &state, &goal, remaining, config);
-        if planned.is_empty() {
+    let mut actions: Vec<Vec<Action>> = vec![Vec::with_capacity(horizon); tasks.len()];
+    let mut current: Vec<(State, Point)> = tasks.to_vec();
+    let task = progress.begin(&format!("planning {} {env} episodes", tasks.len()), horizon as u64);
+    let mut done = 0;
+    while done < horizon {
+        let remaining = horizon - done;
+        let window = match config.plan_horizon {
+            0 => remaining,
+            h => h.min(remaining),
+        };
+        let planned = plan_states(energy, env, &current, window, config);
+        if planned.len() != tasks.len() {
             break; // nothing planned (a tensor that would not convert): stop, never spin
         }
         // Each action steers from the state actually reached toward the
         // planned next one, so small execution errors do not accumulate.
-        for next in planned.iter().take(chunk.min(remaining)) {
-            let action = inverse.action(env, &state, next);
-            actions.push(action);
-            state = env.step(&state, &action);
+        for step in 0..chunk.min(window) {
+            let states: Vec<State> = current.iter().map(|c| c.0).collect();
+            let next: Vec<State> = planned.iter().map(|p| p[step]).collect();
+            for (i, action) in inverse.actions(env, &states, &next).into_iter().enumerate() {
+                actions[i].push(action);
+                current[i].0 = env.step(&current[i].0, &action);
+            }
         }
+        done += chunk.min(window);
+        task.set_position(done as u64);
     }
-    rollout(env, start, goal, &actions)
+    tasks
+        .iter()
+        .zip(&actions)
+        .map(|((start, goal), a)| rollout(env, *start, *goal, a))
+        .collect()
 }

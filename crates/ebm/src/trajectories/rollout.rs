@@ -76,3 +76,40 @@ pub fn one_step_check(
         predicted_path: predicted[..first].iter().map(|s| env.position(s)).collect(),
     }
 }
+
+/// Sampling for multi-step rollouts of a denoising-trained energy: 200
+/// Langevin steps at temperature 1 (σ² = λ), so a prediction is a draw
+/// from exp(−E) and keeps the spread of the true transitions, as the
+/// Fréchet score asks.
+pub fn rollout_sampler() -> LangevinConfig {
+    LangevinConfig {
+        step_size: 0.01,
+        noise_std: 0.1,
+        steps: 200,
+        grad_clip: None,
+        clamp: Some((-4.0, 4.0)),
+    }
+}
+
+/// A one-step model: next states from states (and actions, for
+/// action-conditional models).
+pub type Predictor<'a> = dyn FnMut(&[State], Option<&[super::Action]>) -> Vec<State> + 'a;
+
+/// Multi-step rollouts scored as IGEBM does: every episode's start is run
+/// forward `steps` times on the model's own predictions (`predict` maps
+/// states, and for action-conditional models the episodes' actions at that
+/// step, to next states), and at each step the Fréchet distance is taken
+/// between the predicted and the true states across episodes.
+pub fn rollout_frechet(episodes: &[super::Episode], steps: usize, conditional: bool, predict: &mut Predictor) -> Vec<f64> {
+    let steps = steps.min(episodes.iter().map(|e| e.actions.len()).min().unwrap_or(0));
+    let mut states: Vec<State> = episodes.iter().map(|e| e.states[0]).collect();
+    let rows = |s: &[State]| s.iter().map(|v| v.to_vec()).collect::<Vec<_>>();
+    (0..steps)
+        .map(|t| {
+            let actions: Vec<super::Action> = episodes.iter().map(|e| e.actions[t]).collect();
+            states = predict(&states, conditional.then_some(actions.as_slice()));
+            let truth: Vec<State> = episodes.iter().map(|e| e.states[t + 1]).collect();
+            crate::judge::frechet::frechet_distance(&rows(&states), &rows(&truth))
+        })
+        .collect()
+}

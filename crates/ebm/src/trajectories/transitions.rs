@@ -73,19 +73,39 @@ pub fn code_schema(env: Env, conditional: bool) -> ConceptSchema {
 /// Codes `[B, C]` of a transition model for states (and actions, clipped as
 /// the environment clips them), as the model reads them.
 pub fn transition_codes(env: Env, states: &[State], actions: Option<&[[f64; 2]]>) -> Tensor {
-    let schema = code_schema(env, actions.is_some());
-    let rows: Vec<f32> = states
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| {
-            let mut values = s.to_vec();
-            if let Some(a) = actions {
-                values.extend(a[i].map(|v| v.clamp(-1.0, 1.0)));
-            }
-            schema.encode(&values)
-        })
-        .collect();
-    Tensor::from_slice(&rows).view([states.len() as i64, -1])
+    let rows = |values: Vec<f64>, width: i64| Tensor::from_slice(&values).view([-1, width]);
+    let states = rows(states.iter().flatten().copied().collect(), 4);
+    let actions = actions.map(|a| rows(a.iter().flatten().copied().collect(), 2));
+    encode_codes(env, &states, actions.as_ref()).to_kind(tch::Kind::Float)
+}
+
+/// [`transition_codes`] on tensors — `states: [N, 4]`, `actions: [N, 2]` —
+/// differentiably and in their kind: the schema's linear map of its range
+/// onto [−1, 1], the actions clipped to [−1, 1] first.
+pub fn encode_codes(env: Env, states: &Tensor, actions: Option<&Tensor>) -> Tensor {
+    let (lo, hi) = match code_schema(env, false).kind {
+        ConceptKind::Continuous { range, .. } => range,
+        ConceptKind::Categorical { .. } => unreachable!("transition codes are continuous"),
+    };
+    let encode = |t: &Tensor| (t - lo) * (2.0 / (hi - lo)) - 1.0;
+    match actions {
+        Some(a) => Tensor::cat(&[encode(states), encode(&a.clamp(-1.0, 1.0))], 1),
+        None => encode(states),
+    }
+}
+
+/// [`apply_delta`] on tensors: `states: [N, 4]` moved by scaled steps `[N, 4]`.
+pub fn apply_deltas(env: Env, states: &Tensor, deltas: &Tensor) -> Tensor {
+    let next = states + deltas * DELTA_SCALE;
+    match env {
+        Env::Reacher => {
+            let pi = std::f64::consts::PI;
+            // wrap into (−π, π] as `env::wrap` does: π − (π − θ) mod 2π.
+            let angles = (next.narrow(1, 0, 2) * -1.0 + pi).remainder(2.0 * pi) * -1.0 + pi;
+            Tensor::cat(&[angles, next.narrow(1, 2, 2)], 1)
+        }
+        Env::Particle | Env::Maze => next,
+    }
 }
 
 impl Transitions {

@@ -14,6 +14,7 @@ pub fn mlp(code_dim: i64, seed: i64) -> Box<dyn Network> {
         activation: Activation::Swish,
         spectral_norm: false,
         input_shape: vec![],
+        noise_range: None,
     })
     .build(tch::Device::Cpu);
     net.var_store_mut().double();

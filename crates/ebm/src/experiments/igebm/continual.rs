@@ -101,6 +101,7 @@ pub fn split_architecture() -> Architecture {
         activation: Activation::Swish,
         spectral_norm: false,
         input_shape: vec![1, 28, 28],
+        noise_range: None,
     })
 }
 

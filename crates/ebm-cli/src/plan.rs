@@ -1,0 +1,99 @@
+//! `ebm plan`: episodes of a control environment driven by planning on
+//! learned transition energies — the state sequence sampled under
+//! ΣE + λ·Σ‖pos − g‖, actions from the action-conditional energy — executed
+//! in the environment and written in the spec's episode format.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use ebm::names::Named;
+use ebm::trajectories::inverse::EnergyInverse;
+use ebm::trajectories::models::{load_transition_model, planning_tasks};
+use ebm::trajectories::plan::{plan_episodes, PlanConfig};
+use ebm::trajectories::{write_episodes, Env};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// The transition energy E(Δ | s) the state sequence is sampled from.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The action-conditional energy E(Δ | s, a) whose lowest-energy action
+    /// executes each planned step (default: the model's file name with
+    /// `-action` before `.safetensors`).
+    #[arg(long)]
+    pub actions_from: Option<PathBuf>,
+    /// particle, maze or reacher (must be the models').
+    #[arg(long, value_parser = Env::parse_name)]
+    pub env: Env,
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+    /// Seed of the tasks (start and goal of each episode) and the planner.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Steps over the sequence per (re)plan.
+    #[arg(long)]
+    pub plan_steps: Option<usize>,
+    /// Replan after executing this many actions (0: open loop).
+    #[arg(long)]
+    pub replan_every: Option<usize>,
+    /// States planned ahead each time (0: to the episode's end).
+    #[arg(long)]
+    pub plan_horizon: Option<usize>,
+    /// Weight λ of the goal cost.
+    #[arg(long)]
+    pub cost_weight: Option<f64>,
+    #[arg(short, long)]
+    pub out: PathBuf,
+}
+
+/// The planner's settings for `env` (see `PlanConfig::for_env`) with the
+/// user's changes.
+fn config(args: &PlanArgs) -> PlanConfig {
+    let mut config = PlanConfig::for_env(args.env);
+    config.seed = args.seed;
+    let set = |field: &mut usize, value: Option<usize>| *field = value.unwrap_or(*field);
+    set(&mut config.steps, args.plan_steps);
+    set(&mut config.replan_every, args.replan_every);
+    set(&mut config.plan_horizon, args.plan_horizon);
+    config.cost_weight = args.cost_weight.unwrap_or(config.cost_weight);
+    config
+}
+
+pub fn run(args: PlanArgs, context: &crate::Context) -> Result<()> {
+    if args.episodes == 0 {
+        bail!("--episodes must be at least 1");
+    }
+    let actions_from = args.actions_from.clone().unwrap_or_else(|| {
+        let stem = args.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        args.model.with_file_name(format!("{stem}-action.safetensors"))
+    });
+    let model = load_transition_model(&args.model)?;
+    model.expect(args.env, false, &format!("--model {}", args.model.display()))?;
+    let actions = load_transition_model(&actions_from)?;
+    actions.expect(args.env, true, &format!("--actions-from {}", actions_from.display()))?;
+    let tasks = planning_tasks(args.env, args.episodes, args.seed);
+    let inverse = EnergyInverse {
+        energy: actions.network.as_ref(),
+    };
+    let episodes = plan_episodes(
+        model.network.as_ref(),
+        &inverse,
+        args.env,
+        &tasks,
+        &config(&args),
+        &context.progress,
+    );
+    write_episodes(&args.out, &episodes)?;
+    let replays: Vec<_> = episodes.iter().map(|e| e.replay()).collect::<Result<_>>()?;
+    let n = replays.len() as f64;
+    println!(
+        "{}: {} episodes, success {:.1} %, mean return {:.3}; wrote {} (check it with `ebm env replay {}`)",
+        args.env.name(),
+        replays.len(),
+        100.0 * replays.iter().filter(|r| r.success).count() as f64 / n,
+        replays.iter().map(|r| r.episode_return).sum::<f64>() / n,
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}

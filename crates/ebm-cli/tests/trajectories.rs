@@ -1,0 +1,75 @@
+//! `ebm train trajectories --objective dsm`, `ebm plan` and `ebm env replay`
+//! end to end on a tiny budget, and the planner's refusals.
+
+mod common;
+
+use common::ebm;
+
+/// Trains a transition energy for 40 steps into `dir/name`.
+fn tiny_model(dir: &std::path::Path, name: &str, conditional: bool) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let mut args = vec![
+        "--threads",
+        "1",
+        "train",
+        "trajectories",
+        "--env",
+        "particle",
+        "--objective",
+        "dsm",
+        "--steps",
+        "40",
+        "--out",
+    ];
+    let out_text = out.display().to_string();
+    args.push(&out_text);
+    if conditional {
+        args.push("--conditional");
+    }
+    let (ok, text) = ebm(&args);
+    assert!(ok, "{text}");
+    let model = dir.join(format!("{name}.safetensors"));
+    std::fs::copy(out.join("model.safetensors"), &model).unwrap();
+    model
+}
+
+#[test]
+fn plan_writes_episodes_that_replay_and_refuses_the_wrong_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path(), "particle", false);
+    tiny_model(dir.path(), "particle-action", true);
+    let episodes = dir.path().join("episodes.jsonl");
+    let (m, e) = (model.display().to_string(), episodes.display().to_string());
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "--threads",
+            "1",
+            "plan",
+            "--model",
+            &m,
+            "--episodes",
+            "2",
+            "--plan-steps",
+            "20",
+            "--out",
+            &e,
+        ];
+        args.extend_from_slice(extra);
+        ebm(&args)
+    };
+    let (ok, text) = plan(&["--env", "particle"]);
+    assert!(ok && text.contains("success"), "{text}");
+    let (ok, text) = ebm(&["env", "replay", &e]);
+    assert!(ok && text.contains("particle: 2 episodes replayed"), "{text}");
+
+    // The wrong environment, and an action-conditional model as the state model.
+    let (ok, text) = plan(&["--env", "maze"]);
+    assert!(!ok && text.contains("trained on particle, not maze"), "{text}");
+    let action = dir.path().join("particle-action.safetensors").display().to_string();
+    let (ok, text) = ebm(&["plan", "--model", &action, "--env", "particle", "--out", &e]);
+    assert!(!ok && text.contains("must be an energy of the state alone"), "{text}");
+    // A missing action model is named with its path.
+    std::fs::remove_file(dir.path().join("particle-action.safetensors")).unwrap();
+    let (ok, text) = plan(&["--env", "particle"]);
+    assert!(!ok && text.contains("particle-action.safetensors"), "{text}");
+}

@@ -1,0 +1,64 @@
+//! Pictures of `ebm experiment trajectories`: Fréchet distance per rollout
+//! step, and executed paths of both planners (over the maze's walls).
+
+use crate::trajectories::env::WALLS;
+use crate::trajectories::{Env, Episode};
+use anyhow::Result;
+use std::path::Path;
+
+/// Episodes drawn per planner in the paths picture.
+const PATHS_DRAWN: usize = 4;
+
+type Points = Vec<(f64, f64)>;
+
+fn wall_outlines() -> Vec<Points> {
+    WALLS
+        .iter()
+        .map(|w| vec![(w[0], w[2]), (w[1], w[2]), (w[1], w[3]), (w[0], w[3]), (w[0], w[2])])
+        .collect()
+}
+
+fn path(env: Env, episode: &Episode) -> Points {
+    episode.states.iter().map(|s| env.position(s)).map(|p| (p[0], p[1])).collect()
+}
+
+pub fn draw(out: &Path, env: Env, frechet: &[(String, Vec<f64>)], planned: &[Episode], baseline: &[Episode]) -> Result<()> {
+    let curves: Vec<(String, Points)> = frechet
+        .iter()
+        .map(|(name, values)| (name.clone(), values.iter().enumerate().map(|(t, v)| ((t + 1) as f64, *v)).collect()))
+        .collect();
+    let series: Vec<(&str, &[(f64, f64)])> = curves.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
+    let title = format!("{}: Fréchet distance of rollouts to the true states", env.name());
+    crate::viz::line_plot(
+        &out.join(format!("frechet-{}.png", env.name())),
+        &series,
+        &title,
+        "step",
+        "Fréchet distance",
+        (720, 480),
+    )?;
+
+    let mut named: Vec<(String, Points)> = Vec::new();
+    if env == Env::Maze {
+        named.extend(wall_outlines().into_iter().map(|w| (String::new(), w)));
+    }
+    for (label, episodes) in [("EBM planner", planned), ("feed-forward + CEM", baseline)] {
+        for (i, e) in episodes.iter().take(PATHS_DRAWN).enumerate() {
+            let name = if i == 0 { label.to_string() } else { String::new() };
+            named.push((name, path(env, e)));
+        }
+    }
+    for e in planned.iter().take(PATHS_DRAWN) {
+        named.push((String::new(), vec![(e.goal[0], e.goal[1])]));
+    }
+    let series: Vec<(&str, &[(f64, f64)])> = named.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
+    let title = format!("{}: executed paths (dots: goals)", env.name());
+    crate::viz::line_plot(
+        &out.join(format!("paths-{}.png", env.name())),
+        &series,
+        &title,
+        "x",
+        "y",
+        (640, 640),
+    )
+}
