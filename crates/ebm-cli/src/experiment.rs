@@ -75,6 +75,13 @@ pub struct TrajectoriesExperimentArgs {
     pub rollout_steps: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also run the online setting: rounds of planning, executing, and
+    /// training on the gathered data (4 rounds of 50 episodes by default).
+    #[arg(long)]
+    pub online: bool,
+    /// Online rounds (with --online).
+    #[arg(long, requires = "online")]
+    pub online_rounds: Option<usize>,
 }
 
 #[derive(Args)]
@@ -269,6 +276,11 @@ fn run_trajectories(a: TrajectoriesExperimentArgs, context: &Context) -> Result<
         rollout_episodes: a.rollout_episodes,
         rollout_steps: a.rollout_steps,
         seed: a.seed,
+        online: a.online.then(|| ebm::trajectories::online::OnlineConfig {
+            rounds: a.online_rounds.unwrap_or(4),
+            seed: a.seed,
+            ..Default::default()
+        }),
     };
     let report = ebm::experiments::trajectories::run(&options, &context.progress)?;
     for e in &report.envs {

@@ -33,6 +33,10 @@ pub struct PlanArgs {
     /// Steps over the sequence per (re)plan.
     #[arg(long)]
     pub plan_steps: Option<usize>,
+    /// Steps of each replan after the first, started from the previous
+    /// plan (0: every plan from a standing start with --plan-steps).
+    #[arg(long)]
+    pub replan_steps: Option<usize>,
     /// Replan after executing this many actions (0: open loop).
     #[arg(long)]
     pub replan_every: Option<usize>,
@@ -54,6 +58,7 @@ fn config(args: &PlanArgs) -> PlanConfig {
     let set = |field: &mut usize, value: Option<usize>| *field = value.unwrap_or(*field);
     set(&mut config.steps, args.plan_steps);
     set(&mut config.replan_every, args.replan_every);
+    set(&mut config.replan_steps, args.replan_steps);
     set(&mut config.plan_horizon, args.plan_horizon);
     config.cost_weight = args.cost_weight.unwrap_or(config.cost_weight);
     config

@@ -118,3 +118,59 @@ fn without_the_transition_energy_the_same_tasks_fail() {
     let _serial = common::serial();
     assert_eq!(solved_tasks(&Flat, 4), 0);
 }
+
+/// An energy that falls without bound as the step grows, as a learned one
+/// may far from its data.
+struct Unbounded;
+
+impl Energy for Unbounded {
+    fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
+        x.sum_dim_intlist(1, false, x.kind()) * -100.0
+    }
+}
+
+/// Plans stay in the states the environment can be in, however the energy
+/// pulls (unclamped, this one runs off to ±30 within 1000 steps).
+#[test]
+fn plans_stay_within_the_state_space() {
+    let _serial = common::serial();
+    let config = PlanConfig {
+        steps: 300,
+        ..PlanConfig::default()
+    };
+    for env in [Env::Particle, Env::Reacher] {
+        let task = ([0.2, -0.3, 0.0, 0.0], [0.5, 0.5]);
+        let plan = ebm::trajectories::plan::plan_states(&Unbounded, env, &[task], 20, None, &config);
+        let bounded = |s: &[f64; 4]| match env {
+            Env::Reacher => s[2].abs() <= 1.0 && s[3].abs() <= 1.0,
+            _ => s.iter().all(|v| v.abs() <= 1.0),
+        };
+        assert!(plan[0].iter().all(bounded), "{env:?}: {:?}", plan[0]);
+        // The energy did pull: velocities sit at their bound.
+        assert!(plan[0].iter().any(|s| s[2] >= 0.99), "{env:?}: {:?}", plan[0]);
+    }
+}
+
+/// One online round on a tiny budget: models train on the seed episodes,
+/// plan, and the executed episodes are scored and counted into the data.
+#[test]
+fn an_online_round_trains_plans_and_grows_its_data() {
+    use ebm::trajectories::online::{online_energy, OnlineConfig};
+    let _serial = common::serial();
+    let online = OnlineConfig {
+        rounds: 2,
+        seed_episodes: 2,
+        episodes_per_round: 2,
+        train_steps: 20,
+        seed: 0,
+    };
+    let plan = PlanConfig {
+        steps: 10,
+        ..PlanConfig::for_env(Env::Particle)
+    };
+    let rounds = online_energy(Env::Particle, &online, &plan, &ebm::Quiet).expect("runs");
+    assert_eq!(rounds.len(), 2);
+    assert_eq!(rounds[0].transitions, 2 * 60);
+    assert_eq!(rounds[1].transitions, 4 * 60, "the first round's episodes join the data");
+    assert!(rounds.iter().all(|r| r.mean_return.is_finite() && (0.0..=1.0).contains(&r.success)));
+}

@@ -8,6 +8,7 @@ use crate::trajectories::feedforward::{FeedForward, FeedForwardConfig};
 use crate::trajectories::inverse::EnergyInverse;
 use crate::trajectories::models::{load_transition_model, planning_tasks, TransitionModel};
 use crate::trajectories::mpc::{mpc_episodes, CemConfig};
+use crate::trajectories::online::{online_energy, online_feedforward, OnlineRound};
 use crate::trajectories::plan::{plan_episodes, PlanConfig};
 use crate::trajectories::rollout::{predict_next, rollout_frechet, rollout_sampler};
 use crate::trajectories::transitions::Transitions;
@@ -28,6 +29,8 @@ pub struct TrajectoriesOptions {
     pub rollout_episodes: usize,
     pub rollout_steps: usize,
     pub seed: u64,
+    /// Also run the online setting (the planner gathers its data).
+    pub online: Option<crate::trajectories::online::OnlineConfig>,
 }
 
 #[derive(Serialize)]
@@ -46,6 +49,8 @@ pub struct EnvReport {
     /// The same averaged over the steps.
     pub mean_frechet: Vec<(String, f64)>,
     pub planning: Vec<PlanScore>,
+    /// Online rounds: (planner, rounds).
+    pub online: Vec<(String, Vec<OnlineRound>)>,
 }
 
 #[derive(Serialize)]
@@ -159,11 +164,22 @@ fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> 
         )?,
     ];
     super::trajectories_pictures::draw(&options.out, env, &frechet, &planned, &baseline)?;
+    let online = match &options.online {
+        Some(online) => vec![
+            ("EBM".to_string(), online_energy(env, online, &plan_config, progress)?),
+            (
+                "feed-forward + CEM".to_string(),
+                online_feedforward(env, online, &cem_config, progress)?,
+            ),
+        ],
+        None => Vec::new(),
+    };
     Ok(EnvReport {
         env: env.name().into(),
         frechet,
         mean_frechet,
         planning,
+        online,
     })
 }
 
@@ -214,6 +230,19 @@ fn markdown(report: &TrajectoriesReport, options: &TrajectoriesOptions) -> Strin
     for e in &report.envs {
         for (name, value) in &e.mean_frechet {
             md += &format!("| {} | {name} | {value:.5} |\n", e.env);
+        }
+    }
+    if report.envs.iter().any(|e| !e.online.is_empty()) {
+        md += "\n## Online: the planner gathers its data (slides, online: particle −20.38 vs −850.67, maze −162.97 vs −949.99, reacher −29.87 vs −42.37)\n\nEach round plans fresh tasks with the current models, executes them, adds them to the data and trains further.\n\n| environment | planner | round | transitions trained on | success | mean return |\n|---|---|---|---|---|---|\n";
+        for e in &report.envs {
+            for (planner, rounds) in &e.online {
+                for r in rounds {
+                    md += &format!(
+                        "| {} | {planner} | {} | {} | {:.2} | {:.2} |\n",
+                        e.env, r.round, r.transitions, r.success, r.mean_return
+                    );
+                }
+            }
         }
     }
     md += "\nPictures: `frechet-<env>.png` (per step), `paths-<env>.png` (executed paths of the first episodes, both planners).\n";

@@ -10,6 +10,7 @@ pub mod feedforward;
 pub mod inverse;
 pub mod models;
 pub mod mpc;
+pub mod online;
 pub mod plan;
 pub mod rollout;
 pub mod transitions;

@@ -26,10 +26,11 @@ pub struct CemConfig {
     pub seed: u64,
 }
 
-/// 500 sequences × 10 iterations (5000 rollouts per plan, the energy
-/// planner's 5000 steps over the sequence: the same number of model
-/// evaluations), 50 elites, replanning every 10 steps as the energy
-/// planner does.
+/// 500 sequences × 10 iterations: 5000 model evaluations per planned
+/// transition, at least the energy planner's compute (its 1000 steps of a
+/// forward and a backward pass over the sequence, about 3000
+/// forward-equivalents); 50 elites, replanning every 10 steps as the
+/// energy planner does.
 impl Default for CemConfig {
     fn default() -> Self {
         Self {

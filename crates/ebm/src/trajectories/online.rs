@@ -1,0 +1,144 @@
+//! The online setting of the IGEBM slides: the planner gathers its own data.
+//! Each round plans a batch of fresh tasks with the current models, executes
+//! them in the environment, adds the executed transitions to the data, and
+//! trains the models further on everything gathered so far. The energies
+//! (planner + energy inverse) and the feed-forward baseline (CEM) go through
+//! the same rounds from the same small exploratory seed set.
+
+use super::episode::Episode;
+use super::feedforward::{FeedForward, FeedForwardConfig};
+use super::inverse::EnergyInverse;
+use super::models::planning_tasks;
+use super::mpc::{mpc_episodes, CemConfig};
+use super::plan::{plan_episodes, PlanConfig};
+use super::transitions::Transitions;
+use super::{exploratory_episodes, Env};
+use crate::energy::Network;
+use crate::train::recipe::{recipe, Overrides};
+use crate::train::{Objective, Trainer};
+use crate::Progress;
+use anyhow::Result;
+use serde::Serialize;
+
+/// Documented defaults: [`OnlineConfig::default`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct OnlineConfig {
+    pub rounds: usize,
+    /// Exploratory episodes the first models train on.
+    pub seed_episodes: usize,
+    /// Planned (and executed) episodes per round.
+    pub episodes_per_round: usize,
+    /// Training steps per round (the first round's models train this long
+    /// from scratch; later rounds continue them).
+    pub train_steps: u64,
+    pub seed: u64,
+}
+
+/// 4 rounds of 50 planned episodes after 20 exploratory ones, 4000
+/// training steps a round: the whole loop costs about what the offline
+/// models plus their 100 evaluation episodes do.
+impl Default for OnlineConfig {
+    fn default() -> Self {
+        Self {
+            rounds: 4,
+            seed_episodes: 20,
+            episodes_per_round: 50,
+            train_steps: 4000,
+            seed: 0,
+        }
+    }
+}
+
+/// What one round's executed episodes scored.
+#[derive(Clone, Debug, Serialize)]
+pub struct OnlineRound {
+    pub round: usize,
+    pub success: f64,
+    pub mean_return: f64,
+    /// Transitions the models trained on before this round.
+    pub transitions: usize,
+}
+
+fn scores(round: usize, episodes: &[Episode], transitions: usize) -> Result<OnlineRound> {
+    let replays: Vec<_> = episodes.iter().map(|e| e.replay()).collect::<Result<_>>()?;
+    let n = replays.len().max(1) as f64;
+    Ok(OnlineRound {
+        round,
+        success: replays.iter().filter(|r| r.success).count() as f64 / n,
+        mean_return: replays.iter().map(|r| r.episode_return).sum::<f64>() / n,
+        transitions,
+    })
+}
+
+/// Trains (or continues) a transition energy on `episodes` by denoising
+/// score matching, the shipped models' recipe.
+fn train_energy(
+    env: Env,
+    conditional: bool,
+    network: Option<Box<dyn Network>>,
+    episodes: &[Episode],
+    config: &OnlineConfig,
+    progress: &dyn Progress,
+) -> Result<Box<dyn Network>> {
+    let name = format!("trajectories-{}{}", env.name(), if conditional { "-action" } else { "" });
+    let mut recipe = recipe(&name, config.train_steps, config.seed)?;
+    recipe.apply(&Overrides {
+        objective: Some(Objective::Dsm),
+        spectral_norm: Some(false),
+        ..Overrides::default()
+    })?;
+    let data = Transitions::from_episodes(env, episodes, conditional, config.seed);
+    tch::manual_seed(config.seed as i64);
+    let network = network.unwrap_or_else(|| recipe.architecture.build(tch::Device::Cpu));
+    let mut trainer = Trainer::new(network, &data, recipe.config.clone(), None)?;
+    trainer.run(progress)?;
+    Ok(trainer.into_parts().0)
+}
+
+/// Round `r`'s tasks: a stream apart from the offline evaluation's.
+fn round_tasks(env: Env, config: &OnlineConfig, round: usize) -> Vec<(super::State, super::Point)> {
+    planning_tasks(
+        env,
+        config.episodes_per_round,
+        crate::seed::derive(config.seed, &[0x4F4E_4C4E, round as u64]),
+    )
+}
+
+/// The energy planner's rounds.
+pub fn online_energy(env: Env, config: &OnlineConfig, plan: &PlanConfig, progress: &dyn Progress) -> Result<Vec<OnlineRound>> {
+    let mut data = exploratory_episodes(env, config.seed_episodes, config.seed);
+    let (mut state_model, mut action_model) = (None, None);
+    let mut rounds = Vec::new();
+    for round in 0..config.rounds {
+        let transitions = data.len() * env.horizon();
+        let energy = train_energy(env, false, state_model.take(), &data, config, progress)?;
+        let actions = train_energy(env, true, action_model.take(), &data, config, progress)?;
+        let inverse = EnergyInverse { energy: actions.as_ref() };
+        let episodes = plan_episodes(energy.as_ref(), &inverse, env, &round_tasks(env, config, round), plan, progress);
+        rounds.push(scores(round, &episodes, transitions)?);
+        data.extend(episodes);
+        (state_model, action_model) = (Some(energy), Some(actions));
+    }
+    Ok(rounds)
+}
+
+/// The feed-forward baseline's rounds (CEM), refitted from scratch on all
+/// data each round with the offline baseline's settings.
+pub fn online_feedforward(env: Env, config: &OnlineConfig, cem: &CemConfig, progress: &dyn Progress) -> Result<Vec<OnlineRound>> {
+    let mut data = exploratory_episodes(env, config.seed_episodes, config.seed);
+    let ff_config = FeedForwardConfig {
+        seed: config.seed,
+        steps: config.train_steps,
+        ..FeedForwardConfig::default()
+    };
+    let mut rounds = Vec::new();
+    for round in 0..config.rounds {
+        let transitions = data.len() * env.horizon();
+        let mut model = FeedForward::new(env, true, &ff_config);
+        model.fit(&Transitions::from_episodes(env, &data, true, config.seed), &ff_config)?;
+        let episodes = mpc_episodes(&model, env, &round_tasks(env, config, round), cem, progress);
+        rounds.push(scores(round, &episodes, transitions)?);
+        data.extend(episodes);
+    }
+    Ok(rounds)
+}
