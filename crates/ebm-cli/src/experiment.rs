@@ -52,36 +52,7 @@ pub enum Experiment {
     /// Trajectories: rollouts of the transition energies against the
     /// feed-forward baseline (Fréchet distance per step), and planning on
     /// them against CEM on the baseline (success, return; episode files).
-    Trajectories(TrajectoriesExperimentArgs),
-}
-
-#[derive(Args)]
-pub struct TrajectoriesExperimentArgs {
-    /// Environments (comma separated).
-    #[arg(long, value_delimiter = ',', value_parser = <ebm::trajectories::Env as ebm::Named>::parse_name, default_value = "particle,reacher,maze")]
-    pub envs: Vec<ebm::trajectories::Env>,
-    /// Folder holding `<env>.safetensors` and `<env>-action.safetensors`.
-    #[arg(long, default_value_os_t = crate::home::shipped("models/trajectories"))]
-    pub models: PathBuf,
-    #[arg(long, short, default_value = "experiments/trajectories")]
-    pub out: PathBuf,
-    /// Planned episodes per environment and planner.
-    #[arg(long, default_value_t = 100)]
-    pub episodes: usize,
-    /// Held-out exploratory episodes the rollouts start from.
-    #[arg(long, default_value_t = 200)]
-    pub rollout_episodes: usize,
-    #[arg(long, default_value_t = 20)]
-    pub rollout_steps: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Also run the online setting: rounds of planning, executing, and
-    /// training on the gathered data (4 rounds of 50 episodes by default).
-    #[arg(long)]
-    pub online: bool,
-    /// Online rounds (with --online).
-    #[arg(long, requires = "online")]
-    pub online_rounds: Option<usize>,
+    Trajectories(crate::trajectories::TrajectoriesExperimentArgs),
 }
 
 #[derive(Args)]
@@ -259,43 +230,8 @@ pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
         Experiment::Continual(a) => crate::continual::run(a, context),
         Experiment::IgebmMnist(a) => run_igebm_mnist(a, context),
         Experiment::Comet(a) => run_comet(a, context),
-        Experiment::Trajectories(a) => run_trajectories(a, context),
+        Experiment::Trajectories(a) => crate::trajectories::run_experiment(a, context),
     }
-}
-
-fn run_trajectories(a: TrajectoriesExperimentArgs, context: &Context) -> Result<()> {
-    cpu_only("trajectories", context)?;
-    if a.episodes == 0 || a.rollout_episodes < 2 || a.rollout_steps == 0 {
-        anyhow::bail!("--episodes and --rollout-steps must be at least 1, --rollout-episodes at least 2");
-    }
-    let options = ebm::experiments::trajectories::TrajectoriesOptions {
-        envs: a.envs,
-        models: a.models,
-        out: a.out,
-        episodes: a.episodes,
-        rollout_episodes: a.rollout_episodes,
-        rollout_steps: a.rollout_steps,
-        seed: a.seed,
-        online: a.online.then(|| ebm::trajectories::online::OnlineConfig {
-            rounds: a.online_rounds.unwrap_or(4),
-            seed: a.seed,
-            ..Default::default()
-        }),
-    };
-    let report = ebm::experiments::trajectories::run(&options, &context.progress)?;
-    for e in &report.envs {
-        for p in &e.planning {
-            println!(
-                "{} {}: success {:.2}, mean return {:.2}",
-                e.env, p.planner, p.success, p.mean_return
-            );
-        }
-        for (name, value) in &e.mean_frechet {
-            println!("{} {name}: mean Fréchet distance {value:.5}", e.env);
-        }
-    }
-    println!("report: {}", options.out.join("trajectories.md").display());
-    Ok(())
 }
 
 fn run_comet(a: CometExperimentArgs, context: &Context) -> Result<()> {

@@ -13,12 +13,12 @@ mod experiment;
 mod home;
 mod infer;
 mod judge;
-mod plan;
 mod progress;
 mod sample;
 mod score;
 mod train;
 mod train_product;
+mod trajectories;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -72,7 +72,7 @@ pub enum Command {
     Env(env::EnvArgs),
     /// Plan episodes of a control environment on learned transition energies
     /// and write them in the spec's episode format.
-    Plan(plan::PlanArgs),
+    Plan(trajectories::PlanArgs),
     /// Train judges and score samples with them.
     Judge(judge::JudgeArgs),
     /// Measure speed (beside a PyTorch reference where there is one).
@@ -107,7 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(args, &context),
         Command::Data(args) => data::run(args),
         Command::Env(args) => env::run(args),
-        Command::Plan(args) => plan::run(args, &context),
+        Command::Plan(args) => trajectories::run(args, &context),
         Command::Judge(args) => judge::run(args, &context),
         Command::Comet(args) => comet::run(args, &context),
         Command::Demo(args) => demo::run(args, &context),

@@ -28,7 +28,7 @@ pub fn draw(out: &Path, env: Env, frechet: &[(String, Vec<f64>)], planned: &[Epi
         .map(|(name, values)| (name.clone(), values.iter().enumerate().map(|(t, v)| ((t + 1) as f64, *v)).collect()))
         .collect();
     let series: Vec<(&str, &[(f64, f64)])> = curves.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
-    let title = format!("{}: Fréchet distance of rollouts to the true states", env.name());
+    let title = format!("{}: Frechet distance of rollouts to the true states", env.name());
     crate::viz::line_plot(
         &out.join(format!("frechet-{}.png", env.name())),
         &series,
@@ -38,18 +38,19 @@ pub fn draw(out: &Path, env: Env, frechet: &[(String, Vec<f64>)], planned: &[Epi
         (720, 480),
     )?;
 
+    // One series per planner (paths joined by breaks), so each has one colour.
+    let joined = |paths: Vec<Points>| paths.join(&(f64::NAN, f64::NAN));
     let mut named: Vec<(String, Points)> = Vec::new();
-    if env == Env::Maze {
-        named.extend(wall_outlines().into_iter().map(|w| (String::new(), w)));
-    }
     for (label, episodes) in [("EBM planner", planned), ("feed-forward + CEM", baseline)] {
-        for (i, e) in episodes.iter().take(PATHS_DRAWN).enumerate() {
-            let name = if i == 0 { label.to_string() } else { String::new() };
-            named.push((name, path(env, e)));
-        }
+        named.push((
+            label.to_string(),
+            joined(episodes.iter().take(PATHS_DRAWN).map(|e| path(env, e)).collect()),
+        ));
     }
-    for e in planned.iter().take(PATHS_DRAWN) {
-        named.push((String::new(), vec![(e.goal[0], e.goal[1])]));
+    let goals = planned.iter().take(PATHS_DRAWN).map(|e| vec![(e.goal[0], e.goal[1])]).collect();
+    named.push(("goals".to_string(), joined(goals)));
+    if env == Env::Maze {
+        named.push(("walls".to_string(), joined(wall_outlines())));
     }
     let series: Vec<(&str, &[(f64, f64)])> = named.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
     let title = format!("{}: executed paths (dots: goals)", env.name());

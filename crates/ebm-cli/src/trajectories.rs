@@ -1,8 +1,9 @@
-//! `ebm plan`: episodes of a control environment driven by planning on
+//! `ebm plan` and `ebm experiment trajectories`. `ebm plan`: episodes of a control environment driven by planning on
 //! learned transition energies — the state sequence sampled under
 //! ΣE + λ·Σ‖pos − g‖, actions from the action-conditional energy — executed
 //! in the environment and written in the spec's episode format.
 
+use crate::Context;
 use anyhow::{bail, Result};
 use clap::Args;
 use ebm::names::Named;
@@ -64,7 +65,7 @@ fn config(args: &PlanArgs) -> PlanConfig {
     config
 }
 
-pub fn run(args: PlanArgs, context: &crate::Context) -> Result<()> {
+pub fn run(args: PlanArgs, context: &Context) -> Result<()> {
     if args.episodes == 0 {
         bail!("--episodes must be at least 1");
     }
@@ -100,5 +101,69 @@ pub fn run(args: PlanArgs, context: &crate::Context) -> Result<()> {
         args.out.display(),
         args.out.display()
     );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TrajectoriesExperimentArgs {
+    /// Environments (comma separated).
+    #[arg(long, value_delimiter = ',', value_parser = <ebm::trajectories::Env as ebm::Named>::parse_name, default_value = "particle,reacher,maze")]
+    pub envs: Vec<ebm::trajectories::Env>,
+    /// Folder holding `<env>.safetensors` and `<env>-action.safetensors`.
+    #[arg(long, default_value_os_t = crate::home::shipped("models/trajectories"))]
+    pub models: PathBuf,
+    #[arg(long, short, default_value = "experiments/trajectories")]
+    pub out: PathBuf,
+    /// Planned episodes per environment and planner.
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+    /// Held-out exploratory episodes the rollouts start from.
+    #[arg(long, default_value_t = 200)]
+    pub rollout_episodes: usize,
+    #[arg(long, default_value_t = 20)]
+    pub rollout_steps: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also run the online setting: rounds of planning, executing, and
+    /// training on the gathered data (4 rounds of 50 episodes by default).
+    #[arg(long)]
+    pub online: bool,
+    /// Online rounds (with --online).
+    #[arg(long, requires = "online")]
+    pub online_rounds: Option<usize>,
+}
+
+pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Result<()> {
+    crate::experiment::cpu_only("trajectories", context)?;
+    if a.episodes == 0 || a.rollout_episodes < 2 || a.rollout_steps == 0 {
+        bail!("--episodes and --rollout-steps must be at least 1, --rollout-episodes at least 2");
+    }
+    let options = ebm::experiments::trajectories::TrajectoriesOptions {
+        envs: a.envs,
+        models: a.models,
+        out: a.out,
+        episodes: a.episodes,
+        rollout_episodes: a.rollout_episodes,
+        rollout_steps: a.rollout_steps,
+        seed: a.seed,
+        online: a.online.then(|| ebm::trajectories::online::OnlineConfig {
+            rounds: a.online_rounds.unwrap_or(4),
+            seed: a.seed,
+            ..Default::default()
+        }),
+    };
+    let report = ebm::experiments::trajectories::run(&options, &context.progress)?;
+    for e in &report.envs {
+        for p in &e.planning {
+            println!(
+                "{} {}: success {:.2}, mean return {:.2}",
+                e.env, p.planner, p.success, p.mean_return
+            );
+        }
+        for (name, value) in &e.mean_frechet {
+            println!("{} {name}: mean Fréchet distance {value:.5}", e.env);
+        }
+    }
+    println!("report: {}", options.out.join("trajectories.md").display());
     Ok(())
 }
