@@ -4,9 +4,9 @@
 //! Σₜ ‖pos(sₜ₊₁) − g‖ as the energy planner, replanning every few steps.
 
 use super::env::{Action, Env, Point, State};
-use super::episode::{rollout, Episode};
+use super::episode::Episode;
 use super::feedforward::FeedForward;
-use super::plan::positions;
+use super::plan::{positions, receding_horizon};
 use tch::{Kind, Tensor};
 
 /// Documented defaults: [`CemConfig::default`].
@@ -90,35 +90,14 @@ pub fn mpc_episodes(
     progress: &dyn crate::Progress,
 ) -> Vec<Episode> {
     tch::manual_seed(config.seed as i64);
-    let horizon = env.horizon();
-    let chunk = config.replan_every.max(1);
-    let mut actions: Vec<Vec<Action>> = vec![Vec::with_capacity(horizon); tasks.len()];
-    let mut current = tasks.to_vec();
-    let task = progress.begin(&format!("CEM on {} {env} episodes", tasks.len()), horizon as u64);
-    let mut done = 0;
-    while done < horizon {
-        let window = match config.plan_horizon {
-            0 => horizon - done,
-            h => h.min(horizon - done),
-        };
-        let plan = Vec::<f64>::try_from(cem_plan(model, env, &current, window, config).reshape([-1])).unwrap_or_default();
-        if plan.len() != tasks.len() * window * 2 {
-            break; // a tensor that would not convert: stop, never spin
-        }
-        for step in 0..chunk.min(window) {
-            for (i, c) in current.iter_mut().enumerate() {
-                let at = (i * window + step) * 2;
-                let a = [plan[at], plan[at + 1]];
-                actions[i].push(a);
-                c.0 = env.step(&c.0, &a);
-            }
-        }
-        done += chunk.min(window);
-        task.set_position(done as u64);
-    }
-    tasks
-        .iter()
-        .zip(&actions)
-        .map(|((start, goal), a)| rollout(env, *start, *goal, a))
-        .collect()
+    // One row per task: its window's mean actions.
+    let plan = |current: &[(State, Point)], window: usize| {
+        let means = cem_plan(model, env, current, window, config);
+        Vec::<Vec<f64>>::try_from(means.reshape([current.len() as i64, -1])).unwrap_or_default()
+    };
+    let act = |planned: &Vec<Vec<f64>>, step: usize, _states: &[State]| -> Vec<Action> {
+        planned.iter().map(|row| [row[2 * step], row[2 * step + 1]]).collect()
+    };
+    let label = format!("CEM on {} {env} episodes", tasks.len());
+    receding_horizon(env, tasks, config.replan_every, config.plan_horizon, &label, progress, plan, act)
 }

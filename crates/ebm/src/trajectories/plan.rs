@@ -183,7 +183,8 @@ pub fn plan_states(
 
 /// Episodes of the environment driven by the planner, all tasks at once:
 /// plan, execute the first `replan_every` recovered actions, plan again
-/// from the states reached, until the horizon.
+/// from the states reached (warm-started from the previous plan when
+/// `replan_steps` is set), until the horizon.
 pub fn plan_episodes(
     energy: &dyn Energy,
     inverse: &dyn InverseModel,
@@ -192,39 +193,69 @@ pub fn plan_episodes(
     config: &PlanConfig,
     progress: &dyn crate::Progress,
 ) -> Vec<Episode> {
-    let horizon = env.horizon();
-    let chunk = if config.replan_every == 0 { horizon } else { config.replan_every };
-    let mut actions: Vec<Vec<Action>> = vec![Vec::with_capacity(horizon); tasks.len()];
-    let mut current: Vec<(State, Point)> = tasks.to_vec();
-    let task = progress.begin(&format!("planning {} {env} episodes", tasks.len()), horizon as u64);
-    let (mut done, mut executed) = (0, 0);
+    let chunk = if config.replan_every == 0 {
+        env.horizon()
+    } else {
+        config.replan_every
+    };
     let mut previous: Option<Vec<Vec<State>>> = None;
-    while done < horizon {
-        let remaining = horizon - done;
-        let window = match config.plan_horizon {
-            0 => remaining,
-            h => h.min(remaining),
-        };
+    let plan = |current: &[(State, Point)], window: usize| {
         let warm: Option<Vec<Vec<State>>> = previous
             .as_ref()
-            .map(|plans| plans.iter().map(|p| shifted(p, executed, window)).collect());
-        let planned = plan_states(energy, env, &current, window, warm.as_deref(), config);
+            .map(|plans| plans.iter().map(|p| shifted(p, chunk.min(p.len()), window)).collect());
+        let planned = plan_states(energy, env, current, window, warm.as_deref(), config);
+        previous = Some(planned.clone());
+        planned
+    };
+    // Each action steers from the state actually reached toward the
+    // planned next one, so small execution errors do not accumulate.
+    let act = |planned: &Vec<Vec<State>>, step: usize, states: &[State]| {
+        let next: Vec<State> = planned.iter().map(|p| p[step]).collect();
+        inverse.actions(env, states, &next)
+    };
+    let label = format!("planning {} {env} episodes", tasks.len());
+    receding_horizon(env, tasks, chunk, config.plan_horizon, &label, progress, plan, act)
+}
+
+/// The model-predictive loop both planners share, for all tasks at once:
+/// `plan` the next `window` steps from the states reached (it returns one
+/// row per task, or anything else to stop), execute the first `chunk`
+/// actions `act` derives from that plan and the states reached, repeat
+/// until the horizon. `plan_horizon` 0 plans to the episode's end.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn receding_horizon<P>(
+    env: Env,
+    tasks: &[(State, Point)],
+    chunk: usize,
+    plan_horizon: usize,
+    label: &str,
+    progress: &dyn crate::Progress,
+    mut plan: impl FnMut(&[(State, Point)], usize) -> Vec<P>,
+    mut act: impl FnMut(&Vec<P>, usize, &[State]) -> Vec<Action>,
+) -> Vec<Episode> {
+    let horizon = env.horizon();
+    let chunk = chunk.max(1);
+    let mut actions: Vec<Vec<Action>> = vec![Vec::with_capacity(horizon); tasks.len()];
+    let mut current: Vec<(State, Point)> = tasks.to_vec();
+    let task = progress.begin(label, horizon as u64);
+    let mut done = 0;
+    while done < horizon {
+        let window = match plan_horizon {
+            0 => horizon - done,
+            h => h.min(horizon - done),
+        };
+        let planned = plan(&current, window);
         if planned.len() != tasks.len() {
             break; // nothing planned (a tensor that would not convert): stop, never spin
         }
-        // Each action steers from the state actually reached toward the
-        // planned next one, so small execution errors do not accumulate.
         for step in 0..chunk.min(window) {
             let states: Vec<State> = current.iter().map(|c| c.0).collect();
-            let next: Vec<State> = planned.iter().map(|p| p[step]).collect();
-            for (i, action) in inverse.actions(env, &states, &next).into_iter().enumerate() {
+            for (i, action) in act(&planned, step, &states).into_iter().enumerate() {
                 actions[i].push(action);
                 current[i].0 = env.step(&current[i].0, &action);
             }
         }
-        executed = chunk.min(window);
-        done += executed;
-        previous = Some(planned);
+        done += chunk.min(window);
         task.set_position(done as u64);
     }
     tasks
