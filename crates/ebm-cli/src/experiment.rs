@@ -32,11 +32,19 @@ pub enum Experiment {
     /// Position inference (Table 3 analogue): error of argmin_c Σ E(x|c) on
     /// fresh and cluttered scenes and against the number of views, beside the
     /// shapes judge; energy maps on one- and two-object scenes.
-    Inference(InferenceArgs),
+    Inference(crate::inference::InferenceArgs),
+    /// Position inference under distribution shift (Table 3 analogue): an
+    /// energy and a CNN regressor trained with the same wall time on restricted
+    /// scenes, read on sets shifted in colour, shape, size, light and clutter.
+    InferenceShifts(crate::inference::ShiftArgs),
     /// Continual concept learning (Table 2 analogue): position, then shape
     /// beside the frozen position model, then colour beside both, judged
     /// after each stage, beside one joint model trained on the stages in turn.
     Continual(crate::continual::ContinualArgs),
+    /// Cross-product extrapolation: a size model seen only in a corner and a
+    /// position model seen only on large objects, asked for small objects
+    /// elsewhere, beside a joint model of the same data.
+    Extrapolation(crate::extrapolation::ExtrapolationArgs),
     /// ULA vs MALA vs HMC on the shipped concept models at equal gradient
     /// evaluations: acceptance, ESS, R-hat, judged accuracy.
     Samplers(SamplersArgs),
@@ -106,26 +114,6 @@ pub struct SamplersArgs {
     #[arg(long, default_value_t = ebm::experiments::samplers::DEFAULT_GRADIENTS)]
     pub gradients: usize,
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-}
-
-#[derive(Args)]
-pub struct InferenceArgs {
-    /// Position models as `label=path` (repeat).
-    #[arg(long, default_values_t = [
-        format!("readout={}", crate::home::shipped("models/concepts/pos.safetensors").display()),
-        format!("cd={}", crate::home::shipped("models/shapes/pos.safetensors").display()),
-    ])]
-    pub model: Vec<String>,
-    #[arg(long, default_value_os_t = crate::home::shipped("judges/shapes.safetensors"))]
-    pub judge: PathBuf,
-    #[arg(long, short, default_value = "experiments/inference")]
-    pub out: PathBuf,
-    /// Scenes per test set.
-    #[arg(short, default_value_t = 300)]
-    pub n: usize,
-    /// Seed of the test scenes (apart from every training seed).
-    #[arg(long, default_value_t = 4_242)]
     pub seed: u64,
 }
 
@@ -226,8 +214,10 @@ pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
         Experiment::Samplers(a) => run_samplers(a, context),
         Experiment::Stability(a) => run_stability(a, context),
         Experiment::ConceptCheck(a) => run_concept_check(a),
-        Experiment::Inference(a) => run_inference(a, context),
+        Experiment::Inference(a) => crate::inference::run(a, context),
+        Experiment::InferenceShifts(a) => crate::inference::run_shifts(a, context),
         Experiment::Continual(a) => crate::continual::run(a, context),
+        Experiment::Extrapolation(a) => crate::extrapolation::run(a, context),
         Experiment::IgebmMnist(a) => run_igebm_mnist(a, context),
         Experiment::Comet(a) => run_comet(a, context),
         Experiment::Trajectories(a) => crate::trajectories::run_experiment(a, context),
@@ -311,47 +301,6 @@ fn run_samplers(a: SamplersArgs, context: &Context) -> Result<()> {
     };
     ebm::experiments::samplers::run(&options)?;
     print!("{}", std::fs::read_to_string(options.out.join("samplers.md"))?);
-    Ok(())
-}
-
-fn run_inference(a: InferenceArgs, context: &Context) -> Result<()> {
-    use ebm::experiments::inference::{markdown, position_inference, PositionModel};
-    cpu_only("inference", context)?;
-    if a.n == 0 {
-        bail!("-n must be at least 1");
-    }
-    let mut loaded = Vec::new();
-    for spec in &a.model {
-        let (label, path) = spec
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--model takes label=path, got '{spec}'"))?;
-        let model = ebm::checkpoint::load_checkpoint(std::path::Path::new(path))?;
-        let schema = model
-            .card
-            .concept
-            .clone()
-            .filter(|c| c.name == "pos")
-            .ok_or_else(|| anyhow::anyhow!("{path} is not a position model (its card's concept is not pos)"))?;
-        loaded.push((label.to_string(), path.to_string(), model, schema));
-    }
-    let (judge, _) = ebm::judge::Judge::load(&a.judge)?;
-    let models: Vec<PositionModel> = loaded
-        .iter()
-        .map(|(label, path, model, schema)| PositionModel {
-            name: format!("{label} ({path})"),
-            key: label.clone(),
-            energy: model.network.as_ref(),
-            schema: schema.clone(),
-        })
-        .collect();
-    std::fs::create_dir_all(&a.out)?;
-    let rows = position_inference(&models, &judge, a.n, a.seed, &a.out)?;
-    let table = markdown(&rows);
-    let json = serde_json::json!({"scenes_per_set": a.n, "seed": a.seed, "rows": rows});
-    ebm::io::write_atomically(&a.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    ebm::io::write_atomically(&a.out.join("table.md"), table.as_bytes())?;
-    print!("{table}");
-    println!("wrote {}", a.out.display());
     Ok(())
 }
 

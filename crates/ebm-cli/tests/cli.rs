@@ -80,6 +80,14 @@ fn bad_input_is_refused_with_the_reason() {
             ],
             "adversarial_eps attacks the label cross-entropy",
         ),
+        (
+            vec!["experiment", "extrapolation", "--coverages", "0.1,1.5", "-o", o],
+            "coverage 1.5 must be a fraction in (0, 1]",
+        ),
+        (
+            vec!["experiment", "inference-shifts", "-n", "0", "-o", o],
+            "-n and --steps must be at least 1",
+        ),
     ];
     for (args, expected) in cases {
         let (ok, text) = ebm(&args);

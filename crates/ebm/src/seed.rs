@@ -41,6 +41,8 @@ pub mod streams {
     pub const TRANSITION_BATCH: u64 = 0x5452_4E53;
     /// Task `i` (start and goal) of a planning evaluation.
     pub const PLANNING_TASK: u64 = 0x504C_414E;
+    /// The second and later sets of a union of filtered datasets.
+    pub const UNION_PART: u64 = 0x554E_494F;
 }
 
 /// SplitMix64 of `seed` advanced by `stream`.

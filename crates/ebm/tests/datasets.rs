@@ -356,3 +356,106 @@ fn joint_codes_are_the_concepts_codes_side_by_side_on_the_same_scenes() {
     assert!((0..8).all(|k| scenes(2).iter().any(|s| object(s).colour == Some(k))));
     assert!(ShapesJointData::new(&[], 32, 4, ShapesFilter::default(), ChainStart::Background).is_err());
 }
+
+/// A union of filtered sets splits each batch between them: the first part
+/// is exactly the first filter's batch, the rest obeys the second filter;
+/// the extrapolation experiment's sets and requests hold what they promise.
+#[test]
+fn a_union_of_filters_splits_batches_and_the_extrapolation_sets_hold() {
+    use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData, ShapesJointData};
+    use ebm::data::DataSource;
+    use ebm::experiments::extrapolation::{position_filter, size_filter, test_conditions, LARGE, SMALL};
+    use ebm::sample::ChainStart;
+    let concepts = [ShapesConcept::Pos, ShapesConcept::Size];
+    let filters = [size_filter(0.1), position_filter()];
+    let union = ShapesJointData::union(&concepts, 16, 9, &filters, ChainStart::Background).unwrap();
+    let batch = union.batch(3, 7);
+    assert_eq!(batch.x.size(), [7, 3, 16, 16]);
+    let first = ShapesConceptData::new(ShapesConcept::Pos, 16, 9, filters[0].clone(), ChainStart::Background)
+        .unwrap()
+        .batch(3, 4);
+    assert!(first.x.equal(&batch.x.narrow(0, 0, 4)), "the first filter's part is its own batch");
+    let code = Vec::<f32>::try_from(batch.code.unwrap().view([-1])).unwrap();
+    let schema_pos = ShapesConcept::Pos.schema();
+    let schema_size = ShapesConcept::Size.schema();
+    for (i, row) in code.chunks(3).enumerate() {
+        let (x, y) = {
+            let p = schema_pos.decode(&row[..2]);
+            (p[0], p[1])
+        };
+        let r = schema_size.decode(&row[2..])[0];
+        if i < 4 {
+            assert!(
+                x >= filters[0].x.0 - 1e-9 && y <= filters[0].y.1 + 1e-9,
+                "scene {i} at ({x}, {y}) is outside the corner"
+            );
+        } else {
+            assert!(r >= LARGE.0 - 1e-9, "scene {i} has half-size {r}, not a large object");
+        }
+    }
+    // The corner holds 10 % of the position square's area, top right (v downwards).
+    let corner = size_filter(0.1);
+    let area = (corner.x.1 - corner.x.0) * (corner.y.1 - corner.y.0);
+    assert!((area / 0.36 - 0.1).abs() < 1e-9 && corner.x.1 == 0.8 && corner.y.0 == 0.2);
+    for c in test_conditions(300, 0) {
+        assert!((SMALL.0..SMALL.1).contains(&c.size));
+        assert!(!(c.pos.0 >= corner.x.0 && c.pos.1 <= corner.y.1), "{:?} asks for the corner", c.pos);
+    }
+    assert!(ShapesJointData::union(&concepts, 16, 9, &[], ChainStart::Background).is_err());
+}
+
+/// The light filter restricts L and nothing else, and leaves the spec's
+/// draws untouched at its default; each Table 3 shifted set differs from the
+/// training set in its one factor, outside the training range.
+#[test]
+fn the_light_filter_and_the_shifted_inference_sets_hold() {
+    use ebm::data::shapes::LIGHT_RANGE;
+    use ebm::experiments::inference_shifts::{base_filter, shifted_sets};
+    let dim = Shapes {
+        filter: ShapesFilter {
+            light: (0.85, 0.9),
+            ..ShapesFilter::default()
+        },
+        ..Shapes::new(16, 3)
+    };
+    let plain = Shapes::new(16, 3);
+    for i in 0..100 {
+        let (a, b) = (dim.scene(i), plain.scene(i));
+        assert!((0.85..0.9).contains(&a.light.intensity));
+        assert!((LIGHT_RANGE.0..LIGHT_RANGE.1).contains(&b.light.intensity));
+        assert_eq!(a.light.phi, b.light.phi, "only L is restricted");
+        assert_eq!(a.objects, b.objects);
+    }
+    // The default is left out of descriptions, so older cards keep their text.
+    assert!(!serde_json::to_string(&ShapesFilter::default()).unwrap().contains("light"));
+    assert!(ShapesFilter {
+        light: (0.5, 1.0),
+        ..ShapesFilter::default()
+    }
+    .validate()
+    .unwrap_err()
+    .to_string()
+    .contains("light range"));
+    let base = base_filter();
+    let sets = shifted_sets(5);
+    assert_eq!(sets[0].views, vec![1, 2, 4, 8]);
+    let inside = |set: &ebm::experiments::inference::TestSet| {
+        let (_, scenes) = set.shapes.batch(0, 200);
+        let objects: Vec<_> = scenes.iter().map(|s| s.objects.last().unwrap().clone()).collect();
+        let lights: Vec<f64> = scenes.iter().map(|s| s.light.intensity).collect();
+        [
+            objects.iter().all(|o| base.colours.contains(&o.colour.unwrap())),
+            objects.iter().all(|o| base.shapes.contains(&o.shape)),
+            objects.iter().all(|o| o.r <= base.r.1),
+            lights.iter().all(|&l| l <= base.light.1),
+            scenes.iter().all(|s| s.objects.len() == 1),
+        ]
+    };
+    assert_eq!(inside(&sets[0]), [true; 5], "fresh scenes are the training set's");
+    for (k, set) in sets[1..].iter().enumerate() {
+        let within = inside(set);
+        for (factor, &holds) in within.iter().enumerate() {
+            assert_eq!(holds, factor != k, "set '{}', factor {factor}", set.name);
+        }
+    }
+}

@@ -32,6 +32,8 @@ pub const COLOURS: [[f64; 3]; 8] = [
 /// Range of object centres and half-sizes.
 pub const POSITION_RANGE: (f64, f64) = (0.2, 0.8);
 pub const SIZE_RANGE: (f64, f64) = (0.10, 0.18);
+/// Range of the light's intensity L.
+pub const LIGHT_RANGE: (f64, f64) = (0.85, 1.15);
 /// Minimum distance between object centres in `multi-shapes`.
 pub const MIN_SEPARATION: f64 = 0.15;
 
@@ -78,8 +80,13 @@ pub struct Light {
 
 impl Light {
     fn draw(rng: &mut impl Rng) -> Self {
+        Self::draw_within(rng, LIGHT_RANGE)
+    }
+
+    /// L from `intensity` (a part of [`LIGHT_RANGE`]), φ as always.
+    fn draw_within(rng: &mut impl Rng, intensity: (f64, f64)) -> Self {
         Self {
-            intensity: rng.random_range(0.85..1.15),
+            intensity: range(rng, intensity),
             phi: rng.random_range(0.0..2.0 * PI),
         }
     }
@@ -133,6 +140,18 @@ pub struct ShapesFilter {
     pub r: (f64, f64),
     pub shapes: Vec<usize>,
     pub colours: Vec<usize>,
+    /// The light's intensity L. Left out of a description when it is the
+    /// spec's whole range, so cards written before it existed still match.
+    #[serde(default = "light_range", skip_serializing_if = "is_light_range")]
+    pub light: (f64, f64),
+}
+
+fn light_range() -> (f64, f64) {
+    LIGHT_RANGE
+}
+
+fn is_light_range(light: &(f64, f64)) -> bool {
+    *light == LIGHT_RANGE
 }
 
 impl Default for ShapesFilter {
@@ -143,6 +162,7 @@ impl Default for ShapesFilter {
             r: SIZE_RANGE,
             shapes: vec![0, 1, 2],
             colours: (0..8).collect(),
+            light: LIGHT_RANGE,
         }
     }
 }
@@ -182,6 +202,9 @@ impl ShapesFilter {
         }
         if !inside(self.r, SIZE_RANGE) {
             bail!("size range {:?} must lie within [0.10, 0.18] with low ≤ high", self.r);
+        }
+        if !inside(self.light, LIGHT_RANGE) {
+            bail!("light range {:?} must lie within [0.85, 1.15] with low ≤ high", self.light);
         }
         if self.shapes.is_empty() || self.shapes.iter().any(|&s| s >= SHAPE_NAMES.len()) {
             bail!("shape filter {:?} must name some of 0 square, 1 circle, 2 triangle", self.shapes);
@@ -232,7 +255,7 @@ impl Shapes {
     /// Scene i: clutter first (back), the labelled object last.
     pub fn scene(&self, i: u64) -> Scene {
         let mut rng = stream_rng(self.seed, 2, i);
-        let light = Light::draw(&mut rng);
+        let light = Light::draw_within(&mut rng, self.filter.light);
         let f = &self.filter;
         let (x, y, r) = (range(&mut rng, f.x), range(&mut rng, f.y), range(&mut rng, f.r));
         let shape = pick(&mut rng, &f.shapes);

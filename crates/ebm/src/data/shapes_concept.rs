@@ -177,62 +177,103 @@ impl DataSource for ShapesConceptData {
 /// `shapes` images with several concepts' codes side by side (in the order
 /// given): one joint conditional model of all of them, the baseline that
 /// composition is measured against (continual learning, extrapolation).
+/// With several filters the scenes are their union: each batch splits evenly
+/// between the filtered sets (the first takes any remainder).
 pub struct ShapesJointData {
-    parts: Vec<ShapesConceptData>,
+    /// One group per filter; a group's parts share its scenes.
+    groups: Vec<Vec<ShapesConceptData>>,
 }
 
 impl ShapesJointData {
     pub fn new(concepts: &[ShapesConcept], size: usize, seed: u64, filter: ShapesFilter, start: ChainStart) -> anyhow::Result<Self> {
+        Self::union(concepts, size, seed, &[filter], start)
+    }
+
+    /// The union of `filters`' scenes. The first set draws from `seed` (so
+    /// one filter is exactly [`Self::new`]), later ones from streams of it.
+    pub fn union(concepts: &[ShapesConcept], size: usize, seed: u64, filters: &[ShapesFilter], start: ChainStart) -> anyhow::Result<Self> {
         if concepts.is_empty() {
             anyhow::bail!("a joint model needs at least one concept");
         }
-        let parts = concepts
+        if filters.is_empty() {
+            anyhow::bail!("a union of filtered datasets needs at least one filter");
+        }
+        let groups = filters
             .iter()
-            .map(|&c| ShapesConceptData::new(c, size, seed, filter.clone(), start))
+            .enumerate()
+            .map(|(k, filter)| {
+                let seed = match k {
+                    0 => seed,
+                    _ => crate::seed::derive(seed, &[crate::seed::streams::UNION_PART, k as u64]),
+                };
+                concepts
+                    .iter()
+                    .map(|&c| ShapesConceptData::new(c, size, seed, filter.clone(), start))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
             .collect::<anyhow::Result<_>>()?;
-        Ok(Self { parts })
+        Ok(Self { groups })
+    }
+
+    fn first(&self) -> &ShapesConceptData {
+        &self.groups[0][0]
     }
 }
 
 impl DataSource for ShapesJointData {
     fn batch(&self, step: u64, batch_size: usize) -> Batch {
-        // Every part has the same scenes (same seed and filter): render once.
-        let (x, scenes) = self.parts[0].scenes(step, batch_size);
-        let codes: Vec<Tensor> = self.parts.iter().map(|p| p.codes_of(&scenes)).collect();
+        let k = self.groups.len();
+        let (mut xs, mut codes) = (Vec::new(), Vec::new());
+        for (g, parts) in self.groups.iter().enumerate() {
+            let n = batch_size / k + if g == 0 { batch_size % k } else { 0 };
+            if n == 0 {
+                continue;
+            }
+            // Every part of a group has the same scenes (same seed and filter): render once.
+            let (x, scenes) = parts[0].scenes(step, n);
+            xs.push(x);
+            let group: Vec<Tensor> = parts.iter().map(|p| p.codes_of(&scenes)).collect();
+            codes.push(Tensor::cat(&group, 1));
+        }
         Batch {
-            x,
-            code: Some(Tensor::cat(&codes, 1)),
+            x: Tensor::cat(&xs, 0),
+            code: Some(Tensor::cat(&codes, 0)),
         }
     }
 
     fn example_shape(&self) -> Vec<i64> {
-        self.parts[0].example_shape()
+        self.first().example_shape()
     }
 
     fn code_dim(&self) -> i64 {
-        self.parts.iter().map(|p| p.schema.code_dim()).sum()
+        self.groups[0].iter().map(|p| p.schema.code_dim()).sum()
     }
 
     fn init_noise(&self) -> InitNoise {
-        self.parts[0].init_noise()
+        self.first().init_noise()
     }
 
     fn chain_start(&self) -> ChainStart {
-        self.parts[0].start
+        self.first().start
     }
 
     fn fresh_chains(&self, step: u64, n: usize) -> Tensor {
-        self.parts[0].fresh_chains(step, n)
+        self.first().fresh_chains(step, n)
     }
 
     fn describe(&self) -> serde_json::Value {
-        let concepts: Vec<&str> = self.parts.iter().map(|p| p.concept.name()).collect();
-        serde_json::json!({
+        let concepts: Vec<&str> = self.groups[0].iter().map(|p| p.concept.name()).collect();
+        let filters: Vec<&ShapesFilter> = self.groups.iter().map(|g| &g[0].shapes.filter).collect();
+        let mut described = serde_json::json!({
             "dataset": "shapes",
             "joint": concepts,
-            "size": self.parts[0].shapes.size,
-            "seed": self.parts[0].shapes.seed,
-            "filter": self.parts[0].shapes.filter,
-        })
+            "size": self.first().shapes.size,
+            "seed": self.first().shapes.seed,
+            "filter": filters[0],
+        });
+        if filters.len() > 1 {
+            described["union_of_filters"] = serde_json::json!(filters);
+        }
+        described
     }
 }

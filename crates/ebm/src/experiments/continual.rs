@@ -9,7 +9,7 @@
 
 use super::composition::rows::concept_codes;
 use super::composition::{judge_images, score_row, Conditions, Row, POSITION_TOLERANCE};
-use super::shapes::{concept_config, sample_images, write_grid, DEFAULT_WIDTHS, IMAGE_SIZE, SHOWCASE_STEPS};
+use super::shapes::{concept_config, sample_images, write_first, DEFAULT_WIDTHS, IMAGE_SIZE, SHOWCASE_STEPS};
 use crate::compose::algebra::Composed;
 use crate::data::shapes::{ShapesFilter, COLOUR_NAMES, SHAPE_NAMES};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData, ShapesJointData};
@@ -198,13 +198,7 @@ fn judge_stage(
         .collect();
     let picture = format!("{}-stage{}.png", stage.key, stage.index + 1);
     let title = format!("{} after stage {} ({})", stage.key, stage.index + 1, stage.learned.name());
-    write_grid(
-        &options.out.join(&picture),
-        &images.narrow(0, 0, shown as i64),
-        8,
-        &captions,
-        &title,
-    )?;
+    write_first(&options.out.join(&picture), &images, &captions, &title)?;
     Ok(StageResult {
         method: stage.method.into(),
         stage: stage.index + 1,

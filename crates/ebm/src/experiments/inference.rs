@@ -93,42 +93,87 @@ fn model_positions(model: &PositionModel, images: &Tensor, views: usize) -> Resu
     Ok(inference.values.iter().map(|v| [v[0], v[1]]).collect())
 }
 
-/// Every (estimator, test set, views) row, and the pictures, into `out_dir`.
-pub fn position_inference(models: &[PositionModel], judge: &Judge, n: usize, seed: u64, out_dir: &Path) -> Result<Vec<ErrorRow>> {
+/// A test set: scenes of `shapes` read under each number of views.
+pub struct TestSet {
+    pub name: String,
+    pub shapes: Shapes,
+    pub views: Vec<usize>,
+}
+
+/// The default sets: fresh scenes under 1, 2, 4 and 8 lights, and scenes
+/// with grey clutter no model saw.
+pub fn standard_sets(seed: u64) -> Vec<TestSet> {
     let fresh = Shapes::new(crate::experiments::shapes::IMAGE_SIZE as usize, seed);
     let cluttered = Shapes {
         clutter: (1, 3),
         ..fresh.clone()
     };
+    vec![
+        TestSet {
+            name: "fresh".into(),
+            shapes: fresh,
+            views: vec![1, 2, 4, 8],
+        },
+        TestSet {
+            name: "clutter 1-3 (unseen)".into(),
+            shapes: cluttered,
+            views: vec![1],
+        },
+    ]
+}
+
+/// A supervised regressor (a judge with a position head), under its name.
+pub struct Regressor<'a> {
+    pub name: String,
+    pub judge: &'a Judge,
+}
+
+/// Every (estimator, test set, views) row, and the pictures (energy maps on
+/// the first set's scenes and on two-object scenes), into `out_dir`.
+pub fn position_inference(
+    models: &[PositionModel],
+    regressors: &[Regressor],
+    sets: &[TestSet],
+    n: usize,
+    out_dir: &Path,
+) -> Result<Vec<ErrorRow>> {
     let mut rows = Vec::new();
-    let sets: [(&str, &Shapes, &[usize]); 2] = [("fresh", &fresh, &[1, 2, 4, 8]), ("clutter 1-3 (unseen)", &cluttered, &[1])];
-    for (set, shapes, all_views) in sets {
-        for &views in all_views {
-            let (images, scenes) = scenes_under_lights(shapes, n, views);
+    for set in sets {
+        for &views in &set.views {
+            let (images, scenes) = scenes_under_lights(&set.shapes, n, views);
             let mut push = |estimator: &str, estimates: Vec<[f64; 2]>| {
                 let (mean_error, within_tolerance) = errors(&estimates, &scenes, views);
                 rows.push(ErrorRow {
                     estimator: estimator.to_string(),
-                    test_set: set.to_string(),
+                    test_set: set.name.clone(),
                     views,
                     mean_error,
                     within_tolerance,
                 });
             };
-            push("shapes judge (supervised CNN)", judge_positions(judge, &images, views)?);
+            for regressor in regressors {
+                push(&regressor.name, judge_positions(regressor.judge, &images, views)?);
+            }
             for model in models {
                 push(&model.name, model_positions(model, &images, views)?);
             }
         }
     }
-    // Eight one-object scenes, then eight two-object ones, for every model's maps.
-    let (one, _) = scenes_under_lights(&fresh, 8, 1);
+    if let Some(first) = sets.first() {
+        write_maps(models, &first.shapes, out_dir)?;
+    }
+    Ok(rows)
+}
+
+/// Eight one-object scenes of `shapes`, then eight two-object ones, for every model's maps.
+fn write_maps(models: &[PositionModel], shapes: &Shapes, out_dir: &Path) -> Result<()> {
+    let (one, _) = scenes_under_lights(shapes, 8, 1);
     let multi = MultiShapes {
         objects: (2, 2),
-        ..MultiShapes::new(fresh.size, seed)
+        ..MultiShapes::new(shapes.size, shapes.seed)
     };
     let (pixels, _) = multi.batch(0, 8);
-    let s = fresh.size as i64;
+    let s = shapes.size as i64;
     let all = Tensor::cat(&[one, Tensor::from_slice(&pixels).view([8, 3, s, s])], 0);
     for model in models {
         let inference = infer_concept(model.energy, &model.schema, &all, &InferConfig::default())?;
@@ -139,7 +184,7 @@ pub fn position_inference(models: &[PositionModel], judge: &Judge, n: usize, see
         let file = out_dir.join(format!("maps-{}.png", model.key));
         write_energy_maps(&file, &all, &inference, 1, InferConfig::default().grid, range)?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// The rows as a Markdown table (estimators as rows, test sets × views as columns).

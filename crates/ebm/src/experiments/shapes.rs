@@ -234,6 +234,11 @@ pub fn concept_sample_grid(energy: &dyn Energy, concept: ShapesConcept, sampler:
 /// 100 steps, colour alone 1.00 / 0.98 / 0.94 / 0.75 (README, "Defaults").
 pub const SHOWCASE_STEPS: usize = 30;
 
+/// The first `captions.len()` of `images`, eight to a row, as a captioned PNG grid.
+pub fn write_first(path: &Path, images: &Tensor, captions: &[String], title: &str) -> Result<()> {
+    write_grid(path, &images.narrow(0, 0, captions.len() as i64), 8, captions, title)
+}
+
 /// Images `[N, 3, S, S]` as a captioned PNG grid.
 pub fn write_grid(path: &Path, images: &Tensor, columns: usize, captions: &[String], title: &str) -> Result<()> {
     let size = images.size();

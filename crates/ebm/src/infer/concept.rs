@@ -96,9 +96,13 @@ fn refine(energy: &dyn Energy, images: &Tensor, start: &Tensor, views: i64, spac
     codes
 }
 
+/// Energy span (nats) an energy map's colours cover at most.
+const MAP_SPREAD: f32 = 10.0;
+
 /// A picture per scene: the (first view of the) scene beside its energy map
 /// over a 2-D concept's grid, drawn in image coordinates (u right, v down)
-/// as exp(−(E − min E)) in viridis — bright where the model puts the concept.
+/// as exp(−(E − min E)/T) in viridis — bright where the model puts the concept
+/// (T = 1, or larger where the map spans more than [`MAP_SPREAD`]).
 /// The map sits where the grid's range `(lo, hi)` lies in the image
 /// (position square [0.2, 0.8]²), black outside it.
 pub fn write_energy_maps(
@@ -123,6 +127,12 @@ pub fn write_energy_maps(
     for (s, map) in energies.chunks(grid * grid).enumerate() {
         cells.extend_from_slice(&pixels[s * 3 * h * w..(s + 1) * 3 * h * w]);
         let min = map.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = map.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        // exp(−ΔE) at temperature 1, unless the map spans more than
+        // MAP_SPREAD: then the temperature that spreads it over MAP_SPREAD
+        // (a denoiser's energy, ‖x − D‖²/2σ² at σ = 0.01, spans thousands,
+        // and at temperature 1 its map is one bright cell).
+        let temperature = ((max - min) / MAP_SPREAD).max(1.0);
         let mut rgb = vec![0f32; 3 * h * w];
         for row in 0..h {
             for col in 0..w {
@@ -132,7 +142,7 @@ pub fn write_energy_maps(
                     (0.0..=1.0).contains(&t).then(|| (t * (grid - 1) as f64).round() as usize)
                 };
                 let colour = match (index(col, w), index(row, h)) {
-                    (Some(ix), Some(iy)) => crate::viz::viridis((-(map[ix * grid + iy] - min) as f64).exp()),
+                    (Some(ix), Some(iy)) => crate::viz::viridis((-((map[ix * grid + iy] - min) / temperature) as f64).exp()),
                     _ => [0, 0, 0],
                 };
                 for (c, value) in colour.iter().enumerate() {
