@@ -67,7 +67,10 @@ impl ModelCard {
             .map_err(|e| anyhow::anyhow!("its architecture is invalid: {e}"))?;
         let code_dim = self.architecture.code_dim();
         let concept_dim = self.concept.as_ref().map_or(0, |c| c.code_dim());
-        if code_dim != concept_dim {
+        // A joint model's codes are several concepts side by side; its data
+        // lists them (`joint`), and no single schema describes them.
+        let joint = self.concept.is_none() && self.data.get("joint").is_some_and(|j| j.is_array());
+        if code_dim != concept_dim && !joint {
             bail!("its network takes a code of width {code_dim} but its concept schema describes {concept_dim} entries");
         }
         // Codes are scaled by the range (ConceptSchema::encode), so it must have width.

@@ -169,3 +169,26 @@ fn a_flipped_tensor_byte_fails_the_checksum_and_old_checkpoints_still_load() {
     });
     assert!(load_checkpoint(&old).expect("loads").card.tensor_checksum.is_none());
 }
+
+/// A joint model (codes of several concepts side by side, no single schema)
+/// round-trips when its data lists the concepts; without that list a card
+/// whose network takes a code it does not describe is still refused.
+#[test]
+fn a_joint_model_round_trips_and_an_undescribed_code_is_refused() {
+    let (network, card) = conditional_conv();
+    let joint = ebm::checkpoint::ModelCard {
+        concept: None,
+        data: serde_json::json!({ "dataset": "shapes", "joint": ["pos", "size"] }),
+        ..card.clone()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("joint.safetensors");
+    save_checkpoint(&path, network.as_ref(), &joint).unwrap();
+    assert!(load_checkpoint(&path).unwrap().card.concept.is_none());
+    let bare = ebm::checkpoint::ModelCard {
+        data: serde_json::json!({ "dataset": "shapes" }),
+        ..joint
+    };
+    let err = bare.validate().unwrap_err().to_string();
+    assert!(err.contains("concept schema describes 0 entries"), "{err}");
+}

@@ -137,13 +137,16 @@ fn measure(judge: &Judge, images: &Tensor, conditions: &[Conditions]) -> Result<
     Ok([pos_err, size_err, pos_ok, size_ok, both])
 }
 
+/// A method's energy under position and size codes.
+type EnergyOfCodes<'a> = Box<dyn Fn(&Tensor, &Tensor) -> Composed<'a> + 'a>;
+
 /// What one method drew at one coverage, with its training time.
 struct Drawn<'a> {
     method: &'static str,
     key: &'static str,
     coverage: f64,
     /// The method's energy under position and size codes.
-    energy: Box<dyn Fn(&Tensor, &Tensor) -> Composed<'a> + 'a>,
+    energy: EnergyOfCodes<'a>,
     sampler: SamplerDefaults,
     train_seconds: f64,
 }
