@@ -12,7 +12,7 @@ use super::composition::rows::concept_codes;
 use super::composition::{judge_images, Conditions, POSITION_TOLERANCE, SIZE_TOLERANCE};
 use super::continual::stage_config;
 use super::shapes::{concept_architecture, sample_images, write_first, DEFAULT_WIDTHS, IMAGE_SIZE, SHOWCASE_STEPS};
-use crate::checkpoint::ModelCard;
+use super::Trained;
 use crate::compose::algebra::Composed;
 use crate::data::shapes::{Corner, ShapesFilter};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData, ShapesJointData};
@@ -270,30 +270,15 @@ fn train_joint(coverage: f64, options: &ExtrapolationOptions, progress: &dyn Pro
     Ok((trainer.averaged_network(), trainer.card(), seconds))
 }
 
-/// A trained model, its card and its training seconds.
-type Trained = (Box<dyn Network>, ModelCard, f64);
-
-/// The model kept as `name` under `options.models` (with the steps and seed
-/// in its file name), or `train`ed now and kept there. The training seconds
-/// travel in the card's metrics.
+/// The model kept as `name` under `options.models` (steps and seed in the
+/// file name), or trained now and kept there.
 fn cached(
     name: &str,
     options: &ExtrapolationOptions,
     train: impl FnOnce() -> Result<Trained>,
 ) -> Result<(Box<dyn Network>, SamplerDefaults, f64)> {
-    let path = options
-        .models
-        .join(format!("{name}-{}steps-seed{}.safetensors", options.steps, options.seed));
-    if path.exists() {
-        let loaded = crate::checkpoint::load_checkpoint(&path)?;
-        let seconds = loaded.card.metrics["train_seconds"].as_f64().unwrap_or(f64::NAN);
-        return Ok((loaded.network, loaded.card.sampler, seconds));
-    }
-    let (network, mut card, seconds) = train()?;
-    card.metrics["train_seconds"] = seconds.into();
-    std::fs::create_dir_all(&options.models).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.models.display()))?;
-    crate::checkpoint::save_checkpoint(&path, network.as_ref(), &card)?;
-    Ok((network, card.sampler, seconds))
+    let file = format!("{name}-{}steps-seed{}.safetensors", options.steps, options.seed);
+    super::cached_model(&options.models.join(file), train)
 }
 
 /// Both methods at every coverage; writes `report.json` and `README.md`.

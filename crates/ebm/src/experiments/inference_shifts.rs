@@ -113,38 +113,29 @@ pub fn shifted_sets(seed: u64) -> Vec<TestSet> {
 /// The energy: a position denoiser (the recipe of `models/shapes-denoise`)
 /// on the base set. Returns it with its training seconds.
 fn train_energy(options: &ShiftOptions, progress: &dyn Progress) -> Result<(Box<dyn crate::energy::Network>, f64)> {
-    let path = options
-        .models
-        .join(format!("denoiser-{}steps-seed{}.safetensors", options.steps, options.seed));
-    if path.exists() {
-        let loaded = crate::checkpoint::load_checkpoint(&path)?;
-        let seconds = loaded.card.metrics["train_seconds"].as_f64().unwrap_or(f64::NAN);
-        return Ok((loaded.network, seconds));
-    }
-    let mut r = recipe("shapes-pos", options.steps, options.seed)?;
-    r.apply(&Overrides {
-        objective: Some(Objective::Denoise),
-        batch_size: Some(64),
-        adam_beta1: Some(0.9),
-        lr: Some(1e-3),
-        ..Overrides::default()
+    let file = format!("denoiser-{}steps-seed{}.safetensors", options.steps, options.seed);
+    let (network, _, seconds) = super::cached_model(&options.models.join(file), || {
+        let mut r = recipe("shapes-pos", options.steps, options.seed)?;
+        r.apply(&Overrides {
+            objective: Some(Objective::Denoise),
+            batch_size: Some(64),
+            adam_beta1: Some(0.9),
+            lr: Some(1e-3),
+            ..Overrides::default()
+        })?;
+        r.config.checkpoint_every = 0;
+        let data = ShapesConceptData::new(
+            ShapesConcept::Pos,
+            IMAGE_SIZE as usize,
+            options.seed,
+            base_filter(),
+            ChainStart::Background,
+        )?;
+        tch::manual_seed(options.seed as i64);
+        let mut trainer = Trainer::new(r.architecture.build(tch::Device::Cpu), &data, r.config, None)?;
+        let seconds = trainer.run(progress)?.seconds;
+        Ok((trainer.averaged_network(), trainer.card(), seconds))
     })?;
-    r.config.checkpoint_every = 0;
-    let data = ShapesConceptData::new(
-        ShapesConcept::Pos,
-        IMAGE_SIZE as usize,
-        options.seed,
-        base_filter(),
-        ChainStart::Background,
-    )?;
-    tch::manual_seed(options.seed as i64);
-    let mut trainer = Trainer::new(r.architecture.build(tch::Device::Cpu), &data, r.config, None)?;
-    let seconds = trainer.run(progress)?.seconds;
-    let network = trainer.averaged_network();
-    let mut card = trainer.card();
-    card.metrics["train_seconds"] = seconds.into();
-    std::fs::create_dir_all(&options.models).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.models.display()))?;
-    crate::checkpoint::save_checkpoint(&path, network.as_ref(), &card)?;
     Ok((network, seconds))
 }
 
