@@ -7,6 +7,7 @@ use crate::Context;
 use anyhow::{bail, Result};
 use clap::Args;
 use ebm::names::Named;
+use ebm::trajectories::collocation::collocated_episodes;
 use ebm::trajectories::inverse::EnergyInverse;
 use ebm::trajectories::models::{load_transition_model, planning_tasks};
 use ebm::trajectories::plan::{plan_episodes, PlanConfig};
@@ -47,6 +48,11 @@ pub struct PlanArgs {
     /// Weight λ of the goal cost.
     #[arg(long)]
     pub cost_weight: Option<f64>,
+    /// Plan states and actions together on the action-conditional energy
+    /// and execute the planned actions (`trajectories::collocation`); the
+    /// state energy of --model is then not read.
+    #[arg(long)]
+    pub collocate: bool,
     #[arg(short, long)]
     pub out: PathBuf,
 }
@@ -73,22 +79,28 @@ pub fn run(args: PlanArgs, context: &Context) -> Result<()> {
         let stem = args.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         args.model.with_file_name(format!("{stem}-action.safetensors"))
     });
-    let model = load_transition_model(&args.model)?;
-    model.expect(args.env, false, &format!("--model {}", args.model.display()))?;
+    // The state model first: its card names a wrong choice of --model.
+    let model = match args.collocate {
+        true => None,
+        false => {
+            let model = load_transition_model(&args.model)?;
+            model.expect(args.env, false, &format!("--model {}", args.model.display()))?;
+            Some(model)
+        }
+    };
     let actions = load_transition_model(&actions_from)?;
     actions.expect(args.env, true, &format!("--actions-from {}", actions_from.display()))?;
     let tasks = planning_tasks(args.env, args.episodes, args.seed);
-    let inverse = EnergyInverse {
-        energy: actions.network.as_ref(),
+    let config = config(&args);
+    let episodes = match model {
+        None => collocated_episodes(actions.network.as_ref(), args.env, &tasks, &config, &context.progress),
+        Some(model) => {
+            let inverse = EnergyInverse {
+                energy: actions.network.as_ref(),
+            };
+            plan_episodes(model.network.as_ref(), &inverse, args.env, &tasks, &config, &context.progress)
+        }
     };
-    let episodes = plan_episodes(
-        model.network.as_ref(),
-        &inverse,
-        args.env,
-        &tasks,
-        &config(&args),
-        &context.progress,
-    );
     write_episodes(&args.out, &episodes)?;
     let replays: Vec<_> = episodes.iter().map(|e| e.replay()).collect::<Result<_>>()?;
     let n = replays.len() as f64;

@@ -61,6 +61,11 @@ fn plan_writes_episodes_that_replay_and_refuses_the_wrong_models() {
     assert!(ok && text.contains("success"), "{text}");
     let (ok, text) = ebm(&["env", "replay", &e]);
     assert!(ok && text.contains("particle: 2 episodes replayed"), "{text}");
+    // Collocation on the action-conditional energy alone.
+    let (ok, text) = plan(&["--env", "particle", "--collocate"]);
+    assert!(ok && text.contains("success"), "{text}");
+    let (ok, text) = ebm(&["env", "replay", &e]);
+    assert!(ok && text.contains("particle: 2 episodes replayed"), "{text}");
 
     // The wrong environment, and an action-conditional model as the state model.
     let (ok, text) = plan(&["--env", "maze"]);

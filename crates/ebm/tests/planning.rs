@@ -174,3 +174,33 @@ fn an_online_round_trains_plans_and_grows_its_data() {
     assert_eq!(rounds[1].transitions, 4 * 60, "the first round's episodes join the data");
     assert!(rounds.iter().all(|r| r.mean_return.is_finite() && (0.0..=1.0).contains(&r.success)));
 }
+
+/// [`ExactActionEnergy`] made stiffer: σ ≈ 0.3 in Δ units, the top of the
+/// learned energies' noise range, so a step the action does not make costs more
+/// than the goal cost can repay.
+struct StiffExactAction;
+
+impl Energy for StiffExactAction {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        ExactActionEnergy.energy(x, code) * 10.0
+    }
+}
+
+/// Collocation (states and actions planned together, the planned actions
+/// executed) on the exact action-conditional energy solves particle tasks;
+/// on a flat energy nothing ties the actions to the planned states, they
+/// stay at 0 and no task is solved.
+#[test]
+fn collocation_solves_particle_tasks_with_the_exact_action_energy_only() {
+    use ebm::trajectories::collocation::collocated_episodes;
+    let _serial = common::serial();
+    let env = Env::Particle;
+    let solved = |energy: &dyn Energy| -> usize {
+        let mut rng = ebm::seed::rng_at(3, &[0]);
+        let tasks: Vec<_> = (0..4).map(|_| env.draw_task(&mut rng)).collect();
+        let episodes = collocated_episodes(energy, env, &tasks, &PlanConfig::for_env(env), &ebm::Quiet);
+        episodes.iter().map(|e| e.replay().expect("replays").success as usize).sum()
+    };
+    assert_eq!(solved(&StiffExactAction), 4);
+    assert_eq!(solved(&Flat), 0);
+}

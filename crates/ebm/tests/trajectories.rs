@@ -183,3 +183,22 @@ fn the_feed_forward_baseline_learns_one_step_dynamics() {
         "model {model_error:.4} vs nothing moves {copy_error:.4}"
     );
 }
+
+/// The maze's exploratory episodes start at rest anywhere in free space —
+/// every band, never in a wall — while the tasks' goals stay the spec's.
+#[test]
+fn maze_exploration_starts_anywhere_in_free_space() {
+    let episodes = exploratory_episodes(Env::Maze, 60, 2);
+    let starts: Vec<_> = episodes.iter().map(|e| e.start).collect();
+    assert!(starts.iter().all(|s| Env::Maze.free(&[s[0], s[1]]) && s[2] == 0.0 && s[3] == 0.0));
+    for (lo, hi) in [(-1.0, -0.5), (-0.3, 0.3), (0.5, 1.0)] {
+        let in_band = starts.iter().filter(|s| s[1] > lo && s[1] < hi).count();
+        assert!(in_band >= 5, "{in_band} of 60 starts in the band y ∈ ({lo}, {hi})");
+    }
+    assert!(episodes.iter().all(|e| e.goal[1] >= 0.6 && e.goal[0] >= 0.1));
+    // The particle's still start where its tasks do (at least 0.5 from the goal).
+    let particle = exploratory_episodes(Env::Particle, 20, 2);
+    assert!(particle
+        .iter()
+        .all(|e| (e.start[0] - e.goal[0]).hypot(e.start[1] - e.goal[1]) >= 0.5));
+}

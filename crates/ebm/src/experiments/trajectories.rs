@@ -4,6 +4,7 @@
 //! baseline (success and return, the slides' control table), every episode
 //! executed in the environment and written in the spec's format.
 
+use crate::trajectories::collocation::collocated_episodes;
 use crate::trajectories::feedforward::{FeedForward, FeedForwardConfig};
 use crate::trajectories::inverse::EnergyInverse;
 use crate::trajectories::models::{load_transition_model, planning_tasks, TransitionModel};
@@ -147,15 +148,22 @@ fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> 
     let planned = plan_episodes(energy.network.as_ref(), &inverse, env, &tasks, &plan_config, progress);
     let cem_config = CemConfig {
         plan_horizon: plan_config.plan_horizon,
+        goal_cost: plan_config.goal_cost,
         seed: options.seed,
         ..CemConfig::default()
     };
+    let collocated = collocated_episodes(actions.network.as_ref(), env, &tasks, &plan_config, progress);
     let baseline = mpc_episodes(&baselines[1], env, &tasks, &cem_config, progress);
     let planning = vec![
         score(
-            "EBM (sampled states, energy inverse)",
-            &planned,
+            "EBM (states and actions, collocation)",
+            &collocated,
             &options.out.join(format!("episodes-{}-ebm.jsonl", env.name())),
+        )?,
+        score(
+            "EBM (states, energy inverse)",
+            &planned,
+            &options.out.join(format!("episodes-{}-ebm-states.jsonl", env.name())),
         )?,
         score(
             "feed-forward + CEM",
@@ -163,7 +171,11 @@ fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> 
             &options.out.join(format!("episodes-{}-cem.jsonl", env.name())),
         )?,
     ];
-    super::trajectories_pictures::draw(&options.out, env, &frechet, &planned, &baseline)?;
+    super::trajectories_pictures::draw(&options.out, env, &frechet, &collocated, &baseline)?;
+    if env == Env::Reacher {
+        let gif = options.out.join("reacher-ebm.gif");
+        super::trajectories_pictures::reacher_animation(&gif, &collocated, "reacher, EBM planner (collocation)")?;
+    }
     let online = match &options.online {
         Some(online) => vec![
             ("EBM".to_string(), online_energy(env, online, &plan_config, progress)?),
@@ -245,6 +257,6 @@ fn markdown(report: &TrajectoriesReport, options: &TrajectoriesOptions) -> Strin
             }
         }
     }
-    md += "\nPictures: `frechet-<env>.png` (per step), `paths-<env>.png` (executed paths of the first episodes, both planners).\n";
+    md += "\nPictures: `frechet-<env>.png` (per step), `paths-<env>.png` (executed paths of the first episodes: the collocation planner and CEM), `reacher-ebm.gif` (the first reacher episodes, every second step).\n";
     md
 }

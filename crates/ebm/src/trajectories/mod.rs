@@ -4,6 +4,8 @@
 //! their one-step predictions, and planning by sampling state sequences
 //! (`plan`). (Multi-step rollout scores build on these.)
 
+pub mod collocation;
+pub mod cost;
 pub mod env;
 pub mod episode;
 pub mod feedforward;
@@ -18,6 +20,7 @@ pub mod transitions;
 pub use env::{Action, Env, Point, State};
 pub use episode::{read_episodes, rollout, write_episodes, Episode, Replay};
 
+use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 /// Persistence of the exploratory policy's actions: aₜ = ρ·aₜ₋₁ + √(1 − ρ²)·εₜ,
@@ -41,13 +44,24 @@ pub fn exploratory_actions(rng: &mut impl rand::Rng, horizon: usize) -> Vec<Acti
     actions
 }
 
-/// `n` episodes of the exploratory policy from tasks drawn as the spec says;
-/// episode `i` depends only on (seed, i).
+/// `n` episodes of the exploratory policy from tasks drawn as the spec says,
+/// except that in the maze they start anywhere in free space, at rest:
+/// from the tasks' start band alone the data rarely left the bottom band, and
+/// the energies knew nothing of the gaps and the upper bands. Episode `i`
+/// depends only on (seed, i).
 pub fn exploratory_episodes(env: Env, n: usize, seed: u64) -> Vec<Episode> {
     (0..n)
         .map(|i| {
             let mut rng = crate::seed::rng_at(seed, &[crate::seed::streams::EXPLORATION, i as u64]);
-            let (start, goal) = env.draw_task(&mut rng);
+            let (mut start, goal) = env.draw_task(&mut rng);
+            if env == Env::Maze {
+                start = loop {
+                    let p = [rng.random_range(-1.0..=1.0), rng.random_range(-1.0..=1.0)];
+                    if env.free(&p) {
+                        break [p[0], p[1], 0.0, 0.0];
+                    }
+                };
+            }
             rollout(env, start, goal, &exploratory_actions(&mut rng, env.horizon()))
         })
         .collect()

@@ -1,8 +1,9 @@
 //! The planning baseline: an action-conditional feed-forward dynamics model
 //! with a standard sampling-based model-predictive controller — the
 //! cross-entropy method over action sequences under the same goal cost
-//! Σₜ ‖pos(sₜ₊₁) − g‖ as the energy planner, replanning every few steps.
+//! Σₜ d(pos(sₜ₊₁), g) as the energy planner, replanning every few steps.
 
+use super::cost::{GoalCost, TaskCost};
 use super::env::{Action, Env, Point, State};
 use super::episode::Episode;
 use super::feedforward::FeedForward;
@@ -23,6 +24,8 @@ pub struct CemConfig {
     pub replan_every: usize,
     /// Standard deviation of the first iteration's actions.
     pub initial_std: f64,
+    /// d of the goal cost (the energy planner's, see `cost`).
+    pub goal_cost: GoalCost,
     pub seed: u64,
 }
 
@@ -40,6 +43,7 @@ impl Default for CemConfig {
             plan_horizon: 0,
             replan_every: 10,
             initial_std: 0.7,
+            goal_cost: GoalCost::Euclidean,
             seed: 0,
         }
     }
@@ -56,8 +60,8 @@ impl CemConfig {
 fn cem_plan(model: &FeedForward, env: Env, tasks: &[(State, Point)], horizon: usize, config: &CemConfig) -> Tensor {
     let (b, p, h) = (tasks.len() as i64, config.population as i64, horizon as i64);
     let starts = Tensor::from_slice(&tasks.iter().flat_map(|t| t.0).collect::<Vec<f64>>()).view([b, 1, 4]);
-    let goals = Tensor::from_slice(&tasks.iter().flat_map(|t| t.1).collect::<Vec<f64>>()).view([b, 1, 2]);
-    let goals = goals.expand([b, p, 2], false).reshape([-1, 2]);
+    let goals: Vec<Point> = tasks.iter().map(|t| t.1).collect();
+    let task_cost = TaskCost::new(env, &goals, config.goal_cost);
     let mut mean = Tensor::zeros([b, 1, h, 2], (Kind::Double, tch::Device::Cpu));
     let mut std = Tensor::full([b, 1, h, 2], config.initial_std, (Kind::Double, tch::Device::Cpu));
     for _ in 0..config.iterations {
@@ -67,10 +71,7 @@ fn cem_plan(model: &FeedForward, env: Env, tasks: &[(State, Point)], horizon: us
         for t in 0..h {
             let a = actions.select(2, t).reshape([-1, 2]);
             states = model.next_states(&states, Some(&a));
-            cost += (positions(env, &states) - &goals)
-                .square()
-                .sum_dim_intlist(1, false, Kind::Double)
-                .sqrt();
+            cost += task_cost.cost(&positions(env, &states).view([b, p, 2])).view([-1]);
         }
         let elites = cost.view([b, p]).argsort(1, false).narrow(1, 0, config.elites as i64);
         let index = elites.view([b, -1, 1, 1]).expand([b, config.elites as i64, h, 2], false);

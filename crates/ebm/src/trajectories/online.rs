@@ -3,14 +3,19 @@
 //! them in the environment, adds the executed transitions to the data, and
 //! trains the models further on everything gathered so far. The energies
 //! (planner + energy inverse) and the feed-forward baseline (CEM) go through
-//! the same rounds from the same small exploratory seed set.
+//! the same rounds from the same small exploratory seed set. The energy
+//! planner here is collocation on the action-conditional energy alone: an
+//! unconditional E(Δ | s) trained on the planner's own episodes learns the
+//! planner's policy and narrows what it proposes (particle success fell
+//! 0.14 → 0.00 over four rounds), while E(Δ | s, a) learns the dynamics,
+//! whoever gathered the data.
 
+use super::collocation::collocated_episodes;
 use super::episode::Episode;
 use super::feedforward::{FeedForward, FeedForwardConfig};
-use super::inverse::EnergyInverse;
 use super::models::planning_tasks;
 use super::mpc::{mpc_episodes, CemConfig};
-use super::plan::{plan_episodes, PlanConfig};
+use super::plan::PlanConfig;
 use super::transitions::Transitions;
 use super::{exploratory_episodes, Env};
 use crate::energy::Network;
@@ -104,20 +109,19 @@ fn round_tasks(env: Env, config: &OnlineConfig, round: usize) -> Vec<(super::Sta
     )
 }
 
-/// The energy planner's rounds.
+/// The energy planner's rounds (collocation on the action-conditional
+/// energy).
 pub fn online_energy(env: Env, config: &OnlineConfig, plan: &PlanConfig, progress: &dyn Progress) -> Result<Vec<OnlineRound>> {
     let mut data = exploratory_episodes(env, config.seed_episodes, config.seed);
-    let (mut state_model, mut action_model) = (None, None);
+    let mut model = None;
     let mut rounds = Vec::new();
     for round in 0..config.rounds {
         let transitions = data.len() * env.horizon();
-        let energy = train_energy(env, false, state_model.take(), &data, config, progress)?;
-        let actions = train_energy(env, true, action_model.take(), &data, config, progress)?;
-        let inverse = EnergyInverse { energy: actions.as_ref() };
-        let episodes = plan_episodes(energy.as_ref(), &inverse, env, &round_tasks(env, config, round), plan, progress);
+        let energy = train_energy(env, true, model.take(), &data, config, progress)?;
+        let episodes = collocated_episodes(energy.as_ref(), env, &round_tasks(env, config, round), plan, progress);
         rounds.push(scores(round, &episodes, transitions)?);
         data.extend(episodes);
-        (state_model, action_model) = (Some(energy), Some(actions));
+        model = Some(energy);
     }
     Ok(rounds)
 }

@@ -5,6 +5,7 @@
 //! recovered from consecutive planned states, and executed in the
 //! environment, replanning every `replan_every` steps (model-predictive).
 
+use super::cost::{GoalCost, TaskCost};
 use super::env::{Action, Env, Point, State};
 use super::episode::{rollout, Episode};
 use super::inverse::InverseModel;
@@ -25,8 +26,10 @@ pub struct PlanConfig {
     pub step_size: f64,
     /// Std of the Langevin noise per step (0: gradient descent).
     pub noise: f64,
-    /// λ of the goal cost Σₜ ‖pos(sₜ₊₁) − g‖.
+    /// λ of the goal cost Σₜ d(pos(sₜ₊₁), g).
     pub cost_weight: f64,
+    /// d: the straight or the geodesic distance (see `cost`).
+    pub goal_cost: GoalCost,
     /// Execute this many planned actions, then plan again from the state
     /// reached (the horizon if 0: open loop).
     pub replan_every: usize,
@@ -55,6 +58,7 @@ impl Default for PlanConfig {
             step_size: 1e-4,
             noise: 0.0,
             cost_weight: 5.0,
+            goal_cost: GoalCost::Euclidean,
             replan_every: 10,
             plan_horizon: 0,
             replan_steps: 0,
@@ -73,11 +77,13 @@ impl PlanConfig {
     ///   at 5 / 10 / 15 / 25 / 50 (return −13.5 / −10.8 / −16.9 / −43.1 /
     ///   −67.1); reacher 1.00 at 5 and 10 (return −14.8 / −10.4);
     /// - for the 200-step maze a window of 50 states, so each plan costs
-    ///   what a reacher plan does.
+    ///   what a reacher plan does;
+    /// - the geodesic goal cost in the maze (`GoalCost::for_env`).
     pub fn for_env(env: Env) -> Self {
         Self {
             steps: 1000,
             cost_weight: 10.0,
+            goal_cost: GoalCost::for_env(env),
             plan_horizon: if env == Env::Maze { 50 } else { 0 },
             ..Self::default()
         }
@@ -98,24 +104,24 @@ pub(crate) fn positions(env: Env, states: &Tensor) -> Tensor {
     }
 }
 
-/// The planning objective of sequences `free: [B, H, 4]` following the
-/// clamped `first: [B, 1, 4]`, toward `goal: [B, 1, 2]`: one number.
-fn objective(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, goal: &Tensor, cost_weight: f64) -> Tensor {
-    let all = Tensor::cat(&[first.shallow_clone(), free.shallow_clone()], 1);
+/// The planning objective of sequences `free: [B, H, W]` following the
+/// clamped `first: [B, 1, 4]`, under the tasks' `cost`: one number. W is 4
+/// (states; the energy is E(Δ | s)) or 6 (states then the actions taking
+/// each previous state to them; the energy is E(Δ | s, a)).
+fn objective(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, cost: &TaskCost, cost_weight: f64) -> Tensor {
+    let states = free.narrow(2, 0, 4);
+    let all = Tensor::cat(&[first.shallow_clone(), states], 1);
     let horizon = free.size()[1];
     let flat = |t: Tensor| t.reshape([-1, 4]);
     let (from, to) = (flat(all.narrow(1, 0, horizon)), flat(all.narrow(1, 1, horizon)));
     let deltas = wrapped_difference(env, &to, &from) / DELTA_SCALE;
+    let actions = (free.size()[2] == 6).then(|| free.narrow(2, 4, 2).reshape([-1, 2]));
     // The code stays in the graph: with it detached (its gradient is
     // partly a function of s that training never fixed) particle
     // validation tasks went from 14 to 0 of 20.
-    let transitions = energy.energy(&deltas, Some(&encode_codes(env, &from, None))).sum(Kind::Double);
-    let goal = goal.expand([-1, horizon, 2], false).reshape([-1, 2]);
-    let distance = (positions(env, &to) - goal)
-        .square()
-        .sum_dim_intlist(1, false, Kind::Double)
-        .clamp_min(1e-12)
-        .sqrt();
+    let codes = encode_codes(env, &from, actions.as_ref());
+    let transitions = energy.energy(&deltas, Some(&codes)).sum(Kind::Double);
+    let distance = cost.cost(&positions(env, &to).view([-1, horizon, 2]));
     transitions + distance.sum(Kind::Double) * cost_weight
 }
 
@@ -147,21 +153,61 @@ pub fn plan_states(
     warm: Option<&[Vec<State>]>,
     config: &PlanConfig,
 ) -> Vec<Vec<State>> {
-    let rows = |values: Vec<f64>, width: i64| Tensor::from_slice(&values).view([-1, 1, width]);
-    let first = rows(tasks.iter().flat_map(|t| t.0).collect(), 4);
-    let target = rows(tasks.iter().flat_map(|t| t.1).collect(), 2);
+    let warm: Option<Vec<Vec<f64>>> = warm.map(|plans| plans.iter().map(|p| p.concat()).collect());
+    plan_rows(energy, env, tasks, horizon, 4, warm.as_deref(), config)
+        .iter()
+        .map(|plan| plan.chunks(4).map(|s| [s[0], s[1], s[2], s[3]]).collect())
+        .collect()
+}
+
+/// Plans of `width` numbers per step (4: states; 6: states and actions),
+/// each task's flattened: from `warm` (with `config.replan_steps`) or
+/// standing still at s₁ with zero actions (with `config.steps`).
+pub fn plan_rows(
+    energy: &dyn Energy,
+    env: Env,
+    tasks: &[(State, Point)],
+    horizon: usize,
+    width: i64,
+    warm: Option<&[Vec<f64>]>,
+    config: &PlanConfig,
+) -> Vec<Vec<f64>> {
+    let first = Tensor::from_slice(&tasks.iter().flat_map(|t| t.0).collect::<Vec<f64>>()).view([-1, 1, 4]);
+    let goals: Vec<Point> = tasks.iter().map(|t| t.1).collect();
+    let cost = TaskCost::new(env, &goals, config.goal_cost);
     tch::manual_seed(config.seed as i64);
-    let (mut free, steps) = match warm {
+    let (free, steps) = match warm {
         Some(plans) if config.replan_steps > 0 => (
-            Tensor::from_slice(&plans.iter().flatten().flatten().copied().collect::<Vec<f64>>()).view([-1, horizon as i64, 4]),
+            Tensor::from_slice(&plans.concat()).view([-1, horizon as i64, width]),
             config.replan_steps,
         ),
-        _ => (first.repeat([1, horizon as i64, 1]), config.steps),
+        _ => {
+            let standing = first.repeat([1, horizon as i64, 1]);
+            let actions = Tensor::zeros([tasks.len() as i64, horizon as i64, width - 4], (Kind::Double, tch::Device::Cpu));
+            (Tensor::cat(&[standing, actions], 2), config.steps)
+        }
     };
+    let free = descend(energy, env, &first, free, &cost, steps, config);
+    let values = Vec::<f64>::try_from(free.reshape([-1])).unwrap_or_default();
+    values.chunks(horizon * width as usize).map(|plan| plan.to_vec()).collect()
+}
+
+/// `steps` momentum steps (with noise if set) on the objective from the
+/// plans `free: [B, H, W]`, each projected back into the state space (and
+/// the actions into [−1, 1]).
+pub(crate) fn descend(
+    energy: &dyn Energy,
+    env: Env,
+    first: &Tensor,
+    mut free: Tensor,
+    cost: &TaskCost,
+    steps: usize,
+    config: &PlanConfig,
+) -> Tensor {
     let mut velocity = free.zeros_like();
     for _ in 0..steps {
         let var = free.detach().set_requires_grad(true);
-        let loss = objective(energy, env, &first, &var, &target, config.cost_weight);
+        let loss = objective(energy, env, first, &var, cost, config.cost_weight);
         let grad = Tensor::run_backward(&[loss], &[&var], false, false).remove(0);
         free = tch::no_grad(|| {
             let grad = grad.nan_to_num(0.0, 0.0, 0.0).clamp(-config.grad_clip, config.grad_clip);
@@ -171,14 +217,14 @@ pub fn plan_states(
                 true => &drift + drift.randn_like() * config.noise,
                 false => drift,
             };
-            within_state_space(env, &moved)
+            let states = within_state_space(env, &moved.narrow(2, 0, 4));
+            match moved.size()[2] {
+                4 => states,
+                _ => Tensor::cat(&[states, moved.narrow(2, 4, 2).clamp(-1.0, 1.0)], 2),
+            }
         });
     }
-    let values = Vec::<f64>::try_from(free.reshape([-1])).unwrap_or_default();
-    values
-        .chunks(horizon * 4)
-        .map(|plan| plan.chunks(4).map(|s| [s[0], s[1], s[2], s[3]]).collect())
-        .collect()
+    free
 }
 
 /// Episodes of the environment driven by the planner, all tasks at once:
@@ -267,8 +313,8 @@ pub(crate) fn receding_horizon<P>(
 
 /// The rest of `plan` after its first `executed` states, `length` long
 /// (the last state repeated where the old plan ends).
-fn shifted(plan: &[State], executed: usize, length: usize) -> Vec<State> {
-    let last = plan.last().copied().unwrap_or([0.0; 4]);
+pub(crate) fn shifted<T: Copy + Default>(plan: &[T], executed: usize, length: usize) -> Vec<T> {
+    let last = plan.last().copied().unwrap_or_default();
     (0..length).map(|i| plan.get(executed + i).copied().unwrap_or(last)).collect()
 }
 
