@@ -11,7 +11,7 @@
 
 use super::env::{Env, Point, State};
 use super::episode::Episode;
-use super::plan::{plan_rows, receding_horizon, shifted, PlanConfig};
+use super::plan::{planned_episodes, PlanConfig};
 use crate::energy::Energy;
 
 /// One planned step: the state reached, then the action taking the
@@ -27,24 +27,7 @@ pub fn collocated_episodes(
     config: &PlanConfig,
     progress: &dyn crate::Progress,
 ) -> Vec<Episode> {
-    let chunk = match config.replan_every {
-        0 => env.horizon(),
-        k => k,
-    };
-    let mut previous: Option<Vec<Vec<Step>>> = None;
-    let plan = |current: &[(State, Point)], window: usize| {
-        let warm: Option<Vec<Vec<f64>>> = previous
-            .as_ref()
-            .map(|plans| plans.iter().map(|p| shifted(p, chunk.min(p.len()), window).concat()).collect());
-        let rows = plan_rows(energy, env, current, window, 6, warm.as_deref(), config);
-        let planned: Vec<Vec<Step>> = rows
-            .iter()
-            .map(|row| row.chunks(6).map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]]).collect())
-            .collect();
-        previous = Some(planned.clone());
-        planned
-    };
     let act = |planned: &Vec<Vec<Step>>, step: usize, _states: &[State]| planned.iter().map(|p| [p[step][4], p[step][5]]).collect();
     let label = format!("planning {} {env} episodes (states and actions)", tasks.len());
-    receding_horizon(env, tasks, chunk, config.plan_horizon, &label, progress, plan, act)
+    planned_episodes(energy, env, tasks, config, &label, progress, act)
 }

@@ -75,24 +75,23 @@ fn scores(round: usize, episodes: &[Episode], transitions: usize) -> Result<Onli
     })
 }
 
-/// Trains (or continues) a transition energy on `episodes` by denoising
-/// score matching, the shipped models' recipe.
+/// Trains (or continues) the action-conditional transition energy on
+/// `episodes` by denoising score matching, the shipped models' recipe.
 fn train_energy(
     env: Env,
-    conditional: bool,
     network: Option<Box<dyn Network>>,
     episodes: &[Episode],
     config: &OnlineConfig,
     progress: &dyn Progress,
 ) -> Result<Box<dyn Network>> {
-    let name = format!("trajectories-{}{}", env.name(), if conditional { "-action" } else { "" });
+    let name = format!("trajectories-{}-action", env.name());
     let mut recipe = recipe(&name, config.train_steps, config.seed)?;
     recipe.apply(&Overrides {
         objective: Some(Objective::Dsm),
         spectral_norm: Some(false),
         ..Overrides::default()
     })?;
-    let data = Transitions::from_episodes(env, episodes, conditional, config.seed);
+    let data = Transitions::from_episodes(env, episodes, true, config.seed);
     tch::manual_seed(config.seed as i64);
     let network = network.unwrap_or_else(|| recipe.architecture.build(tch::Device::Cpu));
     let mut trainer = Trainer::new(network, &data, recipe.config.clone(), None)?;
@@ -117,7 +116,7 @@ pub fn online_energy(env: Env, config: &OnlineConfig, plan: &PlanConfig, progres
     let mut rounds = Vec::new();
     for round in 0..config.rounds {
         let transitions = data.len() * env.horizon();
-        let energy = train_energy(env, true, model.take(), &data, config, progress)?;
+        let energy = train_energy(env, model.take(), &data, config, progress)?;
         let episodes = collocated_episodes(energy.as_ref(), env, &round_tasks(env, config, round), plan, progress);
         rounds.push(scores(round, &episodes, transitions)?);
         data.extend(episodes);

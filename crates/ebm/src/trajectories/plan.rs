@@ -1,6 +1,6 @@
 //! Planning by sampling a whole state sequence (IGEBM's trajectories): with
 //! s₁ clamped, s₂ … s_T follow Langevin dynamics on
-//! Σₜ E(sₜ, sₜ₊₁) + λ·Σₜ ‖pos(sₜ₊₁) − g‖, the transition energy read as
+//! Σₜ E(sₜ, sₜ₊₁) + λ·Σₜ d(pos(sₜ₊₁), g) (d: `cost`), the transition energy read as
 //! E(Δₜ | sₜ) over the scaled step (see `transitions`). Actions are then
 //! recovered from consecutive planned states, and executed in the
 //! environment, replanning every `replan_every` steps (model-predictive).
@@ -168,7 +168,7 @@ pub fn plan_states(
 /// Plans of `width` numbers per step (4: states; 6: states and actions),
 /// each task's flattened: from `warm` (with `config.replan_steps`) or
 /// standing still at s₁ with zero actions (with `config.steps`).
-pub fn plan_rows(
+pub(crate) fn plan_rows(
     energy: &dyn Energy,
     env: Env,
     tasks: &[(State, Point)],
@@ -244,20 +244,6 @@ pub fn plan_episodes(
     config: &PlanConfig,
     progress: &dyn crate::Progress,
 ) -> Vec<Episode> {
-    let chunk = if config.replan_every == 0 {
-        env.horizon()
-    } else {
-        config.replan_every
-    };
-    let mut previous: Option<Vec<Vec<State>>> = None;
-    let plan = |current: &[(State, Point)], window: usize| {
-        let warm: Option<Vec<Vec<State>>> = previous
-            .as_ref()
-            .map(|plans| plans.iter().map(|p| shifted(p, chunk.min(p.len()), window)).collect());
-        let planned = plan_states(energy, env, current, window, warm.as_deref(), config);
-        previous = Some(planned.clone());
-        planned
-    };
     // Each action steers from the state actually reached toward the
     // planned next one, so small execution errors do not accumulate.
     let act = |planned: &Vec<Vec<State>>, step: usize, states: &[State]| {
@@ -265,7 +251,38 @@ pub fn plan_episodes(
         inverse.actions(env, states, &next)
     };
     let label = format!("planning {} {env} episodes", tasks.len());
-    receding_horizon(env, tasks, chunk, config.plan_horizon, &label, progress, plan, act)
+    planned_episodes(energy, env, tasks, config, &label, progress, act)
+}
+
+/// Episodes from plans of `W` numbers per step ([`plan_rows`]), every
+/// replan warm-started from the previous plan's rest when
+/// `config.replan_steps` is set, the executed actions from `act`.
+pub(crate) fn planned_episodes<const W: usize>(
+    energy: &dyn Energy,
+    env: Env,
+    tasks: &[(State, Point)],
+    config: &PlanConfig,
+    label: &str,
+    progress: &dyn crate::Progress,
+    act: impl FnMut(&Vec<Vec<[f64; W]>>, usize, &[State]) -> Vec<Action>,
+) -> Vec<Episode> {
+    let chunk = match config.replan_every {
+        0 => env.horizon(),
+        k => k,
+    };
+    let mut previous: Option<Vec<Vec<[f64; W]>>> = None;
+    let plan = |current: &[(State, Point)], window: usize| {
+        let warm: Option<Vec<Vec<f64>>> = previous
+            .as_ref()
+            .map(|plans| plans.iter().map(|p| shifted(p, chunk.min(p.len()), window).concat()).collect());
+        let planned: Vec<Vec<[f64; W]>> = plan_rows(energy, env, current, window, W as i64, warm.as_deref(), config)
+            .iter()
+            .map(|row| row.chunks(W).map(|c| std::array::from_fn(|i| c[i])).collect())
+            .collect();
+        previous = Some(planned.clone());
+        planned
+    };
+    receding_horizon(env, tasks, chunk, config.plan_horizon, label, progress, plan, act)
 }
 
 /// The model-predictive loop both planners share, for all tasks at once:
@@ -318,9 +335,10 @@ pub(crate) fn receding_horizon<P>(
 
 /// The rest of `plan` after its first `executed` states, `length` long
 /// (the last state repeated where the old plan ends).
-pub(crate) fn shifted<T: Copy + Default>(plan: &[T], executed: usize, length: usize) -> Vec<T> {
-    let last = plan.last().copied().unwrap_or_default();
-    (0..length).map(|i| plan.get(executed + i).copied().unwrap_or(last)).collect()
+fn shifted<T: Copy>(plan: &[T], executed: usize, length: usize) -> Vec<T> {
+    (0..length)
+        .filter_map(|i| plan.get(executed + i).or(plan.last()).copied())
+        .collect()
 }
 
 /// Plans `[B, H, 4]` clamped to the states the environment can be in:
