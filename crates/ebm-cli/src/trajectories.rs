@@ -11,6 +11,7 @@ use ebm::trajectories::collocation::collocated_episodes;
 use ebm::trajectories::inverse::EnergyInverse;
 use ebm::trajectories::models::{load_transition_model, planning_tasks};
 use ebm::trajectories::plan::{plan_episodes, PlanConfig};
+use ebm::trajectories::plan_sampling::plan_sampler;
 use ebm::trajectories::{write_episodes, Env};
 use std::path::PathBuf;
 
@@ -53,6 +54,24 @@ pub struct PlanArgs {
     /// state energy of --model is then not read.
     #[arg(long)]
     pub collocate: bool,
+    /// Remove the energy's per-state offset before planning on it, with
+    /// one step of this size toward each transition's mode
+    /// (`energy::ModeNormalised`; 0: off; default 0.005 in the maze, 0
+    /// elsewhere).
+    #[arg(long)]
+    pub mode_step: Option<f64>,
+    /// After each descent, sample the plans from exp(−objective/T) with
+    /// this sampler (mala, hmc or ula; Metropolis-corrected ones print
+    /// their acceptance); none by default.
+    #[arg(long, value_parser = <ebm::sample::sampler::SamplerKind as ebm::Named>::parse_name)]
+    pub sampler: Option<ebm::sample::sampler::SamplerKind>,
+    /// Sampler transitions after each descent (with --sampler), the first
+    /// half adapting the step size.
+    #[arg(long, default_value_t = ebm::experiments::trajectories::PLAN_SAMPLE_STEPS, requires = "sampler")]
+    pub sample_steps: usize,
+    /// T of exp(−objective/T) (with --sampler).
+    #[arg(long, default_value_t = ebm::experiments::trajectories::PLAN_TEMPERATURE, requires = "sampler")]
+    pub temperature: f64,
     #[arg(short, long)]
     pub out: PathBuf,
 }
@@ -68,12 +87,17 @@ fn config(args: &PlanArgs) -> PlanConfig {
     set(&mut config.replan_steps, args.replan_steps);
     set(&mut config.plan_horizon, args.plan_horizon);
     config.cost_weight = args.cost_weight.unwrap_or(config.cost_weight);
+    config.mode_step = args.mode_step.unwrap_or(config.mode_step);
+    config.sampler = args.sampler.map(|kind| plan_sampler(kind, args.sample_steps, args.temperature));
     config
 }
 
 pub fn run(args: PlanArgs, context: &Context) -> Result<()> {
     if args.episodes == 0 {
         bail!("--episodes must be at least 1");
+    }
+    if !(args.temperature > 0.0 && args.temperature.is_finite()) || args.sample_steps == 0 {
+        bail!("--temperature must be a positive number and --sample-steps at least 1");
     }
     let actions_from = args.actions_from.clone().unwrap_or_else(|| {
         let stem = args.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -92,7 +116,7 @@ pub fn run(args: PlanArgs, context: &Context) -> Result<()> {
     actions.expect(args.env, true, &format!("--actions-from {}", actions_from.display()))?;
     let tasks = planning_tasks(args.env, args.episodes, args.seed);
     let config = config(&args);
-    let episodes = match model {
+    let planned = match model {
         None => collocated_episodes(actions.network.as_ref(), args.env, &tasks, &config, &context.progress),
         Some(model) => {
             let inverse = EnergyInverse {
@@ -101,11 +125,15 @@ pub fn run(args: PlanArgs, context: &Context) -> Result<()> {
             plan_episodes(model.network.as_ref(), &inverse, args.env, &tasks, &config, &context.progress)
         }
     };
-    write_episodes(&args.out, &episodes)?;
-    let replays: Vec<_> = episodes.iter().map(|e| e.replay()).collect::<Result<_>>()?;
+    write_episodes(&args.out, &planned.episodes)?;
+    let replays: Vec<_> = planned.episodes.iter().map(|e| e.replay()).collect::<Result<_>>()?;
     let n = replays.len() as f64;
+    let acceptance = planned
+        .acceptance
+        .map(|a| format!(", sampler acceptance {a:.3}"))
+        .unwrap_or_default();
     println!(
-        "{}: {} episodes, success {:.1} %, mean return {:.3}; wrote {} (check it with `ebm env replay {}`)",
+        "{}: {} episodes, success {:.1} %, mean return {:.3}{acceptance}; wrote {} (check it with `ebm env replay {}`)",
         args.env.name(),
         replays.len(),
         100.0 * replays.iter().filter(|r| r.success).count() as f64 / n,
@@ -143,6 +171,10 @@ pub struct TrajectoriesExperimentArgs {
     /// Online rounds (with --online).
     #[arg(long, requires = "online")]
     pub online_rounds: Option<usize>,
+    /// Planners compared (comma separated): collocation (the EBM planner),
+    /// states (state energy + energy inverse), cem (feed-forward + CEM).
+    #[arg(long, value_delimiter = ',', value_parser = <ebm::experiments::trajectories::Planner as ebm::Named>::parse_name, default_value = "collocation,states,cem")]
+    pub planners: Vec<ebm::experiments::trajectories::Planner>,
 }
 
 pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Result<()> {
@@ -163,6 +195,7 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
             seed: a.seed,
             ..Default::default()
         }),
+        planners: a.planners,
     };
     let report = ebm::experiments::trajectories::run(&options, &context.progress)?;
     for e in &report.envs {

@@ -67,6 +67,15 @@ fn plan_writes_episodes_that_replay_and_refuses_the_wrong_models() {
     let (ok, text) = ebm(&["env", "replay", &e]);
     assert!(ok && text.contains("particle: 2 episodes replayed"), "{text}");
 
+    // Plans sampled by MALA after the descent, with its acceptance printed;
+    // a temperature that is not positive is refused before any work.
+    let (ok, text) = plan(&["--env", "particle", "--collocate", "--sampler", "mala", "--sample-steps", "4"]);
+    assert!(ok && text.contains("sampler acceptance"), "{text}");
+    let (ok, text) = ebm(&["env", "replay", &e]);
+    assert!(ok && text.contains("particle: 2 episodes replayed"), "{text}");
+    let (ok, text) = plan(&["--env", "particle", "--sampler", "hmc", "--temperature", "0"]);
+    assert!(!ok && text.contains("--temperature must be a positive number"), "{text}");
+
     // The wrong environment, and an action-conditional model as the state model.
     let (ok, text) = plan(&["--env", "maze"]);
     assert!(!ok && text.contains("trained on particle, not maze"), "{text}");

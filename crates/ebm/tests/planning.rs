@@ -64,7 +64,7 @@ fn solved_tasks(energy: &dyn Energy, tasks: usize) -> usize {
     let config = PlanConfig::default();
     let mut rng = ebm::seed::rng_at(3, &[0]);
     let tasks: Vec<_> = (0..tasks).map(|_| env.draw_task(&mut rng)).collect();
-    let episodes = plan_episodes(energy, &ExactInverse, env, &tasks, &config, &ebm::Quiet);
+    let episodes = plan_episodes(energy, &ExactInverse, env, &tasks, &config, &ebm::Quiet).episodes;
     episodes
         .iter()
         .map(|e| e.replay().expect("a planned episode replays").success as usize)
@@ -198,9 +198,71 @@ fn collocation_solves_particle_tasks_with_the_exact_action_energy_only() {
     let solved = |energy: &dyn Energy| -> usize {
         let mut rng = ebm::seed::rng_at(3, &[0]);
         let tasks: Vec<_> = (0..4).map(|_| env.draw_task(&mut rng)).collect();
-        let episodes = collocated_episodes(energy, env, &tasks, &PlanConfig::for_env(env), &ebm::Quiet);
+        let episodes = collocated_episodes(energy, env, &tasks, &PlanConfig::for_env(env), &ebm::Quiet).episodes;
         episodes.iter().map(|e| e.replay().expect("replays").success as usize).sum()
     };
     assert_eq!(solved(&StiffExactAction), 4);
     assert_eq!(solved(&Flat), 0);
+}
+
+/// [`ExactActionEnergy`] × 50 plus an offset 30·y of the state alone — what
+/// training by denoising leaves free: it does not change which step is
+/// likely, but its gradient through the code drags every planned state
+/// down harder than the goal (weight 10) pulls.
+struct OffsetExactAction;
+
+const OFFSET_CURVATURE: f64 = 50.0;
+
+impl Energy for OffsetExactAction {
+    fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
+        let y = code.expect("reads state and action").select(1, 1).to_kind(x.kind());
+        ExactActionEnergy.energy(x, code) * OFFSET_CURVATURE + y * 30.0
+    }
+}
+
+/// Planning on the mode-normalised energy (`PlanConfig::mode_step`) removes
+/// the offset's pull: the same tasks that fail on the raw energy are solved.
+#[test]
+fn a_per_state_offset_misleads_collocation_until_it_is_removed() {
+    use ebm::trajectories::collocation::collocated_episodes;
+    let _serial = common::serial();
+    let env = Env::Particle;
+    let solved = |mode_step: f64| -> usize {
+        let mut rng = ebm::seed::rng_at(3, &[0]);
+        let tasks: Vec<_> = (0..4).map(|_| env.draw_task(&mut rng)).collect();
+        let config = PlanConfig {
+            mode_step,
+            ..PlanConfig::for_env(env)
+        };
+        let episodes = collocated_episodes(&OffsetExactAction, env, &tasks, &config, &ebm::Quiet).episodes;
+        episodes.iter().map(|e| e.replay().expect("replays").success as usize).sum()
+    };
+    let raw = solved(0.0);
+    assert_eq!(solved(1.0 / OFFSET_CURVATURE), 4);
+    assert!(raw <= 2, "the offset's pull should defeat most plans; {raw} of 4 solved");
+}
+
+/// Plans sampled by MALA and by HMC after the descent (`PlanConfig::sampler`)
+/// still solve the tasks the descent solves, and the Metropolis correction
+/// reports an acceptance its adaptation steered near its target.
+#[test]
+fn sampled_plans_solve_particle_tasks_and_report_acceptance() {
+    use ebm::sample::sampler::SamplerKind;
+    use ebm::trajectories::collocation::collocated_episodes;
+    use ebm::trajectories::plan_sampling::plan_sampler;
+    let _serial = common::serial();
+    let env = Env::Particle;
+    for kind in [SamplerKind::Mala, SamplerKind::Hmc] {
+        let mut rng = ebm::seed::rng_at(3, &[0]);
+        let tasks: Vec<_> = (0..4).map(|_| env.draw_task(&mut rng)).collect();
+        let config = PlanConfig {
+            sampler: Some(plan_sampler(kind, 40, 0.1)),
+            ..PlanConfig::for_env(env)
+        };
+        let planned = collocated_episodes(&StiffExactAction, env, &tasks, &config, &ebm::Quiet);
+        let solved: usize = planned.episodes.iter().map(|e| e.replay().expect("replays").success as usize).sum();
+        assert_eq!(solved, 4, "{kind:?}");
+        let acceptance = planned.acceptance.expect("a sampler reports its acceptance");
+        assert!((0.3..0.95).contains(&acceptance), "{kind:?} acceptance {acceptance}");
+    }
 }

@@ -13,6 +13,7 @@ pub mod denoiser;
 pub mod layers;
 pub mod mlp;
 pub mod network;
+pub mod normalised;
 pub mod readout;
 pub mod spectral;
 
@@ -24,6 +25,7 @@ pub use denoiser::{DenoiserConfig, DenoiserEnergy};
 pub use layers::Activation;
 pub use mlp::{MlpConfig, MlpEnergy};
 pub use network::{Architecture, Network};
+pub use normalised::ModeNormalised;
 pub use readout::Readout;
 
 use tch::Tensor;

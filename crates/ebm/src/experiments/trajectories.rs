@@ -4,13 +4,15 @@
 //! baseline (success and return, the slides' control table), every episode
 //! executed in the environment and written in the spec's format.
 
+use crate::sample::sampler::SamplerKind;
 use crate::trajectories::collocation::collocated_episodes;
 use crate::trajectories::feedforward::{FeedForward, FeedForwardConfig};
 use crate::trajectories::inverse::EnergyInverse;
 use crate::trajectories::models::{load_transition_model, planning_tasks, TransitionModel};
 use crate::trajectories::mpc::{mpc_episodes, CemConfig};
 use crate::trajectories::online::{online_energy, online_feedforward, OnlineRound};
-use crate::trajectories::plan::{plan_episodes, PlanConfig};
+use crate::trajectories::plan::{plan_episodes, PlanConfig, Planned};
+use crate::trajectories::plan_sampling::plan_sampler;
 use crate::trajectories::rollout::{predict_next, rollout_frechet, rollout_sampler};
 use crate::trajectories::transitions::Transitions;
 use crate::trajectories::{exploratory_episodes, write_episodes, Env, Episode};
@@ -32,7 +34,34 @@ pub struct TrajectoriesOptions {
     pub seed: u64,
     /// Also run the online setting (the planner gathers its data).
     pub online: Option<crate::trajectories::online::OnlineConfig>,
+    /// The planners compared (all three by default, in [`Planner::ALL`] order).
+    pub planners: Vec<Planner>,
 }
+
+/// The planners of the control table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Planner {
+    /// States and actions on the action-conditional energy (the EBM planner).
+    Collocation,
+    /// The same, each plan then sampled by MALA ([`plan_sampler`]).
+    CollocationMala,
+    /// The same, each plan then sampled by HMC.
+    CollocationHmc,
+    /// States on the state energy, actions from the action-conditional one.
+    States,
+    /// CEM on the feed-forward baseline.
+    Cem,
+}
+
+crate::named!(Planner, "planner", [Collocation => "collocation", CollocationMala => "collocation-mala", CollocationHmc => "collocation-hmc", States => "states", Cem => "cem"]);
+
+/// Transitions of the MALA / HMC plan samplers after each descent, and
+/// their temperature. IGEBM samples plans from exp(−ΣE − λΣd), T = 1; on
+/// particle validation tasks (seed 7, 20 each; descent alone 20 of 20,
+/// return −10.95) T = 1 cost HMC 4 tasks (MALA 20, −11.15; HMC 16, −12.52),
+/// T = 0.1 none (MALA 20, −10.95; HMC 20, −11.05).
+pub const PLAN_SAMPLE_STEPS: usize = 200;
+pub const PLAN_TEMPERATURE: f64 = 0.1;
 
 #[derive(Serialize)]
 pub struct PlanScore {
@@ -40,6 +69,9 @@ pub struct PlanScore {
     pub success: f64,
     pub mean_return: f64,
     pub episodes_file: String,
+    /// The plan sampler's mean acceptance (planners that sample).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acceptance: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -108,16 +140,77 @@ fn rollouts(
     curves
 }
 
-fn score(planner: &str, episodes: &[Episode], file: &std::path::Path) -> Result<PlanScore> {
-    write_episodes(file, episodes)?;
-    let replays: Vec<_> = episodes.iter().map(|e| e.replay()).collect::<Result<_>>()?;
+fn score(planner: &str, planned: &Planned, file: &std::path::Path) -> Result<PlanScore> {
+    write_episodes(file, &planned.episodes)?;
+    let replays: Vec<_> = planned.episodes.iter().map(|e| e.replay()).collect::<Result<_>>()?;
     let n = replays.len().max(1) as f64;
     Ok(PlanScore {
         planner: planner.into(),
         success: replays.iter().filter(|r| r.success).count() as f64 / n,
         mean_return: replays.iter().map(|r| r.episode_return).sum::<f64>() / n,
         episodes_file: file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        acceptance: planned.acceptance,
     })
+}
+
+/// Runs each of `options.planners` on the same tasks, writes and scores
+/// their episodes; returns the scores and the episodes of the collocation
+/// planner and CEM (empty where not run), which the pictures draw.
+fn compare_planners(
+    options: &TrajectoriesOptions,
+    env: Env,
+    [energy, actions]: [&TransitionModel; 2],
+    feedforward: &FeedForward,
+    (plan_config, cem_config): (&PlanConfig, &CemConfig),
+    progress: &dyn Progress,
+) -> Result<(Vec<PlanScore>, [Vec<Episode>; 2])> {
+    let tasks = planning_tasks(env, options.episodes, options.seed);
+    let file = |suffix: &str| options.out.join(format!("episodes-{}{suffix}.jsonl", env.name()));
+    let mut planning = Vec::new();
+    let mut executed: [Vec<Episode>; 2] = [Vec::new(), Vec::new()];
+    for &planner in &options.planners {
+        let sampled = |kind: SamplerKind| {
+            let config = PlanConfig {
+                sampler: Some(plan_sampler(kind, PLAN_SAMPLE_STEPS, PLAN_TEMPERATURE)),
+                ..plan_config.clone()
+            };
+            collocated_episodes(actions.network.as_ref(), env, &tasks, &config, progress)
+        };
+        let (label, planned, suffix) = match planner {
+            Planner::Collocation => (
+                "EBM (states and actions, collocation)",
+                collocated_episodes(actions.network.as_ref(), env, &tasks, plan_config, progress),
+                "-ebm",
+            ),
+            Planner::CollocationMala => ("EBM (collocation, then MALA)", sampled(SamplerKind::Mala), "-ebm-mala"),
+            Planner::CollocationHmc => ("EBM (collocation, then HMC)", sampled(SamplerKind::Hmc), "-ebm-hmc"),
+            Planner::States => {
+                let inverse = EnergyInverse {
+                    energy: actions.network.as_ref(),
+                };
+                let planned = plan_episodes(energy.network.as_ref(), &inverse, env, &tasks, plan_config, progress);
+                ("EBM (states, energy inverse)", planned, "-ebm-states")
+            }
+            Planner::Cem => {
+                let episodes = mpc_episodes(feedforward, env, &tasks, cem_config, progress);
+                (
+                    "feed-forward + CEM",
+                    Planned {
+                        episodes,
+                        acceptance: None,
+                    },
+                    "-cem",
+                )
+            }
+        };
+        planning.push(score(label, &planned, &file(suffix))?);
+        match planner {
+            Planner::Collocation => executed[0] = planned.episodes,
+            Planner::Cem => executed[1] = planned.episodes,
+            _ => {}
+        }
+    }
+    Ok((planning, executed))
 }
 
 fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> Result<EnvReport> {
@@ -137,42 +230,26 @@ fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> 
         .iter()
         .map(|(name, values)| (name.clone(), values.iter().sum::<f64>() / values.len().max(1) as f64))
         .collect();
-    let tasks = planning_tasks(env, options.episodes, options.seed);
     let plan_config = PlanConfig {
         seed: options.seed,
         ..PlanConfig::for_env(env)
     };
-    let inverse = EnergyInverse {
-        energy: actions.network.as_ref(),
-    };
-    let planned = plan_episodes(energy.network.as_ref(), &inverse, env, &tasks, &plan_config, progress);
     let cem_config = CemConfig {
         plan_horizon: plan_config.plan_horizon,
         goal_cost: plan_config.goal_cost,
         seed: options.seed,
         ..CemConfig::default()
     };
-    let collocated = collocated_episodes(actions.network.as_ref(), env, &tasks, &plan_config, progress);
-    let baseline = mpc_episodes(&baselines[1], env, &tasks, &cem_config, progress);
-    let planning = vec![
-        score(
-            "EBM (states and actions, collocation)",
-            &collocated,
-            &options.out.join(format!("episodes-{}-ebm.jsonl", env.name())),
-        )?,
-        score(
-            "EBM (states, energy inverse)",
-            &planned,
-            &options.out.join(format!("episodes-{}-ebm-states.jsonl", env.name())),
-        )?,
-        score(
-            "feed-forward + CEM",
-            &baseline,
-            &options.out.join(format!("episodes-{}-cem.jsonl", env.name())),
-        )?,
-    ];
+    let (planning, [collocated, baseline]) = compare_planners(
+        options,
+        env,
+        [&energy, &actions],
+        &baselines[1],
+        (&plan_config, &cem_config),
+        progress,
+    )?;
     super::trajectories_pictures::draw(&options.out, env, &frechet, &collocated, &baseline)?;
-    if env == Env::Reacher {
+    if env == Env::Reacher && !collocated.is_empty() {
         let gif = options.out.join("reacher-ebm.gif");
         super::trajectories_pictures::reacher_animation(&gif, &collocated, "reacher, EBM planner (collocation)")?;
     }
@@ -228,8 +305,9 @@ fn markdown(report: &TrajectoriesReport, options: &TrajectoriesOptions) -> Strin
     );
     for e in &report.envs {
         for p in &e.planning {
+            let acceptance = p.acceptance.map(|a| format!(" (acceptance {a:.2})")).unwrap_or_default();
             md += &format!(
-                "| {} | {} | {:.2} | {:.2} | {} |\n",
+                "| {} | {}{acceptance} | {:.2} | {:.2} | {} |\n",
                 e.env,
                 p.planner,
                 p.success,

@@ -47,7 +47,8 @@ pub fn draw(out: &Path, env: Env, frechet: &[(String, Vec<f64>)], planned: &[Epi
             joined(episodes.iter().take(PATHS_DRAWN).map(|e| path(env, e)).collect()),
         ));
     }
-    let goals = planned.iter().take(PATHS_DRAWN).map(|e| vec![(e.goal[0], e.goal[1])]).collect();
+    let tasks = if planned.is_empty() { baseline } else { planned };
+    let goals = tasks.iter().take(PATHS_DRAWN).map(|e| vec![(e.goal[0], e.goal[1])]).collect();
     named.push(("goals".to_string(), joined(goals)));
     if env == Env::Maze {
         named.push(("walls".to_string(), joined(wall_outlines())));

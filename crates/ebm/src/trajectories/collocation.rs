@@ -10,8 +10,7 @@
 //! impossible step costs energy under every choice the plan can make.
 
 use super::env::{Env, Point, State};
-use super::episode::Episode;
-use super::plan::{planned_episodes, PlanConfig};
+use super::plan::{planned_episodes, PlanConfig, Planned};
 use crate::energy::Energy;
 
 /// One planned step: the state reached, then the action taking the
@@ -26,7 +25,7 @@ pub fn collocated_episodes(
     tasks: &[(State, Point)],
     config: &PlanConfig,
     progress: &dyn crate::Progress,
-) -> Vec<Episode> {
+) -> Planned {
     let act = |planned: &Vec<Vec<Step>>, step: usize, _states: &[State]| planned.iter().map(|p| [p[step][4], p[step][5]]).collect();
     let label = format!("planning {} {env} episodes (states and actions)", tasks.len());
     planned_episodes(energy, env, tasks, config, &label, progress, act)

@@ -14,6 +14,7 @@ pub mod models;
 pub mod mpc;
 pub mod online;
 pub mod plan;
+pub mod plan_sampling;
 pub mod rollout;
 pub mod transitions;
 

@@ -117,7 +117,7 @@ pub fn online_energy(env: Env, config: &OnlineConfig, plan: &PlanConfig, progres
     for round in 0..config.rounds {
         let transitions = data.len() * env.horizon();
         let energy = train_energy(env, model.take(), &data, config, progress)?;
-        let episodes = collocated_episodes(energy.as_ref(), env, &round_tasks(env, config, round), plan, progress);
+        let episodes = collocated_episodes(energy.as_ref(), env, &round_tasks(env, config, round), plan, progress).episodes;
         rounds.push(scores(round, &episodes, transitions)?);
         data.extend(episodes);
         model = Some(energy);

@@ -9,8 +9,10 @@ use super::cost::{GoalCost, TaskCost};
 use super::env::{Action, Env, Point, State};
 use super::episode::{rollout, Episode};
 use super::inverse::InverseModel;
+use super::plan_sampling::{sample_plans, PlanEnergy};
 use super::transitions::{encode_codes, DELTA_SCALE};
-use crate::energy::Energy;
+use crate::energy::{Energy, ModeNormalised};
+use crate::sample::sampler::SamplerConfig;
 use tch::{Kind, Tensor};
 
 /// Heavy-ball momentum of the steps: a plan is a long chain of coupled
@@ -43,6 +45,15 @@ pub struct PlanConfig {
     /// set to 0): a learned energy far outside its data can be steep enough
     /// to throw a momentum chain to infinity.
     pub grad_clip: f64,
+    /// Plan on the energy with its per-state offset removed
+    /// ([`ModeNormalised`], one step of this size toward each transition's
+    /// mode; 0: the raw energy): the offset's gradient through the code is
+    /// a force on the planned states that no data fixed.
+    pub mode_step: f64,
+    /// After each descent, draw the plans from exp(−objective/T) with this
+    /// sampler, started at the descended plans (`plan_sampling`); None:
+    /// the descended plans as they are.
+    pub sampler: Option<SamplerConfig>,
     pub seed: u64,
 }
 
@@ -63,6 +74,8 @@ impl Default for PlanConfig {
             plan_horizon: 0,
             replan_steps: 0,
             grad_clip: 100.0,
+            mode_step: 0.0,
+            sampler: None,
             seed: 0,
         }
     }
@@ -82,14 +95,20 @@ impl PlanConfig {
     ///   and 3000 steps (collocation, 20 validation tasks: at weight 10 every
     ///   plan cut a wall's corner and the mass stuck under it, return −263;
     ///   at weight 1 and 1000 steps 9 of 20 reached the top band, −262; at
-    ///   weight 1 and 3000 steps all 20 did, −191, none held the goal).
+    ///   weight 1 and 3000 steps all 20 did, −191, none held the goal);
+    /// - in the maze, the energy's per-state offset removed (`mode_step`
+    ///   0.005; 8 validation tasks): with it, plans drifted along the top
+    ///   edge, 0 of 8 held the goal even when started in the top band;
+    ///   without it 8 of 8 held it, return −125.6 at weight 1, −72.0 at
+    ///   weight 3; at 10 every plan cut the first wall's corner again (0 of 8).
     pub fn for_env(env: Env) -> Self {
         let maze = env == Env::Maze;
         Self {
             steps: if maze { 3000 } else { 1000 },
-            cost_weight: if maze { 1.0 } else { 10.0 },
+            cost_weight: if maze { 3.0 } else { 10.0 },
             goal_cost: GoalCost::for_env(env),
             plan_horizon: if env == Env::Maze { 50 } else { 0 },
+            mode_step: if maze { 0.005 } else { 0.0 },
             ..Self::default()
         }
     }
@@ -109,11 +128,12 @@ pub(crate) fn positions(env: Env, states: &Tensor) -> Tensor {
     }
 }
 
-/// The planning objective of sequences `free: [B, H, W]` following the
-/// clamped `first: [B, 1, 4]`, under the tasks' `cost`: one number. W is 4
-/// (states; the energy is E(Δ | s)) or 6 (states then the actions taking
-/// each previous state to them; the energy is E(Δ | s, a)).
-fn objective(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, cost: &TaskCost, cost_weight: f64) -> Tensor {
+/// The two terms of the planning objective of sequences `free: [B, H, W]`
+/// following the clamped `first: [B, 1, 4]`: the transition energies
+/// `[B·H]` and the goal costs `[B, H]` (unweighted). W is 4 (states; the
+/// energy is E(Δ | s)) or 6 (states then the actions taking each previous
+/// state to them; the energy is E(Δ | s, a)).
+fn objective_terms(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, cost: &TaskCost) -> (Tensor, Tensor) {
     let states = free.narrow(2, 0, 4);
     let all = Tensor::cat(&[first.shallow_clone(), states], 1);
     let horizon = free.size()[1];
@@ -125,9 +145,22 @@ fn objective(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, cost:
     // partly a function of s that training never fixed) particle
     // validation tasks went from 14 to 0 of 20.
     let codes = encode_codes(env, &from, actions.as_ref());
-    let transitions = energy.energy(&deltas, Some(&codes)).sum(Kind::Double);
+    let transitions = energy.energy(&deltas, Some(&codes));
     let distance = cost.cost(&positions(env, &to).view([-1, horizon, 2]));
-    transitions + distance.sum(Kind::Double) * cost_weight
+    (transitions, distance)
+}
+
+/// The planning objective of all plans, summed: one number.
+fn objective(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, cost: &TaskCost, cost_weight: f64) -> Tensor {
+    let (transitions, distance) = objective_terms(energy, env, first, free, cost);
+    transitions.sum(Kind::Double) + distance.sum(Kind::Double) * cost_weight
+}
+
+/// The planning objective per plan, `[B]`: what a sampler over plans reads.
+pub(crate) fn plan_objectives(energy: &dyn Energy, env: Env, first: &Tensor, free: &Tensor, cost: &TaskCost, cost_weight: f64) -> Tensor {
+    let (transitions, distance) = objective_terms(energy, env, first, free, cost);
+    let transitions = transitions.to_kind(Kind::Double).view([free.size()[0], -1]);
+    (transitions + distance * cost_weight).sum_dim_intlist(1, false, Kind::Double)
 }
 
 /// `to − from`, with the reacher's angle differences wrapped (a plan may
@@ -160,6 +193,7 @@ pub fn plan_states(
 ) -> Vec<Vec<State>> {
     let warm: Option<Vec<Vec<f64>>> = warm.map(|plans| plans.iter().map(|p| p.concat()).collect());
     plan_rows(energy, env, tasks, horizon, 4, warm.as_deref(), config)
+        .0
         .iter()
         .map(|plan| plan.chunks(4).map(|s| [s[0], s[1], s[2], s[3]]).collect())
         .collect()
@@ -176,7 +210,7 @@ pub(crate) fn plan_rows(
     width: i64,
     warm: Option<&[Vec<f64>]>,
     config: &PlanConfig,
-) -> Vec<Vec<f64>> {
+) -> (Vec<Vec<f64>>, Option<f64>) {
     let first = Tensor::from_slice(&tasks.iter().flat_map(|t| t.0).collect::<Vec<f64>>()).view([-1, 1, 4]);
     let goals: Vec<Point> = tasks.iter().map(|t| t.1).collect();
     let cost = TaskCost::new(env, &goals, config.goal_cost);
@@ -192,9 +226,30 @@ pub(crate) fn plan_rows(
             (Tensor::cat(&[standing, actions], 2), config.steps)
         }
     };
+    let normalised = ModeNormalised {
+        step_size: config.mode_step,
+        ..ModeNormalised::new(energy)
+    };
+    let energy: &dyn Energy = if config.mode_step > 0.0 { &normalised } else { energy };
     let free = descend(energy, env, &first, free, &cost, steps, config);
+    let (free, acceptance) = match &config.sampler {
+        Some(sampler) => {
+            let plan = PlanEnergy {
+                energy,
+                env,
+                first,
+                cost: &cost,
+                cost_weight: config.cost_weight,
+                shape: (horizon as i64, width),
+            };
+            let (sampled, acceptance) = sample_plans(&plan, &free, sampler);
+            (sampled, Some(acceptance))
+        }
+        None => (free, None),
+    };
     let values = Vec::<f64>::try_from(free.reshape([-1])).unwrap_or_default();
-    values.chunks(horizon * width as usize).map(|plan| plan.to_vec()).collect()
+    let plans = values.chunks(horizon * width as usize).map(|plan| plan.to_vec()).collect();
+    (plans, acceptance)
 }
 
 /// `steps` momentum steps (with noise if set) on the objective from the
@@ -243,7 +298,7 @@ pub fn plan_episodes(
     tasks: &[(State, Point)],
     config: &PlanConfig,
     progress: &dyn crate::Progress,
-) -> Vec<Episode> {
+) -> Planned {
     // Each action steers from the state actually reached toward the
     // planned next one, so small execution errors do not accumulate.
     let act = |planned: &Vec<Vec<State>>, step: usize, states: &[State]| {
@@ -252,6 +307,14 @@ pub fn plan_episodes(
     };
     let label = format!("planning {} {env} episodes", tasks.len());
     planned_episodes(energy, env, tasks, config, &label, progress, act)
+}
+
+/// A planner's episodes, with what its sampler reports.
+pub struct Planned {
+    pub episodes: Vec<Episode>,
+    /// The plan sampler's mean acceptance over every (re)plan (MALA, HMC;
+    /// 1 for ULA); None without a sampler (`PlanConfig::sampler`).
+    pub acceptance: Option<f64>,
 }
 
 /// Episodes from plans of `W` numbers per step ([`plan_rows`]), every
@@ -265,24 +328,29 @@ pub(crate) fn planned_episodes<const W: usize>(
     label: &str,
     progress: &dyn crate::Progress,
     act: impl FnMut(&Vec<Vec<[f64; W]>>, usize, &[State]) -> Vec<Action>,
-) -> Vec<Episode> {
+) -> Planned {
     let chunk = match config.replan_every {
         0 => env.horizon(),
         k => k,
     };
     let mut previous: Option<Vec<Vec<[f64; W]>>> = None;
+    let mut acceptances = Vec::new();
     let plan = |current: &[(State, Point)], window: usize| {
         let warm: Option<Vec<Vec<f64>>> = previous
             .as_ref()
             .map(|plans| plans.iter().map(|p| shifted(p, chunk.min(p.len()), window).concat()).collect());
-        let planned: Vec<Vec<[f64; W]>> = plan_rows(energy, env, current, window, W as i64, warm.as_deref(), config)
+        let (rows, acceptance) = plan_rows(energy, env, current, window, W as i64, warm.as_deref(), config);
+        acceptances.extend(acceptance);
+        let planned: Vec<Vec<[f64; W]>> = rows
             .iter()
             .map(|row| row.chunks(W).map(|c| std::array::from_fn(|i| c[i])).collect())
             .collect();
         previous = Some(planned.clone());
         planned
     };
-    receding_horizon(env, tasks, chunk, config.plan_horizon, label, progress, plan, act)
+    let episodes = receding_horizon(env, tasks, chunk, config.plan_horizon, label, progress, plan, act);
+    let acceptance = (!acceptances.is_empty()).then(|| acceptances.iter().sum::<f64>() / acceptances.len() as f64);
+    Planned { episodes, acceptance }
 }
 
 /// The model-predictive loop both planners share, for all tasks at once:
@@ -308,22 +376,26 @@ pub(crate) fn receding_horizon<P>(
     let task = progress.begin(label, horizon as u64);
     let mut done = 0;
     while done < horizon {
+        // A fixed window plans past the episode's end: cut at the end, the
+        // last plans had no reason to hold the goal after their final state
+        // (maze validation: the mass drifted off it in the last steps).
         let window = match plan_horizon {
             0 => horizon - done,
-            h => h.min(horizon - done),
+            h => h,
         };
         let planned = plan(&current, window);
         if planned.len() != tasks.len() {
             break; // nothing planned (a tensor that would not convert): stop, never spin
         }
-        for step in 0..chunk.min(window) {
+        let executed = chunk.min(window).min(horizon - done);
+        for step in 0..executed {
             let states: Vec<State> = current.iter().map(|c| c.0).collect();
             for (i, action) in act(&planned, step, &states).into_iter().enumerate() {
                 actions[i].push(action);
                 current[i].0 = env.step(&current[i].0, &action);
             }
         }
-        done += chunk.min(window);
+        done += executed;
         task.set_position(done as u64);
     }
     tasks
