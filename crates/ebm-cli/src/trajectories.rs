@@ -175,6 +175,10 @@ pub struct TrajectoriesExperimentArgs {
     /// states (state energy + energy inverse), cem (feed-forward + CEM).
     #[arg(long, value_delimiter = ',', value_parser = <ebm::experiments::trajectories::Planner as ebm::Named>::parse_name, default_value = "collocation,states,cem")]
     pub planners: Vec<ebm::experiments::trajectories::Planner>,
+    /// No offline planner runs: rollouts only (and the online rounds with
+    /// --online).
+    #[arg(long, conflicts_with = "planners")]
+    pub no_planning: bool,
 }
 
 pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Result<()> {
@@ -195,7 +199,7 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
             seed: a.seed,
             ..Default::default()
         }),
-        planners: a.planners,
+        planners: if a.no_planning { Vec::new() } else { a.planners },
     };
     let report = ebm::experiments::trajectories::run(&options, &context.progress)?;
     for e in &report.envs {

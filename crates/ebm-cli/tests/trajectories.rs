@@ -87,3 +87,44 @@ fn plan_writes_episodes_that_replay_and_refuses_the_wrong_models() {
     let (ok, text) = plan(&["--env", "particle"]);
     assert!(!ok && text.contains("particle-action.safetensors"), "{text}");
 }
+
+/// `ebm experiment trajectories --no-planning`: rollouts only, each energy's
+/// temperature chosen from the documented candidates and reported, no
+/// planner run and no paths drawn.
+#[test]
+fn the_rollout_experiment_reports_each_energys_chosen_temperature() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_model(dir.path(), "particle", false);
+    tiny_model(dir.path(), "particle-action", true);
+    let out = dir.path().join("report");
+    let (models, out_text) = (dir.path().display().to_string(), out.display().to_string());
+    let (ok, text) = ebm(&[
+        "--threads",
+        "1",
+        "experiment",
+        "trajectories",
+        "--envs",
+        "particle",
+        "--models",
+        &models,
+        "--rollout-episodes",
+        "6",
+        "--rollout-steps",
+        "2",
+        "--no-planning",
+        "-o",
+        &out_text,
+    ]);
+    assert!(ok, "{text}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("trajectories.json")).unwrap()).unwrap();
+    let env = &report["envs"][0];
+    assert_eq!(env["planning"].as_array().map(Vec::len), Some(0));
+    let temperatures = env["rollout_temperatures"].as_array().expect("temperatures reported");
+    assert_eq!(temperatures.len(), 2, "{temperatures:?}");
+    for entry in temperatures {
+        let t = entry[1].as_f64().expect("a number");
+        assert!(ebm::experiments::trajectories::ROLLOUT_TEMPERATURES.contains(&t), "{t}");
+    }
+    assert!(out.join("frechet-particle.png").exists());
+    assert!(!out.join("paths-particle.png").exists());
+}

@@ -43,6 +43,9 @@ pub mod streams {
     pub const PLANNING_TASK: u64 = 0x504C_414E;
     /// The second and later sets of a union of filtered datasets.
     pub const UNION_PART: u64 = 0x554E_494F;
+    /// Validation episodes a setting of an evaluation is chosen on (apart
+    /// from the `EVAL_DATA` episodes it is then scored on).
+    pub const VALIDATION: u64 = 0x5641_4C49;
 }
 
 /// SplitMix64 of `seed` advanced by `stream`.

@@ -38,6 +38,9 @@ pub fn draw(out: &Path, env: Env, frechet: &[(String, Vec<f64>)], planned: &[Epi
         (720, 480),
     )?;
 
+    if planned.is_empty() && baseline.is_empty() {
+        return Ok(()); // no planner ran: no paths to draw
+    }
     // One series per planner (paths joined by breaks), so each has one colour.
     let joined = |paths: Vec<Points>| paths.join(&(f64::NAN, f64::NAN));
     let mut named: Vec<(String, Points)> = Vec::new();

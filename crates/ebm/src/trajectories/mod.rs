@@ -15,6 +15,7 @@ pub mod mpc;
 pub mod online;
 pub mod plan;
 pub mod plan_sampling;
+mod receding;
 pub mod rollout;
 pub mod transitions;
 

@@ -7,7 +7,8 @@ use super::cost::{GoalCost, TaskCost};
 use super::env::{Action, Env, Point, State};
 use super::episode::Episode;
 use super::feedforward::FeedForward;
-use super::plan::{positions, receding_horizon};
+use super::plan::positions;
+use super::receding::receding_horizon;
 use tch::{Kind, Tensor};
 
 /// Documented defaults: [`CemConfig::default`].

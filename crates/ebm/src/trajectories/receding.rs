@@ -1,0 +1,65 @@
+//! The model-predictive loop every planner shares: plan a window from the
+//! states reached, execute the first actions, plan again.
+
+use super::env::{Action, Env, Point, State};
+use super::episode::{rollout, Episode};
+
+/// The model-predictive loop both planners share, for all tasks at once:
+/// `plan` the next `window` steps from the states reached (it returns one
+/// row per task, or anything else to stop), execute the first `chunk`
+/// actions `act` derives from that plan and the states reached, repeat
+/// until the horizon. `plan_horizon` 0 plans to the episode's end.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn receding_horizon<P>(
+    env: Env,
+    tasks: &[(State, Point)],
+    chunk: usize,
+    plan_horizon: usize,
+    label: &str,
+    progress: &dyn crate::Progress,
+    mut plan: impl FnMut(&[(State, Point)], usize) -> Vec<P>,
+    mut act: impl FnMut(&Vec<P>, usize, &[State]) -> Vec<Action>,
+) -> Vec<Episode> {
+    let horizon = env.horizon();
+    let chunk = chunk.max(1);
+    let mut actions: Vec<Vec<Action>> = vec![Vec::with_capacity(horizon); tasks.len()];
+    let mut current: Vec<(State, Point)> = tasks.to_vec();
+    let task = progress.begin(label, horizon as u64);
+    let mut done = 0;
+    while done < horizon {
+        // A fixed window plans past the episode's end: cut at the end, the
+        // last plans had no reason to hold the goal after their final state
+        // (maze validation: the mass drifted off it in the last steps).
+        let window = match plan_horizon {
+            0 => horizon - done,
+            h => h,
+        };
+        let planned = plan(&current, window);
+        if planned.len() != tasks.len() {
+            break; // nothing planned (a tensor that would not convert): stop, never spin
+        }
+        let executed = chunk.min(window).min(horizon - done);
+        for step in 0..executed {
+            let states: Vec<State> = current.iter().map(|c| c.0).collect();
+            for (i, action) in act(&planned, step, &states).into_iter().enumerate() {
+                actions[i].push(action);
+                current[i].0 = env.step(&current[i].0, &action);
+            }
+        }
+        done += executed;
+        task.set_position(done as u64);
+    }
+    tasks
+        .iter()
+        .zip(&actions)
+        .map(|((start, goal), a)| rollout(env, *start, *goal, a))
+        .collect()
+}
+
+/// The rest of `plan` after its first `executed` states, `length` long
+/// (the last state repeated where the old plan ends).
+pub(crate) fn shifted<T: Copy>(plan: &[T], executed: usize, length: usize) -> Vec<T> {
+    (0..length)
+        .filter_map(|i| plan.get(executed + i).or(plan.last()).copied())
+        .collect()
+}
