@@ -67,10 +67,10 @@ pub struct PlanArgs {
     pub sampler: Option<ebm::sample::sampler::SamplerKind>,
     /// Sampler transitions after each descent (with --sampler), the first
     /// half adapting the step size.
-    #[arg(long, default_value_t = ebm::experiments::trajectories::PLAN_SAMPLE_STEPS, requires = "sampler")]
+    #[arg(long, default_value_t = ebm::trajectories::plan_sampling::PLAN_SAMPLE_STEPS, requires = "sampler")]
     pub sample_steps: usize,
     /// T of exp(−objective/T) (with --sampler).
-    #[arg(long, default_value_t = ebm::experiments::trajectories::PLAN_TEMPERATURE, requires = "sampler")]
+    #[arg(long, default_value_t = ebm::trajectories::plan_sampling::PLAN_TEMPERATURE, requires = "sampler")]
     pub temperature: f64,
     #[arg(short, long)]
     pub out: PathBuf,

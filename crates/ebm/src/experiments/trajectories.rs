@@ -12,7 +12,7 @@ use crate::trajectories::models::{load_transition_model, planning_tasks, Transit
 use crate::trajectories::mpc::{mpc_episodes, CemConfig};
 use crate::trajectories::online::{online_energy, online_feedforward, OnlineRound};
 use crate::trajectories::plan::{plan_episodes, PlanConfig, Planned};
-use crate::trajectories::plan_sampling::plan_sampler;
+use crate::trajectories::plan_sampling::{plan_sampler, PLAN_SAMPLE_STEPS, PLAN_TEMPERATURE};
 use crate::trajectories::rollout::{predict_next, rollout_frechet, rollout_sampler};
 use crate::trajectories::transitions::Transitions;
 use crate::trajectories::{exploratory_episodes, write_episodes, Env, Episode};
@@ -54,14 +54,6 @@ pub enum Planner {
 }
 
 crate::named!(Planner, "planner", [Collocation => "collocation", CollocationMala => "collocation-mala", CollocationHmc => "collocation-hmc", States => "states", Cem => "cem"]);
-
-/// Transitions of the MALA / HMC plan samplers after each descent, and
-/// their temperature. IGEBM samples plans from exp(−ΣE − λΣd), T = 1; on
-/// particle validation tasks (seed 7, 20 each; descent alone 20 of 20,
-/// return −10.95) T = 1 cost HMC 4 tasks (MALA 20, −11.15; HMC 16, −12.52),
-/// T = 0.1 none (MALA 20, −10.95; HMC 20, −11.05).
-pub const PLAN_SAMPLE_STEPS: usize = 200;
-pub const PLAN_TEMPERATURE: f64 = 0.1;
 
 #[derive(Serialize)]
 pub struct PlanScore {
@@ -119,6 +111,11 @@ fn load(options: &TrajectoriesOptions, env: Env, conditional: bool) -> Result<Tr
 /// models, whose true next states do spread, need T near 1.
 pub const ROLLOUT_TEMPERATURES: [f64; 4] = [1.0, 0.3, 0.1, 0.03];
 
+/// The mean of `values` (0 for none).
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
 /// A model's name and its value at each step.
 type Curve = (String, Vec<f64>);
 
@@ -145,10 +142,9 @@ fn rollouts(
             let mut ebm = |s: &[_], a: Option<&[_]>| predict_next(energy, env, s, a, &sampler, &init);
             rollout_frechet(episodes, options.rollout_steps, conditional, &mut ebm)
         };
-        let mean = |values: Vec<f64>| values.iter().sum::<f64>() / values.len().max(1) as f64;
         let temperature = ROLLOUT_TEMPERATURES
             .iter()
-            .map(|&t| (t, mean(curve(&validation, t))))
+            .map(|&t| (t, mean(&curve(&validation, t))))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map_or(1.0, |(t, _)| t);
         temperatures.push((format!("EBM {label}"), temperature));
@@ -248,10 +244,7 @@ fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> 
         baselines.push(model);
     }
     let (frechet, rollout_temperatures) = rollouts(options, env, [&energy, &actions], [&baselines[0], &baselines[1]]);
-    let mean_frechet = frechet
-        .iter()
-        .map(|(name, values)| (name.clone(), values.iter().sum::<f64>() / values.len().max(1) as f64))
-        .collect();
+    let mean_frechet = frechet.iter().map(|(name, values)| (name.clone(), mean(values))).collect();
     let plan_config = PlanConfig {
         seed: options.seed,
         ..PlanConfig::for_env(env)

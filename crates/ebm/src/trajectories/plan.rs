@@ -108,7 +108,7 @@ impl PlanConfig {
             steps: if maze { 3000 } else { 1000 },
             cost_weight: if maze { 3.0 } else { 10.0 },
             goal_cost: GoalCost::for_env(env),
-            plan_horizon: if env == Env::Maze { 50 } else { 0 },
+            plan_horizon: if maze { 50 } else { 0 },
             mode_step: if maze { 0.005 } else { 0.0 },
             ..Self::default()
         }
@@ -196,7 +196,7 @@ pub fn plan_states(
     plan_rows(energy, env, tasks, horizon, 4, warm.as_deref(), config)
         .0
         .iter()
-        .map(|plan| plan.chunks(4).map(|s| [s[0], s[1], s[2], s[3]]).collect())
+        .map(|plan| plan.chunks(4).map(|s| std::array::from_fn(|i| s[i])).collect())
         .collect()
 }
 

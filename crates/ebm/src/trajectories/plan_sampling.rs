@@ -11,6 +11,14 @@ use crate::energy::Energy;
 use crate::sample::sampler::{sample, SampleOptions, SamplerConfig, SamplerKind};
 use tch::Tensor;
 
+/// Transitions of the MALA / HMC plan samplers after each descent, and
+/// their temperature. IGEBM samples plans from exp(−ΣE − λΣd), T = 1; on
+/// particle validation tasks (seed 7, 20 each; descent alone 20 of 20,
+/// return −10.95) T = 1 cost HMC 4 tasks (MALA 20, −11.15; HMC 16, −12.52),
+/// T = 0.1 none (MALA 20, −10.95; HMC 20, −11.05).
+pub const PLAN_SAMPLE_STEPS: usize = 200;
+pub const PLAN_TEMPERATURE: f64 = 0.1;
+
 /// The planning objective as an energy over whole plans `[B, H·W]` (the
 /// code is unused): anything that samples an [`Energy`] samples plans.
 pub struct PlanEnergy<'a> {
