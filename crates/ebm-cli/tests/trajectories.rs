@@ -125,6 +125,12 @@ fn the_rollout_experiment_reports_each_energys_chosen_temperature() {
         let t = entry[1].as_f64().expect("a number");
         assert!(ebm::experiments::trajectories::ROLLOUT_TEMPERATURES.contains(&t), "{t}");
     }
+    let chains = env["rollout_chain_steps"].as_array().expect("chain lengths reported");
+    assert_eq!(chains.len(), 2, "{chains:?}");
+    for entry in chains {
+        let steps = entry[1].as_u64().expect("a count") as usize;
+        assert!(ebm::experiments::trajectories::ROLLOUT_CHAIN_STEPS.contains(&steps), "{steps}");
+    }
     assert!(out.join("frechet-particle.png").exists());
     assert!(!out.join("paths-particle.png").exists());
 }

@@ -76,6 +76,9 @@ pub struct EnvReport {
     /// The temperature each energy's rollouts sampled at, chosen on
     /// validation episodes from [`ROLLOUT_TEMPERATURES`].
     pub rollout_temperatures: Vec<(String, f64)>,
+    /// The Langevin chain length each energy's rollouts ran, chosen with
+    /// its temperature from [`ROLLOUT_CHAIN_STEPS`].
+    pub rollout_chain_steps: Vec<(String, usize)>,
     pub planning: Vec<PlanScore>,
     /// Online rounds: (planner, rounds).
     pub online: Vec<(String, Vec<OnlineRound>)>,
@@ -111,6 +114,14 @@ fn load(options: &TrajectoriesOptions, env: Env, conditional: bool) -> Result<Tr
 /// models, whose true next states do spread, need T near 1.
 pub const ROLLOUT_TEMPERATURES: [f64; 4] = [1.0, 0.3, 0.1, 0.03];
 
+/// Chain lengths a rollout's Langevin sampler may run, chosen jointly with
+/// the temperature. Why: the maze's action-conditional chains, started from
+/// uniform noise, had not mixed after 200 steps (validation Fréchet 0.0144
+/// at T = 1; 0.0088 after 600 steps, 0.0097 after 1200, 0.0091 after 2400),
+/// and started at Δ = 0 instead they settled in a spurious minimum (0.040
+/// at T = 0.03).
+pub const ROLLOUT_CHAIN_STEPS: [usize; 2] = [200, 1000];
+
 /// The mean of `values` (0 for none).
 fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
@@ -119,43 +130,61 @@ fn mean(values: &[f64]) -> f64 {
 /// A model's name and its value at each step.
 type Curve = (String, Vec<f64>);
 
+/// How an energy's rollouts sample, chosen on validation episodes.
+struct RolloutChoice {
+    temperature: f64,
+    chain_steps: usize,
+}
+
 /// Fréchet curves of the two energies and the two feed-forward models, and
-/// the temperature each energy's rollouts were chosen to sample at.
+/// the temperature and chain length each energy's rollouts were chosen to
+/// sample with.
 fn rollouts(
     options: &TrajectoriesOptions,
     env: Env,
     energies: [&TransitionModel; 2],
     baselines: [&FeedForward; 2],
-) -> (Vec<Curve>, Vec<(String, f64)>) {
+) -> (Vec<Curve>, Vec<(String, RolloutChoice)>) {
     let episodes = |stream: &[u64]| exploratory_episodes(env, options.rollout_episodes, crate::seed::derive(options.seed, stream));
     let held_out = episodes(&[crate::seed::streams::EVAL_DATA]);
     let validation = episodes(&[crate::seed::streams::VALIDATION]);
     let init = crate::sample::InitNoise::uniform(-2.0, 2.0);
     let mut curves = Vec::new();
-    let mut temperatures = Vec::new();
+    let mut choices = Vec::new();
     for (i, conditional) in [false, true].into_iter().enumerate() {
-        let label = if conditional { "action-conditional" } else { "unconditional" };
+        let kind = if conditional { "action-conditional" } else { "unconditional" };
+        let label = format!("EBM {kind}");
         let energy = energies[i].network.as_ref();
-        let curve = |episodes: &[Episode], temperature: f64| {
-            let sampler = rollout_sampler(temperature);
+        let curve = |episodes: &[Episode], choice: &RolloutChoice| {
+            let sampler = rollout_sampler(choice.temperature, choice.chain_steps);
             tch::manual_seed(options.seed as i64);
             let mut ebm = |s: &[_], a: Option<&[_]>| predict_next(energy, env, s, a, &sampler, &init);
             rollout_frechet(episodes, options.rollout_steps, conditional, &mut ebm)
         };
-        let temperature = ROLLOUT_TEMPERATURES
-            .iter()
-            .map(|&t| (t, mean(&curve(&validation, t))))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(1.0, |(t, _)| t);
-        temperatures.push((format!("EBM {label}"), temperature));
-        curves.push((format!("EBM {label}"), curve(&held_out, temperature)));
+        let candidates = ROLLOUT_CHAIN_STEPS.iter().flat_map(|&chain_steps| {
+            ROLLOUT_TEMPERATURES
+                .iter()
+                .map(move |&temperature| RolloutChoice { temperature, chain_steps })
+        });
+        let choice = candidates
+            .map(|c| (mean(&curve(&validation, &c)), c))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map_or(
+                RolloutChoice {
+                    temperature: 1.0,
+                    chain_steps: ROLLOUT_CHAIN_STEPS[0],
+                },
+                |(_, c)| c,
+            );
+        curves.push((label.clone(), curve(&held_out, &choice)));
+        choices.push((label, choice));
         let mut ff = |s: &[_], a: Option<&[_]>| baselines[i].predict_next(s, a);
         curves.push((
-            format!("feed-forward {label}"),
+            format!("feed-forward {kind}"),
             rollout_frechet(&held_out, options.rollout_steps, conditional, &mut ff),
         ));
     }
-    (curves, temperatures)
+    (curves, choices)
 }
 
 fn score(planner: &str, planned: &Planned, file: &std::path::Path) -> Result<PlanScore> {
@@ -243,7 +272,9 @@ fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> 
         model.fit(&Transitions::exploratory(env, conditional, options.seed), &ff_config)?;
         baselines.push(model);
     }
-    let (frechet, rollout_temperatures) = rollouts(options, env, [&energy, &actions], [&baselines[0], &baselines[1]]);
+    let (frechet, choices) = rollouts(options, env, [&energy, &actions], [&baselines[0], &baselines[1]]);
+    let rollout_temperatures = choices.iter().map(|(model, c)| (model.clone(), c.temperature)).collect();
+    let rollout_chain_steps = choices.iter().map(|(model, c)| (model.clone(), c.chain_steps)).collect();
     let mean_frechet = frechet.iter().map(|(name, values)| (name.clone(), mean(values))).collect();
     let plan_config = PlanConfig {
         seed: options.seed,
@@ -283,6 +314,7 @@ fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> 
         frechet,
         mean_frechet,
         rollout_temperatures,
+        rollout_chain_steps,
         planning,
         online,
     })
@@ -332,11 +364,15 @@ fn markdown(report: &TrajectoriesReport, options: &TrajectoriesOptions) -> Strin
             );
         }
     }
-    md += "\n## Rollouts: Fréchet distance averaged over steps (lower is better)\n\nIGEBM (its own environment): unconditional EBM 5.96 vs FC 33.28; action-conditional 8.97 vs 19.75. Each energy samples at the temperature T with the lowest mean Fréchet distance on validation episodes (another seed stream), from 1, 0.3, 0.1 and 0.03.\n\n| environment | model | mean Fréchet distance |\n|---|---|---|\n";
+    md += "\n## Rollouts: Fréchet distance averaged over steps (lower is better)\n\nIGEBM (its own environment): unconditional EBM 5.96 vs FC 33.28; action-conditional 8.97 vs 19.75. Each energy samples at the temperature T and Langevin chain length with the lowest mean Fréchet distance on validation episodes (another seed stream), from 1, 0.3, 0.1 and 0.03 and from 200 and 1000 steps.\n\n| environment | model | mean Fréchet distance |\n|---|---|---|\n";
     for e in &report.envs {
         for (name, value) in &e.mean_frechet {
             let temperature = e.rollout_temperatures.iter().find(|(model, _)| model == name);
-            let name = temperature.map_or(name.clone(), |(_, t)| format!("{name} (T = {t})"));
+            let chain = e.rollout_chain_steps.iter().find(|(model, _)| model == name);
+            let name = match (temperature, chain) {
+                (Some((_, t)), Some((_, steps))) => format!("{name} (T = {t}, {steps} steps)"),
+                _ => name.clone(),
+            };
             md += &format!("| {} | {name} | {value:.5} |\n", e.env);
         }
     }

@@ -10,7 +10,7 @@ use super::env::{Action, Env, Point, State};
 use super::episode::Episode;
 use super::inverse::InverseModel;
 use super::plan_sampling::{sample_plans, PlanEnergy};
-use super::receding::{receding_horizon, shifted};
+use super::receding::{receding_horizon, shifted, Window};
 use super::transitions::{encode_codes, DELTA_SCALE};
 use crate::energy::{Energy, ModeNormalised};
 use crate::sample::sampler::SamplerConfig;
@@ -349,7 +349,14 @@ pub(crate) fn planned_episodes<const W: usize>(
         previous = Some(planned.clone());
         planned
     };
-    let episodes = receding_horizon(env, tasks, chunk, config.plan_horizon, label, progress, plan, act);
+    // The energy planner's fixed windows run past the episode's end: cut
+    // there, its last plans had no reason to hold the goal after their final
+    // state (maze validation: the mass drifted off it in the last steps).
+    let window = Window {
+        length: config.plan_horizon,
+        past_end: true,
+    };
+    let episodes = receding_horizon(env, tasks, chunk, window, label, progress, plan, act);
     let acceptance = (!acceptances.is_empty()).then(|| acceptances.iter().sum::<f64>() / acceptances.len() as f64);
     Planned { episodes, acceptance }
 }

@@ -4,17 +4,27 @@
 use super::env::{Action, Env, Point, State};
 use super::episode::{rollout, Episode};
 
+/// How far each plan of the model-predictive loop looks ahead.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    /// Steps planned ahead; 0 plans to the episode's end.
+    pub length: usize,
+    /// Whether a fixed window keeps its length past the episode's end
+    /// (else it shrinks to the steps left).
+    pub past_end: bool,
+}
+
 /// The model-predictive loop both planners share, for all tasks at once:
 /// `plan` the next `window` steps from the states reached (it returns one
 /// row per task, or anything else to stop), execute the first `chunk`
 /// actions `act` derives from that plan and the states reached, repeat
-/// until the horizon. `plan_horizon` 0 plans to the episode's end.
+/// until the horizon.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn receding_horizon<P>(
     env: Env,
     tasks: &[(State, Point)],
     chunk: usize,
-    plan_horizon: usize,
+    window: Window,
     label: &str,
     progress: &dyn crate::Progress,
     mut plan: impl FnMut(&[(State, Point)], usize) -> Vec<P>,
@@ -27,18 +37,16 @@ pub(crate) fn receding_horizon<P>(
     let task = progress.begin(label, horizon as u64);
     let mut done = 0;
     while done < horizon {
-        // A fixed window plans past the episode's end: cut at the end, the
-        // last plans had no reason to hold the goal after their final state
-        // (maze validation: the mass drifted off it in the last steps).
-        let window = match plan_horizon {
-            0 => horizon - done,
-            h => h,
+        let length = match (window.length, window.past_end) {
+            (0, _) => horizon - done,
+            (h, true) => h,
+            (h, false) => h.min(horizon - done),
         };
-        let planned = plan(&current, window);
+        let planned = plan(&current, length);
         if planned.len() != tasks.len() {
             break; // nothing planned (a tensor that would not convert): stop, never spin
         }
-        let executed = chunk.min(window).min(horizon - done);
+        let executed = chunk.min(length).min(horizon - done);
         for step in 0..executed {
             let states: Vec<State> = current.iter().map(|c| c.0).collect();
             for (i, action) in act(&planned, step, &states).into_iter().enumerate() {

@@ -77,15 +77,15 @@ pub fn one_step_check(
     }
 }
 
-/// Sampling for multi-step rollouts of a denoising-trained energy: 200
+/// Sampling for multi-step rollouts of a denoising-trained energy: `steps`
 /// Langevin steps of λ 0.01 at `temperature` T (σ² = T·λ), so a prediction
 /// is a draw from exp(−E/T); at T = 1 it keeps the spread the model gives
 /// the transitions, as the Fréchet score asks.
-pub fn rollout_sampler(temperature: f64) -> LangevinConfig {
+pub fn rollout_sampler(temperature: f64, steps: usize) -> LangevinConfig {
     LangevinConfig {
         step_size: 0.01,
         noise_std: (0.01 * temperature).sqrt(),
-        steps: 200,
+        steps,
         grad_clip: None,
         clamp: Some((-4.0, 4.0)),
     }
