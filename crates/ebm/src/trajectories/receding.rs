@@ -71,3 +71,47 @@ pub(crate) fn shifted<T: Copy>(plan: &[T], executed: usize, length: usize) -> Ve
         .filter_map(|i| plan.get(executed + i).or(plan.last()).copied())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window lengths the loop asks `plan` for over one maze episode
+    /// (horizon 200), replanning every 10 steps.
+    fn requested(window: Window) -> Vec<usize> {
+        let mut lengths = Vec::new();
+        let tasks = [([0.0; 4], [0.5, 0.5])];
+        let episodes = receding_horizon(
+            Env::Maze,
+            &tasks,
+            10,
+            window,
+            "test",
+            &crate::Quiet,
+            |current, length| {
+                lengths.push(length);
+                vec![(); current.len()]
+            },
+            |_, _, _| vec![[0.0, 0.0]],
+        );
+        assert_eq!(episodes[0].actions.len(), 200, "every step executed");
+        lengths
+    }
+
+    #[test]
+    fn windows_shrink_at_the_end_or_run_past_it() {
+        let past = requested(Window {
+            length: 50,
+            past_end: true,
+        });
+        assert_eq!(past, vec![50; 20]);
+        let shrinking = requested(Window {
+            length: 50,
+            past_end: false,
+        });
+        assert_eq!(shrinking.len(), 20);
+        assert_eq!(&shrinking[15..], &[50, 40, 30, 20, 10]);
+        let to_end = requested(Window { length: 0, past_end: true });
+        assert_eq!(to_end, (1..=20).rev().map(|k| 10 * k).collect::<Vec<_>>());
+    }
+}
