@@ -127,6 +127,15 @@ fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
+/// "a, b and c": the candidates a report names.
+fn listed<T: std::fmt::Display>(values: &[T]) -> String {
+    let words: Vec<String> = values.iter().map(ToString::to_string).collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => words.concat(),
+    }
+}
+
 /// A model's name and its value at each step.
 type Curve = (String, Vec<f64>);
 
@@ -364,7 +373,10 @@ fn markdown(report: &TrajectoriesReport, options: &TrajectoriesOptions) -> Strin
             );
         }
     }
-    md += "\n## Rollouts: Fréchet distance averaged over steps (lower is better)\n\nIGEBM (its own environment): unconditional EBM 5.96 vs FC 33.28; action-conditional 8.97 vs 19.75. Each energy samples at the temperature T and Langevin chain length with the lowest mean Fréchet distance on validation episodes (another seed stream), from 1, 0.3, 0.1 and 0.03 and from 200 and 1000 steps.\n\n| environment | model | mean Fréchet distance |\n|---|---|---|\n";
+    md += &format!("\n## Rollouts: Fréchet distance averaged over steps (lower is better)\n\nIGEBM (its own environment): unconditional EBM 5.96 vs FC 33.28; action-conditional 8.97 vs 19.75. Each energy samples at the temperature T and Langevin chain length with the lowest mean Fréchet distance on validation episodes (another seed stream), from {} and from {} steps.\n\n| environment | model | mean Fréchet distance |\n|---|---|---|\n",
+        listed(&ROLLOUT_TEMPERATURES),
+        listed(&ROLLOUT_CHAIN_STEPS)
+    );
     for e in &report.envs {
         for (name, value) in &e.mean_frechet {
             let temperature = e.rollout_temperatures.iter().find(|(model, _)| model == name);
