@@ -178,6 +178,10 @@ pub struct CompositionArgs {
     /// against its own null code (models trained with --code-dropout).
     #[arg(long)]
     pub guidance: Option<f64>,
+    /// Chains per sample: each sample is the one of its M chains that ends
+    /// at the lowest composed energy (same branches and marginal codes).
+    #[arg(long, default_value_t = 1)]
+    pub particles: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -334,8 +338,8 @@ fn run_igebm_mnist(a: IgebmArgs, context: &Context) -> Result<()> {
 
 fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
     cpu_only("composition", context)?;
-    if args.samples == 0 {
-        bail!("--samples must be at least 1");
+    if args.samples == 0 || args.particles == 0 {
+        bail!("--samples and --particles must be at least 1");
     }
     let rows = match &args.rows {
         None => Row::ALL.to_vec(),
@@ -364,6 +368,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         or_sampling: args.operators.or_sampling,
         marginalise: args.operators.marginalise,
         prior_use: args.prior_use,
+        particles: args.particles,
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

@@ -171,6 +171,9 @@ pub struct TrajectoriesExperimentArgs {
     /// Online rounds (with --online).
     #[arg(long, requires = "online")]
     pub online_rounds: Option<usize>,
+    /// Planned episodes per online round (with --online; default 50).
+    #[arg(long, requires = "online")]
+    pub online_episodes: Option<usize>,
     /// Planners compared (comma separated): collocation (the EBM planner),
     /// states (state energy + energy inverse), cem (feed-forward + CEM).
     #[arg(long, value_delimiter = ',', value_parser = <ebm::experiments::trajectories::Planner as ebm::Named>::parse_name, default_value = "collocation,states,cem")]
@@ -186,6 +189,9 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
     if a.episodes == 0 || a.rollout_episodes < 2 || a.rollout_steps == 0 {
         bail!("--episodes and --rollout-steps must be at least 1, --rollout-episodes at least 2");
     }
+    if a.online_rounds == Some(0) || a.online_episodes == Some(0) {
+        bail!("--online-rounds and --online-episodes must be at least 1");
+    }
     let options = ebm::experiments::trajectories::TrajectoriesOptions {
         envs: a.envs,
         models: a.models,
@@ -194,10 +200,14 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
         rollout_episodes: a.rollout_episodes,
         rollout_steps: a.rollout_steps,
         seed: a.seed,
-        online: a.online.then(|| ebm::trajectories::online::OnlineConfig {
-            rounds: a.online_rounds.unwrap_or(4),
-            seed: a.seed,
-            ..Default::default()
+        online: a.online.then(|| {
+            let base = ebm::trajectories::online::OnlineConfig::default();
+            ebm::trajectories::online::OnlineConfig {
+                rounds: a.online_rounds.unwrap_or(base.rounds),
+                episodes_per_round: a.online_episodes.unwrap_or(base.episodes_per_round),
+                seed: a.seed,
+                ..base
+            }
         }),
         planners: if a.no_planning { Vec::new() } else { a.planners },
     };

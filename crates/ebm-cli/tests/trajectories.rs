@@ -133,4 +133,8 @@ fn the_rollout_experiment_reports_each_energys_chosen_temperature() {
     }
     assert!(out.join("frechet-particle.png").exists());
     assert!(!out.join("paths-particle.png").exists());
+
+    // An online setting with no episodes is refused before any work.
+    let (ok, text) = ebm(&["experiment", "trajectories", "--online", "--online-episodes", "0", "-o", &out_text]);
+    assert!(!ok && text.contains("--online-episodes must be at least 1"), "{text}");
 }

@@ -35,6 +35,8 @@ pub mod streams {
     pub const CHAIN_START: u64 = 0x000A_11CE;
     /// Scenes sampling chains start from (apart from every training stream).
     pub const SAMPLING: u64 = 0x5A4D_504C;
+    /// Particle `p` (after the first) of a chunk's chains.
+    pub const PARTICLE: u64 = 0x5041_5254;
     /// Episode `i` of the exploratory control policy (its task and actions).
     pub const EXPLORATION: u64 = 0x4558_504C;
     /// Training batch `step` of offline transitions.

@@ -7,15 +7,15 @@ pub mod realism;
 pub mod report;
 pub mod rows;
 pub mod truth;
+mod chunks;
 
 use crate::compose::algebra::PriorUse;
-use crate::compose::marginal::marginalise;
-use crate::compose::mixture::{draw_branches, OrSampling};
+use crate::compose::mixture::OrSampling;
 use crate::compose::ConceptLibrary;
 use crate::compose::Settings;
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::Energy;
-use crate::experiments::shapes::{sample_images, sample_images_over_noise, write_grid, SHOWCASE_STEPS};
+use crate::experiments::shapes::{write_grid, SHOWCASE_STEPS};
 use crate::judge::network::Judge;
 use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
@@ -52,6 +52,9 @@ pub struct CompositionOptions {
     pub prior_use: PriorUse,
     /// Which models complete a row that omits their concept (`compose::marginal`).
     pub marginalise: crate::compose::marginal::Marginalise,
+    /// Chains per sample; the one that ends at the lowest composed energy
+    /// is kept (1: every chain is a sample).
+    pub particles: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -257,6 +260,14 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
     }
     let mut sampler = library.sampler();
     sampler.langevin = options.langevin.apply(sampler.langevin, SHOWCASE_STEPS);
+    let chunk_sampler = chunks::ChunkSampler {
+        models: &models,
+        options,
+        prior: prior.as_ref().map(|p| p.network.as_ref() as &dyn Energy),
+        prior_use,
+        partners: &partners,
+        sampler: &sampler,
+    };
     std::fs::create_dir_all(&options.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out.display()))?;
     let bar = progress.begin("samples", (options.rows.len() * options.samples) as u64);
     let mut results = Vec::new();
@@ -266,33 +277,17 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let conditions: Vec<Conditions> = (0..options.samples).map(|_| Conditions::draw(&mut rng, row)).collect();
         let mut branch_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::BRANCH]);
         let mut marginal_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::MARGINAL]);
-        let mut images = Vec::new();
+        let (mut images, mut final_energies) = (Vec::new(), Vec::new());
         let mut acceptance = Vec::new();
         for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
-            let plain = models.energy(row, chunk, options.settings.alpha, options.settings.temperature);
-            let energy = guide(
-                plain,
-                prior.as_ref().map(|p| p.network.as_ref() as &dyn Energy),
-                options.guidance,
-                prior_use,
-            );
-            let energy = match options.or_sampling {
-                OrSampling::Energy => energy,
-                OrSampling::Ancestral => draw_branches(energy, chunk.len(), &mut branch_rng).0,
-            };
-            let energy = marginalise(energy, &partners, chunk.len(), &mut marginal_rng);
             let seed = crate::seed::derive(
                 options.seed,
                 &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
             );
-            images.push(if energy.noise_range().is_some() {
-                // The mean acceptance at the smallest level (1 for ULA).
-                let run = sample_images_over_noise(&energy, None, chunk.len(), &options.annealing, seed, None);
-                acceptance.push(run.levels.last().map_or(1.0, |r| r.mean_acceptance));
-                run.x
-            } else {
-                sample_images(&energy, None, chunk.len(), &sampler, seed, None).x
-            });
+            let (best, chain_acceptance) = chunk_sampler.lowest_of_particles(row, chunk, (&mut branch_rng, &mut marginal_rng), seed);
+            acceptance.extend(chain_acceptance);
+            final_energies.push(best.energy);
+            images.push(best.x);
             bar.advance(chunk.len() as u64);
         }
         let images = Tensor::cat(&images, 0);
@@ -301,6 +296,11 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let (kid, kid_floor) = realism::realism(&judge, row, &conditions, &images, options.seed);
         metrics.insert("kid".into(), kid);
         metrics.insert("kid_real_vs_real".into(), kid_floor);
+        // The composed energy the kept chains ended at (lower with more particles).
+        metrics.insert(
+            "final_energy".into(),
+            Tensor::cat(&final_energies, 0).mean(Kind::Double).double_value(&[]),
+        );
         if !acceptance.is_empty() {
             metrics.insert("acceptance".into(), acceptance.iter().sum::<f64>() / acceptance.len() as f64);
         }

@@ -70,6 +70,7 @@ pub fn write(
         "or_sampling": options.or_sampling,
         "marginalise": options.marginalise,
         "marginalised_concepts": marginalised,
+        "particles": options.particles,
         "rows": results,
     });
     crate::io::write_atomically(
@@ -121,6 +122,13 @@ pub fn write(
             PriorUse::Relative => "every conjunction taken relative to it (E_u + Σ(Eᵢ − E_u))",
         };
         writeln!(md, "Unconditional model {}: {how}.\n", p.display())?;
+    }
+    if options.particles > 1 {
+        writeln!(
+            md,
+            "Each sample is the one of {} chains (same conditions, branch and marginal codes; different chain noise) that ends at the lowest composed energy.\n",
+            options.particles
+        )?;
     }
     if !marginalised.is_empty() {
         writeln!(
