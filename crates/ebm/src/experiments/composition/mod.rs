@@ -3,14 +3,13 @@
 //! noise, and judged by the shapes judge; the report puts our numbers beside
 //! the paper's.
 
+mod chunks;
 pub mod realism;
 pub mod report;
 pub mod rows;
 pub mod truth;
-mod chunks;
 
 use crate::compose::algebra::PriorUse;
-use crate::compose::mixture::OrSampling;
 use crate::compose::ConceptLibrary;
 use crate::compose::Settings;
 use crate::data::shapes_concept::ShapesConcept;
