@@ -182,6 +182,12 @@ pub struct CompositionArgs {
     /// at the lowest composed energy (same branches and marginal codes).
     #[arg(long, default_value_t = 1)]
     pub particles: usize,
+    /// Which particle is kept: ranks (lowest sum of the conjuncts' ranks
+    /// among the particles), composed (lowest composed energy) or named
+    /// (lowest energy of the expression as written, marginalised concepts
+    /// left out).
+    #[arg(long, default_value = "ranks", requires = "particles")]
+    pub keep: ebm::experiments::composition::Keep,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -369,6 +375,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         marginalise: args.operators.marginalise,
         prior_use: args.prior_use,
         particles: args.particles,
+        keep: args.keep,
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

@@ -174,6 +174,10 @@ pub struct TrajectoriesExperimentArgs {
     /// Planned episodes per online round (with --online; default 50).
     #[arg(long, requires = "online")]
     pub online_episodes: Option<usize>,
+    /// Continue the online energy's training each round instead of training
+    /// it from scratch on all data (the default, as the baseline is refitted).
+    #[arg(long, requires = "online")]
+    pub online_continue: bool,
     /// Planners compared (comma separated): collocation (the EBM planner),
     /// states (state energy + energy inverse), cem (feed-forward + CEM).
     #[arg(long, value_delimiter = ',', value_parser = <ebm::experiments::trajectories::Planner as ebm::Named>::parse_name, default_value = "collocation,states,cem")]
@@ -205,6 +209,7 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
             ebm::trajectories::online::OnlineConfig {
                 rounds: a.online_rounds.unwrap_or(base.rounds),
                 episodes_per_round: a.online_episodes.unwrap_or(base.episodes_per_round),
+                retrain: !a.online_continue,
                 seed: a.seed,
                 ..base
             }

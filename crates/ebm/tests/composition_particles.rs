@@ -31,6 +31,7 @@ fn more_particles_keep_chains_at_lower_composed_energy() {
             prior_use: Default::default(),
             marginalise: Default::default(),
             particles,
+            keep: ebm::experiments::composition::Keep::Composed,
         };
         let rows = run(&options, &ebm::Quiet).unwrap();
         let json: serde_json::Value =

@@ -153,26 +153,39 @@ fn plans_stay_within_the_state_space() {
 
 /// One online round on a tiny budget: models train on the seed episodes,
 /// plan, and the executed episodes are scored and counted into the data.
+/// Retraining from scratch each round changes the second round only.
 #[test]
 fn an_online_round_trains_plans_and_grows_its_data() {
     use ebm::trajectories::online::{online_energy, OnlineConfig};
     let _serial = common::serial();
-    let online = OnlineConfig {
-        rounds: 2,
-        seed_episodes: 2,
-        episodes_per_round: 2,
-        train_steps: 20,
-        seed: 0,
-    };
     let plan = PlanConfig {
         steps: 10,
         ..PlanConfig::for_env(Env::Particle)
     };
-    let rounds = online_energy(Env::Particle, &online, &plan, &ebm::Quiet).expect("runs");
-    assert_eq!(rounds.len(), 2);
-    assert_eq!(rounds[0].transitions, 2 * 60);
-    assert_eq!(rounds[1].transitions, 4 * 60, "the first round's episodes join the data");
-    assert!(rounds.iter().all(|r| r.mean_return.is_finite() && (0.0..=1.0).contains(&r.success)));
+    let rounds = |retrain: bool| {
+        let online = OnlineConfig {
+            rounds: 2,
+            seed_episodes: 2,
+            episodes_per_round: 2,
+            train_steps: 20,
+            retrain,
+            seed: 0,
+        };
+        online_energy(Env::Particle, &online, &plan, &ebm::Quiet).expect("runs")
+    };
+    let continued = rounds(false);
+    assert_eq!(continued.len(), 2);
+    assert_eq!(continued[0].transitions, 2 * 60);
+    assert_eq!(continued[1].transitions, 4 * 60, "the first round's episodes join the data");
+    assert!(continued
+        .iter()
+        .all(|r| r.mean_return.is_finite() && (0.0..=1.0).contains(&r.success)));
+    let retrained = rounds(true);
+    assert_eq!(
+        retrained[0].mean_return, continued[0].mean_return,
+        "round 0 trains from scratch either way"
+    );
+    assert_ne!(retrained[1].mean_return, continued[1].mean_return, "round 1 trains another model");
 }
 
 /// [`ExactActionEnergy`] made stiffer: σ ≈ 0.3 in Δ units, the top of the

@@ -122,6 +122,17 @@ impl Composed<'_> {
     }
 }
 
+impl Composed<'_> {
+    /// The energy of each term of a top-level AND at `x` (weighted as in the
+    /// sum), `[B]` each; any other node is one term, its whole energy.
+    pub fn conjunct_energies(&self, x: &Tensor) -> Vec<Tensor> {
+        match self {
+            Composed::And(terms) => terms.iter().map(|(w, t)| t.energy(x, None) * *w).collect(),
+            _ => vec![self.energy(x, None)],
+        }
+    }
+}
+
 impl Energy for Composed<'_> {
     fn energy(&self, x: &Tensor, _code: Option<&Tensor>) -> Tensor {
         self.evaluate(x, Level::Data)

@@ -389,7 +389,12 @@ fn markdown(report: &TrajectoriesReport, options: &TrajectoriesOptions) -> Strin
         }
     }
     if report.envs.iter().any(|e| !e.online.is_empty()) {
-        md += "\n## Online: the planner gathers its data (slides, online: particle −20.38 vs −850.67, maze −162.97 vs −949.99, reacher −29.87 vs −42.37)\n\nEach round plans fresh tasks with the current models, executes them, adds them to the data and trains further.\n\n| environment | planner | round | transitions trained on | success | mean return |\n|---|---|---|---|---|---|\n";
+        let training = match options.online.as_ref().is_some_and(|o| o.retrain) {
+            true => "trains the energy again from scratch on all of it (the baseline is refitted so every round)",
+            false => "trains the energy further (the baseline is refitted from scratch)",
+        };
+        md += &format!("\n## Online: the planner gathers its data (slides, online: particle −20.38 vs −850.67, maze −162.97 vs −949.99, reacher −29.87 vs −42.37)\n\nEach round plans fresh tasks with the current models, executes them, adds them to the data and {training}.\n\n");
+        md += "| environment | planner | round | transitions trained on | success | mean return |\n|---|---|---|---|---|---|\n";
         for e in &report.envs {
             for (planner, rounds) in &e.online {
                 for r in rounds {

@@ -18,6 +18,7 @@ use crate::experiments::shapes::{write_grid, SHOWCASE_STEPS};
 use crate::judge::network::Judge;
 use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
+pub use chunks::Keep;
 pub use rows::{Conditions, Row, ShapesModels};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -51,9 +52,11 @@ pub struct CompositionOptions {
     pub prior_use: PriorUse,
     /// Which models complete a row that omits their concept (`compose::marginal`).
     pub marginalise: crate::compose::marginal::Marginalise,
-    /// Chains per sample; the one that ends at the lowest composed energy
-    /// is kept (1: every chain is a sample).
+    /// Chains per sample; the one `keep` chooses is kept (1: every chain
+    /// is a sample).
     pub particles: usize,
+    /// Which particle is kept.
+    pub keep: Keep,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -283,7 +286,7 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
                 options.seed,
                 &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
             );
-            let (best, chain_acceptance) = chunk_sampler.lowest_of_particles(row, chunk, (&mut branch_rng, &mut marginal_rng), seed);
+            let (best, chain_acceptance) = chunk_sampler.chosen_of_particles(row, chunk, (&mut branch_rng, &mut marginal_rng), seed);
             acceptance.extend(chain_acceptance);
             final_energies.push(best.energy);
             images.push(best.x);
@@ -295,7 +298,7 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         let (kid, kid_floor) = realism::realism(&judge, row, &conditions, &images, options.seed);
         metrics.insert("kid".into(), kid);
         metrics.insert("kid_real_vs_real".into(), kid_floor);
-        // The composed energy the kept chains ended at (lower with more particles).
+        // The composed energy the kept chains ended at.
         metrics.insert(
             "final_energy".into(),
             Tensor::cat(&final_energies, 0).mean(Kind::Double).double_value(&[]),

@@ -71,6 +71,7 @@ pub fn write(
         "marginalise": options.marginalise,
         "marginalised_concepts": marginalised,
         "particles": options.particles,
+        "keep": options.keep,
         "rows": results,
     });
     crate::io::write_atomically(
@@ -126,8 +127,14 @@ pub fn write(
     if options.particles > 1 {
         writeln!(
             md,
-            "Each sample is the one of {} chains (same conditions, branch and marginal codes; different chain noise) that ends at the lowest composed energy.\n",
-            options.particles
+            "Each sample is the one of {} chains (same conditions, branch and marginal codes; different chain noise) chosen by `--keep {}`: {}.\n",
+            options.particles,
+            options.keep,
+            match options.keep {
+                super::Keep::Composed => "the lowest composed energy",
+                super::Keep::Named => "the lowest energy of the expression as written, marginalised concepts left out",
+                super::Keep::Ranks => "the lowest sum of the conjuncts' ranks among the particles",
+            }
         )?;
     }
     if !marginalised.is_empty() {
