@@ -37,6 +37,7 @@ fn more_particles_keep_chains_at_lower_composed_energy() {
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(options.out.join("composition.json")).unwrap()).unwrap();
         assert_eq!(json["particles"].as_u64(), Some(particles as u64));
+        assert_eq!(json["keep"].as_str(), Some("composed"));
         rows[0].metrics["final_energy"]
     };
     let (one, three) = (final_energy(1), final_energy(3));

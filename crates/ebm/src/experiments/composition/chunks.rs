@@ -55,15 +55,14 @@ pub(super) struct SampledChunk {
 impl Keep {
     /// Per chain, the index of the particle to keep among `particles`.
     fn choose(self, particles: &[SampledChunk]) -> Tensor {
-        let stack = |f: &dyn Fn(&SampledChunk) -> Tensor| Tensor::stack(&particles.iter().map(f).collect::<Vec<_>>(), 0);
-        let named = stack(&|p| p.conjuncts.sum_dim_intlist(1, false, None));
+        let named = stack(particles, &|p| p.conjuncts.sum_dim_intlist(1, false, None));
         let score = match self {
-            Keep::Composed => stack(&|p| p.energy.shallow_clone()),
+            Keep::Composed => stack(particles, &|p| p.energy.shallow_clone()),
             Keep::Named => named,
             Keep::Ranks => {
                 // rank of each particle per chain and conjunct: argsort of argsort over particles.
                 let rank = |t: &Tensor| t.argsort(0, false).argsort(0, false).to_kind(tch::Kind::Float);
-                let conjuncts = stack(&|p| p.conjuncts.shallow_clone());
+                let conjuncts = stack(particles, &|p| p.conjuncts.shallow_clone());
                 let m = particles.len() as f64;
                 rank(&conjuncts).sum_dim_intlist(2, false, None) + rank(&named) * (0.5 / m)
             }
@@ -74,9 +73,6 @@ impl Keep {
     /// Per chain, the kept particle's image and composed energy.
     fn keep(self, particles: Vec<SampledChunk>) -> SampledChunk {
         let index = self.choose(&particles);
-        let xs = Tensor::stack(&particles.iter().map(|p| p.x.shallow_clone()).collect::<Vec<_>>(), 0);
-        let energies = Tensor::stack(&particles.iter().map(|p| p.energy.shallow_clone()).collect::<Vec<_>>(), 0);
-        let conjuncts = Tensor::stack(&particles.iter().map(|p| p.conjuncts.shallow_clone()).collect::<Vec<_>>(), 0);
         let pick = |t: &Tensor| {
             let mut shape = t.size();
             shape[0] = 1;
@@ -86,11 +82,16 @@ impl Keep {
                 .squeeze_dim(0)
         };
         SampledChunk {
-            x: pick(&xs),
-            energy: pick(&energies),
-            conjuncts: pick(&conjuncts),
+            x: pick(&stack(&particles, &|p| p.x.shallow_clone())),
+            energy: pick(&stack(&particles, &|p| p.energy.shallow_clone())),
+            conjuncts: pick(&stack(&particles, &|p| p.conjuncts.shallow_clone())),
         }
     }
+}
+
+/// One tensor per particle, stacked along a new first dimension.
+fn stack(particles: &[SampledChunk], f: &dyn Fn(&SampledChunk) -> Tensor) -> Tensor {
+    Tensor::stack(&particles.iter().map(f).collect::<Vec<_>>(), 0)
 }
 
 impl ChunkSampler<'_> {

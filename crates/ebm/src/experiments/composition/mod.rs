@@ -274,56 +274,7 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
     let bar = progress.begin("samples", (options.rows.len() * options.samples) as u64);
     let mut results = Vec::new();
     for (r, &row) in options.rows.iter().enumerate() {
-        let started = std::time::Instant::now();
-        let mut rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64]);
-        let conditions: Vec<Conditions> = (0..options.samples).map(|_| Conditions::draw(&mut rng, row)).collect();
-        let mut branch_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::BRANCH]);
-        let mut marginal_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::MARGINAL]);
-        let (mut images, mut final_energies) = (Vec::new(), Vec::new());
-        let mut acceptance = Vec::new();
-        for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
-            let seed = crate::seed::derive(
-                options.seed,
-                &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
-            );
-            let (best, chain_acceptance) = chunk_sampler.chosen_of_particles(row, chunk, (&mut branch_rng, &mut marginal_rng), seed);
-            acceptance.extend(chain_acceptance);
-            final_energies.push(best.energy);
-            images.push(best.x);
-            bar.advance(chunk.len() as u64);
-        }
-        let images = Tensor::cat(&images, 0);
-        let judged = judge_images(&judge, &images)?;
-        let mut metrics = score_row(row, &conditions, &judged);
-        let (kid, kid_floor) = realism::realism(&judge, row, &conditions, &images, options.seed);
-        metrics.insert("kid".into(), kid);
-        metrics.insert("kid_real_vs_real".into(), kid_floor);
-        // The composed energy the kept chains ended at.
-        metrics.insert(
-            "final_energy".into(),
-            Tensor::cat(&final_energies, 0).mean(Kind::Double).double_value(&[]),
-        );
-        if !acceptance.is_empty() {
-            metrics.insert("acceptance".into(), acceptance.iter().sum::<f64>() / acceptance.len() as f64);
-        }
-        let picture = format!("{}.png", row.key());
-        let shown = 32.min(options.samples);
-        let captions: Vec<String> = conditions[..shown].iter().map(|c| c.caption(row)).collect();
-        write_grid(
-            &options.out.join(&picture),
-            &images.narrow(0, 0, shown as i64),
-            8,
-            &captions,
-            row.formula(),
-        )?;
-        results.push(RowResult {
-            key: row.key(),
-            formula: row.formula().into(),
-            samples: options.samples,
-            metrics,
-            seconds: started.elapsed().as_secs_f64(),
-            picture,
-        });
+        results.push(run_row(&chunk_sampler, &judge, r, row, &*bar)?);
     }
     drop(bar);
     let marginalised: Vec<String> = partners.iter().map(|p| p.schema.name.clone()).collect();
@@ -336,6 +287,62 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         &marginalised,
     )?;
     Ok(results)
+}
+
+/// One row: its conditions drawn, sampled chunk by chunk, judged, scored,
+/// and its grid written.
+fn run_row(chunk_sampler: &chunks::ChunkSampler, judge: &Judge, r: usize, row: Row, bar: &dyn crate::progress::Task) -> Result<RowResult> {
+    let options = chunk_sampler.options;
+    let started = std::time::Instant::now();
+    let mut rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64]);
+    let conditions: Vec<Conditions> = (0..options.samples).map(|_| Conditions::draw(&mut rng, row)).collect();
+    let mut branch_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::BRANCH]);
+    let mut marginal_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::MARGINAL]);
+    let (mut images, mut final_energies) = (Vec::new(), Vec::new());
+    let mut acceptance = Vec::new();
+    for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
+        let seed = crate::seed::derive(
+            options.seed,
+            &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
+        );
+        let (best, chain_acceptance) = chunk_sampler.chosen_of_particles(row, chunk, (&mut branch_rng, &mut marginal_rng), seed);
+        acceptance.extend(chain_acceptance);
+        final_energies.push(best.energy);
+        images.push(best.x);
+        bar.advance(chunk.len() as u64);
+    }
+    let images = Tensor::cat(&images, 0);
+    let judged = judge_images(judge, &images)?;
+    let mut metrics = score_row(row, &conditions, &judged);
+    let (kid, kid_floor) = realism::realism(judge, row, &conditions, &images, options.seed);
+    metrics.insert("kid".into(), kid);
+    metrics.insert("kid_real_vs_real".into(), kid_floor);
+    // The composed energy the kept chains ended at.
+    metrics.insert(
+        "final_energy".into(),
+        Tensor::cat(&final_energies, 0).mean(Kind::Double).double_value(&[]),
+    );
+    if !acceptance.is_empty() {
+        metrics.insert("acceptance".into(), acceptance.iter().sum::<f64>() / acceptance.len() as f64);
+    }
+    let picture = format!("{}.png", row.key());
+    let shown = 32.min(options.samples);
+    let captions: Vec<String> = conditions[..shown].iter().map(|c| c.caption(row)).collect();
+    write_grid(
+        &options.out.join(&picture),
+        &images.narrow(0, 0, shown as i64),
+        8,
+        &captions,
+        row.formula(),
+    )?;
+    Ok(RowResult {
+        key: row.key(),
+        formula: row.formula().into(),
+        samples: options.samples,
+        metrics,
+        seconds: started.elapsed().as_secs_f64(),
+        picture,
+    })
 }
 
 /// The composition as sampled: over `prior` as a base, or relative to it
