@@ -76,7 +76,23 @@ pub fn dsm_loss(energy: &dyn Energy, x: &Tensor, code: Option<&Tensor>, sigma: &
 
 /// ‖x − D(x + σε)‖²/σ², weighted and averaged over the batch (first order).
 pub fn denoising_loss(denoiser: &DenoiserEnergy, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor, sigma_power: f64) -> Tensor {
+    product_denoising_loss(&[(denoiser, code)], x, sigma, sigma_power)
+}
+
+/// The denoising loss of a product of denoisers, each under its own code:
+/// their joint denoiser x̃ + Σₖ(Dₖ(x̃) − x̃) adds their Tweedie scores
+/// (Dₖ − x̃)/σ², which is the score of p(x̃ | c₁ … c_K) ∝ Πₖ pₖ(x̃ | cₖ).
+/// Trained as one, the members are factors of the scene's distribution given
+/// all its labels (product of experts by denoising, issue #14), and
+/// sampling their sum with Tweedie scores samples what was trained. One
+/// member is exactly [`denoising_loss`].
+pub fn product_denoising_loss(members: &[(&DenoiserEnergy, Option<&Tensor>)], x: &Tensor, sigma: &Tensor, sigma_power: f64) -> Tensor {
     let noisy = x + x.randn_like() * broadcast(sigma, x);
-    let error = (denoiser.denoise(&noisy, code, sigma).to_kind(x.kind()) - x) / broadcast(sigma, x);
+    let denoised = |(d, code): &(&DenoiserEnergy, Option<&Tensor>)| d.denoise(&noisy, *code, sigma).to_kind(x.kind());
+    let joint = match members {
+        [only] => denoised(only),
+        _ => members.iter().fold(noisy.shallow_clone(), |joint, m| joint + denoised(m) - &noisy),
+    };
+    let error = (joint - x) / broadcast(sigma, x);
     (per_example_sum(&error.square()) * level_weights(sigma, sigma_power, entries(x))).mean(x.kind())
 }

@@ -76,8 +76,9 @@ impl<'a> ProductTrainer<'a> {
             if shared(m) != shared(first) {
                 bail!("the members of a product must share steps, batch size, seed and supervised warm-up and be at the same step");
             }
-            if m.config.objective != super::Objective::Cd {
-                bail!("product-of-experts training is contrastive divergence: every member needs --objective cd");
+            let objective = m.config.objective;
+            if objective != first.config.objective || objective == super::Objective::Dsm {
+                bail!("a product trains by contrastive divergence or by joint denoising: give every member --objective cd, or every member --objective denoise");
             }
         }
         let names: Vec<String> = members.iter().map(member_name).collect();
@@ -104,6 +105,9 @@ impl<'a> ProductTrainer<'a> {
     /// The product with `partners` frozen in its chain; the members' cards
     /// list them in `product_of` after the members.
     pub fn with_partners(mut self, partners: Vec<FrozenPartner<'a>>) -> Result<Self> {
+        if !partners.is_empty() && self.denoising() {
+            bail!("frozen partners join a contrastive-divergence chain; a denoising product trains all its members together (drop --frozen or use --objective cd)");
+        }
         for p in &partners {
             if self.members.iter().any(|m| crate::names::same_name(&member_name(m), &p.name)) {
                 bail!("'{}' is both trained and a frozen partner; name each concept once", p.name);
@@ -120,6 +124,11 @@ impl<'a> ProductTrainer<'a> {
         self.members[0].step
     }
 
+    /// Whether the members train by joint denoising (else by CD).
+    fn denoising(&self) -> bool {
+        self.members[0].config.objective == super::Objective::Denoise
+    }
+
     /// One product step; the metrics of each member. When the guard rejects
     /// any member's update, every member rolls back, so they stay in step.
     pub fn step(&mut self) -> Result<Vec<StepMetrics>> {
@@ -127,6 +136,9 @@ impl<'a> ProductTrainer<'a> {
             // The supervised warm-up draws no negatives, so there is nothing
             // to share: each member takes its own (guarded) step.
             return self.members.iter_mut().map(|m| m.step()).collect();
+        }
+        if self.denoising() {
+            return self.denoising_step();
         }
         let started = Instant::now();
         for m in &mut self.members {
@@ -185,13 +197,65 @@ impl<'a> ProductTrainer<'a> {
             .zip(batches.iter().zip(&member_codes))
             .map(|(m, (batch, code))| m.contrastive_update(batch, &negatives, code.as_ref(), started))
             .collect();
+        if results.iter().all(|r| r.is_ok()) {
+            self.buffer.push(&negatives, joint.as_ref());
+        }
+        self.settle(results)
+    }
+
+    /// One joint denoising step: the members' denoisers, each under its own
+    /// label of the same scenes, trained as one product
+    /// ([`super::denoising::product_denoising_loss`]); one backward pass
+    /// gives every member its gradient.
+    fn denoising_step(&mut self) -> Result<Vec<StepMetrics>> {
+        let started = Instant::now();
+        for m in &mut self.members {
+            m.snapshot_if_due();
+        }
+        let first = &self.members[0];
+        let (step, batch_size) = (first.step, first.config.batch_size);
+        tch::manual_seed(super::trainer::step_seed(first.config.seed, step));
+        let device = first.network.var_store().device();
+        let batches: Vec<Batch> = self.members.iter().map(|m| m.data.batch(step, batch_size)).collect();
+        let x = batches[0].x.to_device(device);
+        let codes: Vec<Option<Tensor>> = batches.iter().map(|b| b.code.as_ref().map(|c| c.to_device(device))).collect();
+        let mut members = Vec::new();
+        for (m, code) in self.members.iter().zip(&codes) {
+            let Some(denoiser) = m.network.as_denoiser() else {
+                bail!("joint denoising needs denoiser networks; '{}' is not one", member_name(m))
+            };
+            members.push((denoiser, code.as_ref()));
+        }
+        let range = first.network.noise_range().expect("a denoiser has noise levels");
+        let sigma = super::denoising::draw_noise_levels(x.size()[0], range, x.kind(), device);
+        let loss = super::denoising::product_denoising_loss(&members, &x, &sigma, first.config.sigma_power);
+        let params: Vec<Tensor> = self
+            .members
+            .iter()
+            .flat_map(|m| m.parameters().iter().map(|p| p.shallow_clone()))
+            .collect();
+        let mut grads = super::gradients::parameter_gradients(&loss, &params).into_iter();
+        let loss = loss.double_value(&[]);
+        let results: Vec<Result<StepMetrics, String>> = self
+            .members
+            .iter_mut()
+            .map(|m| {
+                let own = grads.by_ref().take(m.parameters().len()).collect();
+                m.apply_gradients(loss, own, started, None)
+            })
+            .collect();
+        self.settle(results)
+    }
+
+    /// Records the members' steps; when the guard rejected any member's
+    /// update, every member rolls back, so they stay in step.
+    fn settle(&mut self, results: Vec<Result<StepMetrics, String>>) -> Result<Vec<StepMetrics>> {
         if let Some(reason) = results.iter().find_map(|r| r.as_ref().err()).cloned() {
             for m in &mut self.members {
                 m.recover(&reason)?;
             }
             return Ok(self.members.iter().map(|m| m.last_metrics.clone()).collect());
         }
-        self.buffer.push(&negatives, joint.as_ref());
         let metrics: Vec<StepMetrics> = results.into_iter().map(|r| r.expect("no error above")).collect();
         for (m, metrics) in self.members.iter_mut().zip(&metrics) {
             m.accept(metrics.clone())?;

@@ -235,13 +235,31 @@ impl<'a> Trainer<'a> {
     /// Back-propagates `loss`, checks the step with the guard and applies
     /// it (Adam, EMA). `energies`: the CD term's E⁺ and E⁻, when there is one.
     fn update(&mut self, loss: &Tensor, started: Instant, energies: Option<(&Tensor, &Tensor)>) -> Result<StepMetrics, String> {
-        let params = &self.params;
         // The unused prior head of a posterior read-out gets zeros.
-        let grads = super::gradients::parameter_gradients(loss, params);
-        let grad_norm = super::gradients::global_norm(&grads);
+        let grads = super::gradients::parameter_gradients(loss, &self.params);
         let mean = |e: &Tensor| e.mean(Kind::Double).double_value(&[]);
-        let (e_pos, e_neg) = energies.map_or((0.0, 0.0), |(p, n)| (mean(p), mean(n)));
-        let loss = loss.double_value(&[]);
+        let energies = energies.map(|(p, n)| (mean(p), mean(n)));
+        self.apply_gradients(loss.double_value(&[]), grads, started, energies)
+    }
+
+    /// The trained parameters, in the order `apply_gradients` takes their gradients.
+    pub(super) fn parameters(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    /// Checks a step whose loss is `loss` and parameter gradients `grads`
+    /// with the guard and applies it (clip, Adam, EMA). `energies`: the CD
+    /// term's mean E⁺ and E⁻, when there is one.
+    pub(super) fn apply_gradients(
+        &mut self,
+        loss: f64,
+        grads: Vec<Tensor>,
+        started: Instant,
+        energies: Option<(f64, f64)>,
+    ) -> Result<StepMetrics, String> {
+        let params = &self.params;
+        let grad_norm = super::gradients::global_norm(&grads);
+        let (e_pos, e_neg) = energies.unwrap_or((0.0, 0.0));
         // The gap means a collapse only where the CD term is trained, and
         // once it has been within the limit.
         let guard = match self.config.cd_weight > 0.0 && self.gap_healthy {

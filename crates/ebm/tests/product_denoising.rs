@@ -1,0 +1,128 @@
+//! Product of experts by joint denoising (`--product … --objective denoise`):
+//! the members' denoisers, each under its own label of the same scenes,
+//! trained as one joint denoiser x̃ + Σₖ(Dₖ − x̃).
+
+mod common;
+
+use ebm::data::shapes::ShapesFilter;
+use ebm::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+use ebm::data::DataSource;
+use ebm::energy::network::named_variables;
+use ebm::energy::{Architecture, DenoiserConfig};
+use ebm::sample::ChainStart;
+use ebm::train::denoising::{draw_noise_levels, product_denoising_loss};
+use ebm::train::product::ProductTrainer;
+use ebm::train::state::resume;
+use ebm::train::{Objective, TrainConfig, Trainer};
+use std::path::Path;
+
+fn data(concept: ShapesConcept) -> ShapesConceptData {
+    ShapesConceptData::new(concept, 32, 5, ShapesFilter::default(), ChainStart::Background).expect("data")
+}
+
+fn config(steps: u64) -> TrainConfig {
+    let mut config = ebm::experiments::shapes::concept_config(steps, 5);
+    config.objective = Objective::Denoise;
+    config.batch_size = 8;
+    config.adam_beta1 = 0.9;
+    config.guard.snapshot_every = 2;
+    config
+}
+
+fn member<'a>(concept: ShapesConcept, data: &'a ShapesConceptData, steps: u64, out: Option<&Path>) -> Trainer<'a> {
+    tch::manual_seed(11);
+    let architecture = Architecture::Denoiser(DenoiserConfig {
+        code_dim: concept.schema().code_dim(),
+        width: 8,
+        latent: 8,
+        ..DenoiserConfig::default()
+    });
+    let out = out.map(|dir| dir.join(concept.to_string()));
+    Trainer::new(architecture.build(tch::Device::Cpu), data, config(steps), out).expect("trainer")
+}
+
+fn same_weights(a: &Trainer, b: &Trainer) -> bool {
+    let (a, b) = (named_variables(a.network.var_store()), named_variables(b.network.var_store()));
+    a.len() == b.len() && a.iter().zip(&b).all(|((_, x), (_, y))| x.equal(y))
+}
+
+/// The joint loss on a fixed batch of 64 scenes and noise (seeded).
+fn joint_loss(members: &[Trainer], sources: &[&ShapesConceptData]) -> f64 {
+    tch::manual_seed(99);
+    let batches: Vec<_> = sources.iter().map(|d| d.batch(10_000, 64)).collect();
+    let sigma = draw_noise_levels(64, (0.01, 0.6), tch::Kind::Float, tch::Device::Cpu);
+    let denoisers: Vec<_> = members
+        .iter()
+        .zip(&batches)
+        .map(|(m, b)| (m.network.as_denoiser().expect("denoiser"), b.code.as_ref()))
+        .collect();
+    tch::no_grad(|| product_denoising_loss(&denoisers, &batches[0].x, &sigma, 1.0).double_value(&[]))
+}
+
+#[test]
+fn a_denoising_product_of_one_model_trains_exactly_as_the_model_alone() {
+    let _serial = common::serial();
+    let color = data(ShapesConcept::Color);
+    let mut alone = member(ShapesConcept::Color, &color, 4, None);
+    alone.run(&ebm::Quiet).expect("alone");
+    let mut product = ProductTrainer::new(vec![member(ShapesConcept::Color, &color, 4, None)], None).expect("product");
+    product.run(&ebm::Quiet).expect("product");
+    assert!(
+        same_weights(&alone, &product.members[0]),
+        "a one-member denoising product drifted from the ordinary trainer"
+    );
+}
+
+#[test]
+fn a_denoising_product_lowers_its_joint_loss_and_resumes_exactly() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pos, color) = (data(ShapesConcept::Pos), data(ShapesConcept::Color));
+    let run = |steps: u64, out: &Path| {
+        let members = vec![
+            member(ShapesConcept::Pos, &pos, steps, Some(out)),
+            member(ShapesConcept::Color, &color, steps, Some(out)),
+        ];
+        let mut product = ProductTrainer::new(members, Some(out.to_path_buf())).expect("product");
+        product.run(&ebm::Quiet).expect("run");
+        product
+    };
+    let untrained = run(0, &dir.path().join("untrained"));
+    let whole = run(40, &dir.path().join("whole"));
+    let (before, after) = (
+        joint_loss(&untrained.members, &[&pos, &color]),
+        joint_loss(&whole.members, &[&pos, &color]),
+    );
+    assert!(
+        after < 0.5 * before,
+        "40 joint steps took the held-out loss only from {before:.3} to {after:.3}"
+    );
+    for (a, b) in untrained.members.iter().zip(&whole.members) {
+        assert!(!same_weights(a, b), "a member was not updated by the joint loss");
+    }
+    let part_dir = dir.path().join("part");
+    drop(run(20, &part_dir));
+    let members = vec![
+        resume(&part_dir.join("pos"), &pos, Some(40)).expect("resume pos"),
+        resume(&part_dir.join("color"), &color, Some(40)).expect("resume color"),
+    ];
+    let mut resumed = ProductTrainer::new(members, Some(part_dir)).expect("resumed product");
+    resumed.run(&ebm::Quiet).expect("resumed run");
+    for (a, b) in whole.members.iter().zip(&resumed.members) {
+        assert!(same_weights(a, b), "a member differs after resume");
+    }
+}
+
+#[test]
+fn a_product_refuses_mixed_objectives() {
+    let _serial = common::serial();
+    let (pos, color) = (data(ShapesConcept::Pos), data(ShapesConcept::Color));
+    let mut cd = member(ShapesConcept::Color, &color, 4, None);
+    cd.config.objective = Objective::Cd;
+    let members = vec![member(ShapesConcept::Pos, &pos, 4, None), cd];
+    let error = ProductTrainer::new(members, None)
+        .err()
+        .expect("mixed objectives refused")
+        .to_string();
+    assert!(error.contains("--objective"), "{error}");
+}
