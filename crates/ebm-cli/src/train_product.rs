@@ -50,10 +50,16 @@ pub fn run(args: &TrainArgs, concepts: &[ShapesConcept], context: &Context) -> R
                 );
             }
             tch::manual_seed(args.seed as i64 + members.len() as i64);
-            let network = match initial_checkpoint(args, name, names.len())? {
+            let mut network = match initial_checkpoint(args, name, names.len())? {
                 Some(path) => crate::train::initial_weights(&path, &r.architecture, context.device)?,
                 None => r.architecture.build(context.device),
             };
+            // A denoising product's denoiser is its members' mean: each
+            // member's energy is 1/K of its own, so their sum is the product.
+            if r.config.objective == ebm::train::Objective::Denoise && names.len() > 1 {
+                network = ebm::energy::network::with_energy_scale(network.as_ref(), 1.0 / names.len() as f64)
+                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            }
             Trainer::new(network, data.as_ref(), r.config.clone(), Some(dir))?
         };
         members.push(member);

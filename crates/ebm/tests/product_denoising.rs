@@ -1,6 +1,6 @@
 //! Product of experts by joint denoising (`--product … --objective denoise`):
 //! the members' denoisers, each under its own label of the same scenes,
-//! trained as one joint denoiser x̃ + Σₖ(Dₖ − x̃).
+//! trained as one joint denoiser, their mean (1/K)Σₖ Dₖ.
 
 mod common;
 
@@ -125,4 +125,41 @@ fn a_product_refuses_mixed_objectives() {
         .expect("mixed objectives refused")
         .to_string();
     assert!(error.contains("--objective"), "{error}");
+}
+
+/// Members scaled by 1/K (`DenoiserConfig::energy_scale`, what `ebm train
+/// --product … --objective denoise` writes) sum to the trained product: a
+/// Tweedie step on the sum of their energies lands on their mean denoiser.
+#[test]
+fn members_scaled_by_one_over_k_sum_to_the_mean_denoiser() {
+    let _serial = common::serial();
+    let (pos, color) = (data(ShapesConcept::Pos), data(ShapesConcept::Color));
+    let members = [
+        member(ShapesConcept::Pos, &pos, 1, None),
+        member(ShapesConcept::Color, &color, 1, None),
+    ];
+    let scaled: Vec<_> = members
+        .iter()
+        .map(|m| ebm::energy::network::with_energy_scale(m.network.as_ref(), 0.5).expect("scale"))
+        .collect();
+    let codes = [pos.batch(3, 4).code.expect("code"), color.batch(3, 4).code.expect("code")];
+    let x = color.batch(3, 4).x;
+    let sigma = tch::Tensor::full([4], 0.2, (tch::Kind::Float, tch::Device::Cpu));
+    let input = x.detach().set_requires_grad(true);
+    let total = scaled
+        .iter()
+        .zip(&codes)
+        .map(|(net, code)| net.tweedie_energy_at_noise(&input, Some(code), &sigma).sum(tch::Kind::Float))
+        .fold(tch::Tensor::from(0f32), |a, b| a + b);
+    let grad = tch::Tensor::run_backward(&[total], &[&input], false, false).remove(0);
+    let stepped = &x - grad * 0.04;
+    let mean = tch::no_grad(|| {
+        let d = |m: &Trainer, code| m.network.as_denoiser().expect("denoiser").denoise(&x, Some(code), &sigma);
+        (d(&members[0], &codes[0]) + d(&members[1], &codes[1])) / 2.0
+    });
+    let gap = (stepped - &mean).abs().max().double_value(&[]);
+    assert!(gap < 1e-4, "the scaled members' Tweedie step is {gap} from their mean denoiser");
+    // At scale 1 the same step would be x + Σ(D − x): far from the mean.
+    let unscaled_gap = (&x + (&mean - &x) * 2.0 - &mean).abs().max().double_value(&[]);
+    assert!(unscaled_gap > 1e-2);
 }

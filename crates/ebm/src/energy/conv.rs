@@ -95,11 +95,11 @@ pub struct ConvConfig {
     pub energy_scale: f64,
 }
 
-fn unit_gain() -> f64 {
+pub(super) fn unit_gain() -> f64 {
     1.0
 }
 
-fn is_unit(value: &f64) -> bool {
+pub(super) fn is_unit(value: &f64) -> bool {
     *value == 1.0
 }
 

@@ -38,6 +38,12 @@ pub struct DenoiserConfig {
     /// The noise levels trained over (log-uniform between them).
     pub sigma_min: f64,
     pub sigma_max: f64,
+    /// The energy (and score) is multiplied by this. A member of a product
+    /// of K denoisers trained jointly has 1/K: the product's denoiser is the
+    /// members' mean, so the plain sum of their scaled energies is what was
+    /// trained (`train::denoising::product_denoising_loss`). Omitted at 1.
+    #[serde(default = "super::conv::unit_gain", skip_serializing_if = "super::conv::is_unit")]
+    pub energy_scale: f64,
 }
 
 impl Default for DenoiserConfig {
@@ -51,6 +57,7 @@ impl Default for DenoiserConfig {
             latent: 32,
             sigma_min: 0.01,
             sigma_max: 0.6,
+            energy_scale: 1.0,
         }
     }
 }
@@ -71,6 +78,9 @@ impl DenoiserConfig {
                 "width and latent must be ≥ 1 and code_dim ≥ 0, got {}, {}, {}",
                 self.width, self.latent, self.code_dim
             ));
+        }
+        if !(self.energy_scale > 0.0 && self.energy_scale.is_finite()) {
+            return Err(format!("energy_scale must be a positive number, got {}", self.energy_scale));
         }
         if !(self.sigma_min > 0.0 && self.sigma_min < self.sigma_max && self.sigma_max.is_finite()) {
             return Err(format!(
@@ -223,8 +233,8 @@ impl Energy for DenoiserEnergy {
     fn energy_at_noise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
         let kind = self.embed.bias.kind();
         let residual = x.to_kind(kind) - self.denoise(x, code, sigma);
-        let sigma = sigma.to_kind(kind);
-        (residual.square().sum_dim_intlist([1i64, 2, 3].as_slice(), false, kind) / (sigma.square() * 2.0)).to_kind(x.kind())
+        let variance = sigma.to_kind(kind).square() / self.config.energy_scale;
+        (residual.square().sum_dim_intlist([1i64, 2, 3].as_slice(), false, kind) / (variance * 2.0)).to_kind(x.kind())
     }
 
     /// ½‖x − D‖²/σ² in value; in x its gradient is (x − D)/σ² with D held
@@ -233,7 +243,7 @@ impl Energy for DenoiserEnergy {
         let kind = self.embed.bias.kind();
         let residual = tch::no_grad(|| x.to_kind(kind) - self.denoise(x, code, sigma));
         let sigma = sigma.detach().to_kind(kind);
-        let variance = sigma.square();
+        let variance = sigma.square() / self.config.energy_scale;
         let dims = [1i64, 2, 3];
         let value = residual.square().sum_dim_intlist(dims.as_slice(), false, kind) / (&variance * 2.0);
         // Zero in value, (x − D)/σ² in gradient.

@@ -114,15 +114,22 @@ pub fn copy_weights(from: &VarStore, to: &VarStore) {
     });
 }
 
-/// Copy of a convolutional network with its energy multiplied by `scale`
-/// (`ConvConfig::energy_scale`, the guidance scale of a posterior read-out);
-/// the weights are the same.
+/// Copy of a convolutional or denoiser network with its energy multiplied
+/// by `scale` (`ConvConfig::energy_scale`, the guidance scale of a posterior
+/// read-out; `DenoiserConfig::energy_scale`, a product member's 1/K); the
+/// weights are the same.
 pub fn with_energy_scale(net: &dyn Network, scale: f64) -> Result<Box<dyn Network>, String> {
-    let Architecture::Conv(mut config) = net.architecture() else {
-        return Err("only convolutional energies have an energy_scale".into());
+    let architecture = match net.architecture() {
+        Architecture::Conv(config) => Architecture::Conv(ConvConfig {
+            energy_scale: scale,
+            ..config
+        }),
+        Architecture::Denoiser(config) => Architecture::Denoiser(DenoiserConfig {
+            energy_scale: scale,
+            ..config
+        }),
+        _ => return Err("only convolutional and denoiser energies have an energy_scale".into()),
     };
-    config.energy_scale = scale;
-    let architecture = Architecture::Conv(config);
     architecture.validate()?;
     let scaled = architecture.build(net.var_store().device());
     copy_weights(net.var_store(), scaled.var_store());

@@ -79,19 +79,21 @@ pub fn denoising_loss(denoiser: &DenoiserEnergy, x: &Tensor, code: Option<&Tenso
     product_denoising_loss(&[(denoiser, code)], x, sigma, sigma_power)
 }
 
-/// The denoising loss of a product of denoisers, each under its own code:
-/// their joint denoiser x̃ + Σₖ(Dₖ(x̃) − x̃) adds their Tweedie scores
-/// (Dₖ − x̃)/σ², which is the score of p(x̃ | c₁ … c_K) ∝ Πₖ pₖ(x̃ | cₖ).
-/// Trained as one, the members are factors of the scene's distribution given
-/// all its labels (product of experts by denoising, issue #14), and
-/// sampling their sum with Tweedie scores samples what was trained. One
-/// member is exactly [`denoising_loss`].
+/// The denoising loss of a product of denoisers, each under its own code,
+/// trained as one: their mean (1/K)Σₖ Dₖ(x̃) is the joint denoiser. Its
+/// Tweedie score is the mean of theirs, the score of Πₖ pₖ(x̃ | cₖ)^(1/K),
+/// so members scaled by 1/K (`DenoiserConfig::energy_scale`) sum to the
+/// trained model of the scene given all its labels (product of experts by
+/// denoising, issue #14). Not the plain sum x̃ + Σₖ(Dₖ − x̃): a bottleneck
+/// denoiser cannot output its input's noise, so each residual Dₖ − x̃
+/// carries all of it and the sum K times (measured: error ≈ (K − 1)σ after
+/// 4000 steps). One member is exactly [`denoising_loss`].
 pub fn product_denoising_loss(members: &[(&DenoiserEnergy, Option<&Tensor>)], x: &Tensor, sigma: &Tensor, sigma_power: f64) -> Tensor {
     let noisy = x + x.randn_like() * broadcast(sigma, x);
     let denoised = |(d, code): &(&DenoiserEnergy, Option<&Tensor>)| d.denoise(&noisy, *code, sigma).to_kind(x.kind());
     let joint = match members {
         [only] => denoised(only),
-        _ => members.iter().fold(noisy.shallow_clone(), |joint, m| joint + denoised(m) - &noisy),
+        _ => members.iter().map(denoised).fold(x.zeros_like(), |sum, d| sum + d) / members.len() as f64,
     };
     let error = (joint - x) / broadcast(sigma, x);
     (per_example_sum(&error.square()) * level_weights(sigma, sigma_power, entries(x))).mean(x.kind())
