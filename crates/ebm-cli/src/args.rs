@@ -150,6 +150,10 @@ pub struct NoiseArgs {
     /// (each denoiser's score (D − x)/σ², without D's Jacobian).
     #[arg(long)]
     pub level_gradient: Option<ebm::energy::LevelGradient>,
+    /// Enter each noise level by a probability-flow (DDIM) Euler step from
+    /// the level before, then run the level's sampler.
+    #[arg(long)]
+    pub level_predictor: bool,
 }
 
 impl NoiseArgs {
@@ -162,6 +166,7 @@ impl NoiseArgs {
             kind: self.level_sampler.unwrap_or(base.kind),
             temperature: self.level_temperature.unwrap_or(base.temperature),
             gradient: self.level_gradient.unwrap_or(base.gradient),
+            predictor: self.level_predictor || base.predictor,
             ..base
         };
         annealing

@@ -5,7 +5,7 @@
 //! the last level's noise (for a denoiser-shaped energy it is D(x) up to
 //! D's Jacobian term, and exactly D(x) with [`LevelGradient::Tweedie`]).
 
-use super::anneal::{anneal, geometric, Annealed, NoiseLevels, Schedule};
+use super::anneal::{anneal, geometric, Annealed, NoiseConditioned, NoiseLevels, Schedule};
 use super::sampler::{Run, SampleOptions, SamplerConfig, SamplerKind};
 use crate::energy::{AtNoiseLevel, Energy, LevelGradient};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,13 @@ pub struct NoiseAnnealing {
     /// The gradient chains follow at each level (and the final Tweedie step
     /// takes): the exact ∇ₓE_σ, or the denoisers' Tweedie scores.
     pub gradient: LevelGradient,
+    /// Move between levels by one Euler step of the probability-flow ODE,
+    /// x ← x − (σ − σ')·σ∇ₓE_σ(x) (with Tweedie scores: DDIM's
+    /// x ← D + (σ'/σ)(x − D)), before the level's sampler steps. Without it
+    /// a chain enters the next level where the last one left it, and with
+    /// denoisers whose D shrinks an unsure object towards the floor, each
+    /// level's chain settles at that shrunken D plus noise.
+    pub predictor: bool,
 }
 
 impl Default for NoiseAnnealing {
@@ -52,6 +59,7 @@ impl Default for NoiseAnnealing {
             temperature: 1.0,
             clamp: Some((-0.5, 1.5)),
             gradient: LevelGradient::Exact,
+            predictor: false,
         }
     }
 }
@@ -116,14 +124,12 @@ pub fn sample_noise_levels(
         clamp: annealing.clamp,
         ..SamplerConfig::default()
     };
-    let run = anneal(
-        Annealed::Noise(&NoiseLevels(energy, annealing.gradient)),
-        &x0,
-        code,
-        &annealing.schedule(range),
-        &config,
-        options,
-    );
+    let family = NoiseLevels(energy, annealing.gradient);
+    let schedule = annealing.schedule(range);
+    let run = match annealing.predictor {
+        false => anneal(Annealed::Noise(&family), &x0, code, &schedule, &config, options),
+        true => anneal_with_predictor(&family, &x0, code, &schedule, &config, options),
+    };
     let x = if annealing.denoise_last {
         tweedie(
             &AtNoiseLevel {
@@ -140,6 +146,40 @@ pub fn sample_noise_levels(
         run.x
     };
     NoiseLevelRun { x, levels: run.levels }
+}
+
+/// [`anneal`] one level at a time, each level entered by the
+/// probability-flow Euler step from the level before.
+fn anneal_with_predictor(
+    family: &NoiseLevels,
+    x0: &Tensor,
+    code: Option<&Tensor>,
+    schedule: &Schedule,
+    config: &SamplerConfig,
+    options: &SampleOptions,
+) -> super::anneal::AnnealedRun {
+    let mut x = x0.shallow_clone();
+    let mut levels = Vec::with_capacity(schedule.levels.len());
+    let mut previous: Option<f64> = None;
+    for level in &schedule.levels {
+        if let Some(sigma) = previous {
+            let at = family.at_level(sigma);
+            // x − (σ − σ')σ∇E = x − (1 − σ'/σ)·σ²∇E: a Tweedie step scaled.
+            let denoised = tweedie(at.as_ref(), &x, code, sigma);
+            x = &x + (denoised - &x) * (1.0 - level.value / sigma);
+            if let Some((lo, hi)) = config.clamp {
+                x = x.clamp(lo, hi);
+            }
+        }
+        let one = Schedule {
+            levels: vec![level.clone()],
+        };
+        let run = anneal(Annealed::Noise(family), &x, code, &one, config, options);
+        x = run.x.shallow_clone();
+        levels.extend(run.levels);
+        previous = Some(level.value);
+    }
+    super::anneal::AnnealedRun { x, levels }
 }
 
 /// x − σ²∇ₓE(x): the posterior mean of the clean x under E_σ.
