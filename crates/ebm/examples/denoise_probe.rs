@@ -30,5 +30,28 @@ fn main() -> anyhow::Result<()> {
         // Per-pixel RMS error of the joint denoiser, in data units.
         println!("sigma {sigma:.2}: rms error {:.4}", (loss * sigma * sigma).sqrt());
     }
+    // What the (mean) denoiser makes of a chain's start, 0.5 + σε, under the
+    // labels of 8 real scenes: rows σ = 0.6, 0.3, 0.1; the real scenes last.
+    let mut rows = Vec::new();
+    for sigma in [0.6, 0.3, 0.1] {
+        tch::manual_seed(6);
+        let start = tch::Tensor::randn([8, 3, 32, 32], (tch::Kind::Float, tch::Device::Cpu)) * sigma + 0.5;
+        let sigmas = tch::Tensor::full([8], sigma, (tch::Kind::Float, tch::Device::Cpu));
+        let outputs: Vec<_> = models
+            .iter()
+            .zip(&batches)
+            .map(|((m, _), b)| {
+                let code = b.code.as_ref().map(|c| c.narrow(0, 0, 8));
+                tch::no_grad(|| m.network.as_denoiser().expect("a denoiser").denoise(&start, code.as_ref(), &sigmas))
+            })
+            .collect();
+        rows.push(outputs.iter().fold(start.zeros_like(), |a, d| a + d) / outputs.len() as f64);
+    }
+    rows.push(batches[0].x.narrow(0, 0, 8));
+    let grid = tch::Tensor::cat(&rows, 0).clamp(0.0, 1.0).contiguous();
+    let pixels = Vec::<f32>::try_from(grid.flatten(0, -1))?;
+    let out = std::path::Path::new("runs/denoise_probe.png");
+    ebm::viz::grid::image_grid(out, &pixels, 32, 3, 32, 32, 8, None, Some("D(0.5 + σε | labels): σ 0.6, 0.3, 0.1; real"), 3)?;
+    println!("wrote {}", out.display());
     Ok(())
 }
