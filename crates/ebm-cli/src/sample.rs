@@ -5,9 +5,11 @@ use crate::Context;
 use anyhow::{bail, Result};
 use clap::Args;
 use ebm::checkpoint::{load_checkpoint, load_checkpoint_on};
+use ebm::compose::algebra::Composed;
 use ebm::compose::{compose, parse, ConceptLibrary};
 use ebm::energy::{Architecture, ConceptKind};
 use ebm::experiments::composition::truth::judge_conditions;
+use ebm::experiments::composition::SampledChunk;
 use ebm::experiments::shapes::{start_chains, SHOWCASE_STEPS};
 use ebm::experiments::toy2d::plot_toy;
 use ebm::sample::{
@@ -55,6 +57,16 @@ pub struct SampleArgs {
     pub guidance: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// With --expr: chains per sample; each sample is the one of its M
+    /// chains (same OR branch and marginalised codes, other noise) chosen by
+    /// --keep. Table 1 with 4: README, "Several chains per sample".
+    #[arg(long, default_value_t = 1)]
+    pub particles: usize,
+    /// Which particle is kept: ranks (default; the lowest sum of the
+    /// conjuncts' ranks), composed (lowest composed energy) or named
+    /// (lowest energy of the expression as written).
+    #[arg(long, default_value = "ranks", requires = "particles")]
+    pub keep: ebm::experiments::composition::Keep,
     /// Also show the sampling chain: a .gif animates the chains, a .png lays
     /// frames out as columns (2-D models: mean energy per step).
     #[arg(long)]
@@ -86,16 +98,21 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
     }
     let settings = args.operators.settings();
     settings.validate()?;
+    if args.particles == 0 || (args.particles > 1 && args.expr.is_none()) {
+        bail!("--particles takes a count ≥ 1 and chooses among chains of an --expr; give --expr, or leave --particles out");
+    }
     let library;
     let prior;
     let single;
     let models;
-    let mut composed;
+    let composed;
+    let mut named = None;
     let (energy, sampler, input_shape, title): (&dyn ebm::energy::Energy, _, _, String) = match &args.expr {
         Some(text) => {
             library = ConceptLibrary::load_on(&args.model, context.device)?;
             models = library.concept_models();
-            let plain = compose(text, &models, &settings)?;
+            // Parsed first, so a bad expression is reported before anything else loads.
+            drop(compose(text, &models, &settings)?);
             prior = match &args.prior {
                 Some(path) => Some(ebm::experiments::composition::load_prior(path, &library.input_shape())?),
                 None => None,
@@ -105,19 +122,20 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
             }
             let mut members: Vec<&Architecture> = library.concepts.iter().map(|c| &c.model.card.architecture).collect();
             members.extend(prior.iter().map(|p| &p.card.architecture));
-            composed = ebm::experiments::composition::guide(
-                plain,
-                prior.as_ref().map(|p| p.network.as_ref() as &dyn ebm::energy::Energy),
-                args.guidance,
-                args.prior_use,
-            );
-            if args.operators.or_sampling == ebm::compose::mixture::OrSampling::Ancestral {
-                let mut rng = ebm::seed::rng_at(args.seed, &[ebm::seed::streams::BRANCH]);
-                composed = ebm::compose::mixture::draw_branches(composed, args.n, &mut rng).0;
+            let prior_energy = prior.as_ref().map(|p| p.network.as_ref() as &dyn ebm::energy::Energy);
+            let written = || -> Result<_> {
+                let plain = compose(text, &models, &settings)?;
+                Ok(with_branches(
+                    &args,
+                    ebm::experiments::composition::guide(plain, prior_energy, args.guidance, args.prior_use),
+                ))
+            };
+            if args.particles > 1 {
+                named = Some(written()?);
             }
             let partners = library.marginal_partners(args.operators.marginalise);
             let mut rng = ebm::seed::rng_at(args.seed, &[ebm::seed::streams::MARGINAL]);
-            composed = ebm::compose::marginal::marginalise(composed, &partners, args.n, &mut rng);
+            composed = ebm::compose::marginal::marginalise(written()?, &partners, args.n, &mut rng);
             check_memory(&members, args.n)?;
             (&composed, library.sampler(), library.input_shape(), text.clone())
         }
@@ -145,6 +163,9 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
         }
     };
     if energy.noise_range().is_some() {
+        if args.particles > 1 {
+            bail!("--particles chooses among Langevin chains of contrastive-divergence models; models trained over noise levels take one chain per sample here (`ebm experiment composition --particles` runs both)");
+        }
         return sample_over_noise(&args, energy, &input_shape, &title, context);
     }
     let is_2d = input_shape == [2];
@@ -152,14 +173,19 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
         .langevin
         .overrides()
         .apply(sampler.langevin.clone(), if is_2d { 200 } else { SHOWCASE_STEPS });
-    let x0 = start_chains(&sampler, &input_shape, args.n, args.seed)?.to_device(context.device);
-    tch::manual_seed(args.seed as i64);
     let options = LangevinOptions {
         trace: true,
         record_every: Some((config.steps / 20).max(1)),
         ..Default::default()
     };
-    let sampled = draw(energy, &x0, &config, &args.sampler, &options)?;
+    let chains = Chains {
+        sampler: &sampler,
+        input_shape: &input_shape,
+        config: &config,
+        options: &options,
+        device: context.device,
+    };
+    let sampled = draw_particles(&args, energy, named.as_ref(), &chains)?;
     if is_2d {
         let title = format!("{title}: {} samples, {} Langevin steps", args.n, config.steps);
         plot_toy(&args.out, energy, &sampled.x, None, &title)?;
@@ -171,6 +197,54 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
     }
     println!("wrote {}", args.out.display());
     keep_samples(&args, &sampled.x)
+}
+
+/// How `ebm sample` starts and runs its Langevin chains.
+struct Chains<'a> {
+    sampler: &'a ebm::sample::SamplerDefaults,
+    input_shape: &'a [i64],
+    config: &'a LangevinConfig,
+    options: &'a LangevinOptions<'a>,
+    device: tch::Device,
+}
+
+/// One chain per sample, or `--particles` chains per sample (particle 0 is
+/// the one chain of `--seed`) of which `--keep` chooses by their energies
+/// under `named`, the expression as written; the trace and the chain
+/// picture are particle 0's.
+fn draw_particles(args: &SampleArgs, energy: &dyn ebm::Energy, named: Option<&Composed>, chains: &Chains) -> Result<Sampled> {
+    let mut scored = Vec::new();
+    let mut first: Option<Sampled> = None;
+    for particle in 0..args.particles {
+        let seed = match particle {
+            0 => args.seed,
+            p => ebm::seed::derive(args.seed, &[ebm::seed::streams::PARTICLE, p as u64]),
+        };
+        let x0 = start_chains(chains.sampler, chains.input_shape, args.n, seed)?.to_device(chains.device);
+        tch::manual_seed(seed as i64);
+        let sampled = draw(energy, &x0, chains.config, &args.sampler, chains.options)?;
+        if let Some(named) = named {
+            scored.push(SampledChunk::scored(sampled.x.shallow_clone(), named, energy));
+        }
+        first.get_or_insert(sampled);
+    }
+    let mut sampled = first.expect("at least one particle");
+    if scored.len() > 1 {
+        sampled.x = args.keep.keep(scored).x;
+    }
+    Ok(sampled)
+}
+
+/// `composed` with its top-level OR's branch drawn per chain when OR is
+/// sampled ancestrally (the same branches every call: the stream is seeded).
+fn with_branches<'a>(args: &SampleArgs, composed: Composed<'a>) -> Composed<'a> {
+    match args.operators.or_sampling {
+        ebm::compose::mixture::OrSampling::Ancestral => {
+            let mut rng = ebm::seed::rng_at(args.seed, &[ebm::seed::streams::BRANCH]);
+            ebm::compose::mixture::draw_branches(composed, args.n, &mut rng).0
+        }
+        ebm::compose::mixture::OrSampling::Energy => composed,
+    }
 }
 
 /// Models trained over noise levels: annealed from σ_max down (the card's

@@ -431,3 +431,53 @@ fn exported_scenes_are_inferred_by_the_readout_models_and_bad_image_files_are_re
     let (ok, text) = ebm(&["infer", "--model", &color, "--images", big.to_str().unwrap()]);
     assert!(!ok && text.contains("40×40") && text.contains("32×32"), "{text}");
 }
+
+/// `ebm sample --particles M`: each sample is one of M chains; particle 0 is
+/// the one chain of the same seed, so some kept samples are that chain's and
+/// some another's. Without an expression there is nothing to choose by.
+#[test]
+fn sample_particles_choose_among_chains_and_need_an_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let pos = format!("pos={}", tiny_concept(dir.path(), "pos").display());
+    let color = format!("color={}", tiny_concept(dir.path(), "color").display());
+    let out = dir.path().join("grid.png");
+    let run = |particles: &str, keep: &str| {
+        let save = dir.path().join(format!("samples-{particles}-{keep}.safetensors"));
+        let (ok, text) = ebm(&[
+            "sample",
+            "--model",
+            &pos,
+            "--model",
+            &color,
+            "--expr",
+            "pos=(0.3,0.7) & color=red",
+            "-n",
+            "12",
+            "--steps",
+            "3",
+            "--particles",
+            particles,
+            "--keep",
+            keep,
+            "--save",
+            save.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{text}");
+        let file = ebm::io::read_tensor_file(&save).unwrap();
+        file.tensors["images"].shallow_clone()
+    };
+    let one = run("1", "ranks");
+    for keep in ["ranks", "composed"] {
+        let kept = run("4", keep);
+        let same: Vec<bool> = (0..12).map(|i| kept.get(i).equal(&one.get(i))).collect();
+        assert!(same.iter().any(|s| !s), "--keep {keep}: every sample is particle 0's");
+        assert!(
+            same.iter().any(|s| *s),
+            "--keep {keep}: no sample is particle 0's (1 in 4 expected)"
+        );
+    }
+    let (ok, text) = ebm(&["sample", "--model", &pos, "--particles", "3", "-o", out.to_str().unwrap()]);
+    assert!(!ok && text.contains("--particles") && !text.contains("panicked"), "{text}");
+}

@@ -51,7 +51,18 @@ fn main() -> anyhow::Result<()> {
     let grid = tch::Tensor::cat(&rows, 0).clamp(0.0, 1.0).contiguous();
     let pixels = Vec::<f32>::try_from(grid.flatten(0, -1))?;
     let out = std::path::Path::new("runs/denoise_probe.png");
-    ebm::viz::grid::image_grid(out, &pixels, 32, 3, 32, 32, 8, None, Some("D(0.5 + σε | labels): σ 0.6, 0.3, 0.1; real"), 3)?;
+    ebm::viz::grid::image_grid(
+        out,
+        &pixels,
+        32,
+        3,
+        32,
+        32,
+        8,
+        None,
+        Some("D(0.5 + σε | labels): σ 0.6, 0.3, 0.1; real"),
+        3,
+    )?;
     println!("wrote {}", out.display());
     Ok(())
 }

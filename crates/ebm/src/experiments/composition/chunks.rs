@@ -45,11 +45,25 @@ pub enum Keep {
 crate::named!(Keep, "particle choice", [Composed => "composed", Named => "named", Ranks => "ranks"]);
 
 /// A chunk's images with the composed energy each ended at, and each
-/// top-level conjunct's energy without the marginalised concepts (`[B, K]`).
-pub(super) struct SampledChunk {
+/// top-level conjunct's energy without the marginalised concepts (`[B, K]`):
+/// one particle per chain, what [`Keep`] chooses among.
+pub struct SampledChunk {
     pub x: Tensor,
     pub energy: Tensor,
     conjuncts: Tensor,
+}
+
+impl SampledChunk {
+    /// Samples `x` scored by the energy they were drawn from (`composed`,
+    /// marginalised concepts included) and by the expression as written
+    /// (`named`, whose top-level conjuncts the ranks rule compares).
+    pub fn scored(x: Tensor, named: &crate::compose::algebra::Composed, composed: &dyn Energy) -> Self {
+        let (energy, conjuncts) = tch::no_grad(|| {
+            let conjuncts: Vec<Tensor> = named.conjunct_energies(&x).iter().map(|e| e.view([-1])).collect();
+            (composed.energy(&x, None).view([-1]), Tensor::stack(&conjuncts, 1))
+        });
+        Self { x, energy, conjuncts }
+    }
 }
 
 impl Keep {
@@ -71,7 +85,7 @@ impl Keep {
     }
 
     /// Per chain, the kept particle's image and composed energy.
-    fn keep(self, particles: Vec<SampledChunk>) -> SampledChunk {
+    pub fn keep(self, particles: Vec<SampledChunk>) -> SampledChunk {
         let index = self.choose(&particles);
         let pick = |t: &Tensor| {
             let mut shape = t.size();
@@ -153,11 +167,7 @@ impl ChunkSampler<'_> {
         } else {
             (sample_images(&energy, None, chunk.len(), self.sampler, seed, None).x, None)
         };
-        let (energy, conjuncts) = tch::no_grad(|| {
-            let conjuncts: Vec<Tensor> = named.conjunct_energies(&x).iter().map(|e| e.view([-1])).collect();
-            (energy.energy(&x, None).view([-1]), Tensor::stack(&conjuncts, 1))
-        });
-        (SampledChunk { x, energy, conjuncts }, acceptance)
+        (SampledChunk::scored(x, &named, &energy), acceptance)
     }
 }
 
