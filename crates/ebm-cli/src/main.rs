@@ -17,6 +17,7 @@ mod inference;
 mod judge;
 mod progress;
 mod sample;
+mod sample_chains;
 mod score;
 mod train;
 mod train_product;

@@ -1,20 +1,17 @@
 //! `ebm sample` and `ebm info`.
 
 use crate::args::{LangevinArgs, NoiseArgs, OperatorArgs, SamplerArgs};
+use crate::sample_chains::{draw_particles, with_branches, Chains};
 use crate::Context;
 use anyhow::{bail, Result};
 use clap::Args;
 use ebm::checkpoint::{load_checkpoint, load_checkpoint_on};
-use ebm::compose::algebra::Composed;
 use ebm::compose::{compose, parse, ConceptLibrary};
 use ebm::energy::{Architecture, ConceptKind};
 use ebm::experiments::composition::truth::judge_conditions;
-use ebm::experiments::composition::SampledChunk;
-use ebm::experiments::shapes::{start_chains, SHOWCASE_STEPS};
+use ebm::experiments::shapes::SHOWCASE_STEPS;
 use ebm::experiments::toy2d::plot_toy;
-use ebm::sample::{
-    anneal, geometric, langevin, sample, summarize, Annealed, LangevinConfig, LangevinOptions, SampleOptions, Sampled, Schedule,
-};
+use ebm::sample::{LangevinOptions, Sampled};
 use std::path::PathBuf;
 use tch::Tensor;
 
@@ -199,54 +196,6 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
     keep_samples(&args, &sampled.x)
 }
 
-/// How `ebm sample` starts and runs its Langevin chains.
-struct Chains<'a> {
-    sampler: &'a ebm::sample::SamplerDefaults,
-    input_shape: &'a [i64],
-    config: &'a LangevinConfig,
-    options: &'a LangevinOptions<'a>,
-    device: tch::Device,
-}
-
-/// One chain per sample, or `--particles` chains per sample (particle 0 is
-/// the one chain of `--seed`) of which `--keep` chooses by their energies
-/// under `named`, the expression as written; the trace and the chain
-/// picture are particle 0's.
-fn draw_particles(args: &SampleArgs, energy: &dyn ebm::Energy, named: Option<&Composed>, chains: &Chains) -> Result<Sampled> {
-    let mut scored = Vec::new();
-    let mut first: Option<Sampled> = None;
-    for particle in 0..args.particles {
-        let seed = match particle {
-            0 => args.seed,
-            p => ebm::seed::derive(args.seed, &[ebm::seed::streams::PARTICLE, p as u64]),
-        };
-        let x0 = start_chains(chains.sampler, chains.input_shape, args.n, seed)?.to_device(chains.device);
-        tch::manual_seed(seed as i64);
-        let sampled = draw(energy, &x0, chains.config, &args.sampler, chains.options)?;
-        if let Some(named) = named {
-            scored.push(SampledChunk::scored(sampled.x.shallow_clone(), named, energy));
-        }
-        first.get_or_insert(sampled);
-    }
-    let mut sampled = first.expect("at least one particle");
-    if scored.len() > 1 {
-        sampled.x = args.keep.keep(scored).x;
-    }
-    Ok(sampled)
-}
-
-/// `composed` with its top-level OR's branch drawn per chain when OR is
-/// sampled ancestrally (the same branches every call: the stream is seeded).
-fn with_branches<'a>(args: &SampleArgs, composed: Composed<'a>) -> Composed<'a> {
-    match args.operators.or_sampling {
-        ebm::compose::mixture::OrSampling::Ancestral => {
-            let mut rng = ebm::seed::rng_at(args.seed, &[ebm::seed::streams::BRANCH]);
-            ebm::compose::mixture::draw_branches(composed, args.n, &mut rng).0
-        }
-        ebm::compose::mixture::OrSampling::Energy => composed,
-    }
-}
-
 /// Models trained over noise levels: annealed from σ_max down (the card's
 /// Langevin settings do not apply), printing the acceptance per level.
 /// Refuses `-n` chains that cannot fit in memory (about 21 recorded frames
@@ -423,60 +372,4 @@ pub fn info(args: InfoArgs) -> Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&model.card)?);
     Ok(())
-}
-
-/// Runs the card's Langevin chain, or the sampler `--sampler`/`--anneal`
-/// ask for, printing its diagnostics (acceptance, ESS and R-hat of the energy).
-fn draw(
-    energy: &dyn ebm::Energy,
-    x0: &Tensor,
-    langevin_config: &LangevinConfig,
-    args: &SamplerArgs,
-    options: &LangevinOptions,
-) -> Result<Sampled> {
-    let Some(config) = args.config(langevin_config)? else {
-        return Ok(langevin(energy, x0, None, langevin_config, options));
-    };
-    let options = SampleOptions {
-        fixed_mask: None,
-        trace: true,
-        chain_energies: true,
-        record_every: options.record_every,
-    };
-    let started = std::time::Instant::now();
-    let runs = match args.anneal {
-        None => vec![sample(energy, x0, None, &config, &options)],
-        Some(factor) => {
-            let temperatures = geometric(config.temperature * factor, config.temperature, args.anneal_levels);
-            let per_level = (config.steps / args.anneal_levels).max(1);
-            let schedule = Schedule::temperatures(&temperatures, per_level, config.step_size);
-            anneal(Annealed::Temperature(energy), x0, None, &schedule, &config, &options).levels
-        }
-    };
-    let last = runs.last().expect("at least one level");
-    let warmup = if runs.len() == 1 { config.warmup } else { 0 };
-    let summary = summarize(last, warmup);
-    println!(
-        "sampler {} ({} levels), T {:.3e}, step {:.3e}, {:.1} s",
-        config.kind,
-        runs.len(),
-        config.temperature,
-        summary.step_size,
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "acceptance {:.4} (chains {:.3}–{:.3})",
-        summary.acceptance, summary.acceptance_range.0, summary.acceptance_range.1
-    );
-    match (summary.energy_ess, summary.energy_rhat) {
-        (Some(ess), Some(rhat)) => println!("energy ESS {ess:.1}, split R-hat {rhat:.3}"),
-        _ => println!("energy ESS and R-hat need at least 2 chains and 8 steps after warm-up"),
-    }
-    let trace = runs.iter().flat_map(|r| r.trace.iter().copied()).collect();
-    let frames = runs.iter().flat_map(|r| r.frames.iter().map(|f| f.shallow_clone())).collect();
-    Ok(Sampled {
-        x: last.x.shallow_clone(),
-        trace,
-        frames,
-    })
 }

@@ -233,6 +233,7 @@ fn small_denoiser() -> Box<dyn Network> {
         // differences are accurate to ~1e-10.
         sigma_min: 2.0,
         sigma_max: 4.0,
+        ..Default::default()
     };
     let mut net = Architecture::Denoiser(config).build(Device::Cpu);
     net.var_store_mut().double();
