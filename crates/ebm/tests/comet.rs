@@ -2,6 +2,8 @@
 //! finite differences in f64 (full unroll and the truncated variant), and
 //! decomposition, checkpoints and training behave.
 
+mod common;
+
 use ebm::comet::descent::{descend, reconstruction_loss, Graph};
 use ebm::comet::{Comet, CometConfig, EncoderKind, ReconstructionLoss, Unroll};
 use ebm::train::gradients::parameter_gradients as gradients;
@@ -91,6 +93,7 @@ fn worst_error(model: &Comet, analytic: &[Tensor], objective: &dyn Fn() -> f64) 
 
 #[test]
 fn full_unroll_gradient_matches_finite_differences() {
+    let _serial = common::serial();
     for encoder in [EncoderKind::Slots, EncoderKind::Global] {
         for loss in [ReconstructionLoss::Final, ReconstructionLoss::AllSteps] {
             let model = tiny(encoder, Unroll::Full, loss);
@@ -124,6 +127,7 @@ fn truncated_objective(model: &Comet, x: &Tensor, inputs: &[Tensor], loss: Recon
 
 #[test]
 fn truncated_gradient_matches_finite_differences_of_the_detached_steps() {
+    let _serial = common::serial();
     for loss in [ReconstructionLoss::Final, ReconstructionLoss::AllSteps] {
         let model = tiny(EncoderKind::Slots, Unroll::Truncated, loss);
         let (x, x0) = (images(), start());
@@ -172,6 +176,7 @@ fn scenes(start: u64, n: usize) -> Tensor {
 
 #[test]
 fn masks_are_shares_that_sum_to_one_and_renderings_are_images() {
+    let _serial = common::serial();
     use ebm::comet::decompose::{decompose, MaskSource};
     let model = small(1);
     let x = scenes(0, 3);
@@ -195,6 +200,7 @@ fn masks_are_shares_that_sum_to_one_and_renderings_are_images() {
 
 #[test]
 fn checkpoints_round_trip_and_bad_files_are_refused_with_their_path() {
+    let _serial = common::serial();
     use ebm::comet::CometCard;
     let dir = tempfile::tempdir().unwrap();
     let model = small(4);
@@ -228,6 +234,7 @@ fn checkpoints_round_trip_and_bad_files_are_refused_with_their_path() {
 
 #[test]
 fn training_lowers_the_loss_and_resumes_exactly() {
+    let _serial = common::serial();
     use ebm::comet::train::{train, CometTrainConfig, TrainState};
     let config = CometTrainConfig {
         steps: 20,
@@ -268,6 +275,7 @@ fn training_lowers_the_loss_and_resumes_exactly() {
 
 #[test]
 fn the_object_judge_accepts_the_truth_and_rejects_a_missing_or_moved_object() {
+    let _serial = common::serial();
     use ebm::data::shapes::MultiShapes;
     use ebm::experiments::comet::objects::object_judged_right;
     let render = |scene: &ebm::data::shapes::Scene| Tensor::from_slice(&scene.render(32)).view([3, 32, 32]);
