@@ -25,6 +25,10 @@ pub struct DemoArgs {
     pub train_steps: u64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Langevin chains per sample, the one whose conjuncts rank lowest kept
+    /// (README, "Several chains per sample"); 1 for one chain.
+    #[arg(long, default_value_t = 4)]
+    pub particles: usize,
     /// Also write each expression's samples to DIR/expression_<i>.safetensors
     /// (`images` plus the expression's conditions, as `ebm judge score` reads them).
     #[arg(long)]
@@ -46,6 +50,7 @@ pub fn run(args: DemoArgs, context: &crate::Context) -> Result<()> {
         save: args.save,
         png_dir: args.png_dir,
         annealing: demo::demo_annealing(),
+        particles: args.particles,
     };
     let report = demo::run(&options, &context.progress)?;
     print!("{report}");

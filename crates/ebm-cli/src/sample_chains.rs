@@ -6,7 +6,7 @@ use crate::args::SamplerArgs;
 use crate::sample::SampleArgs;
 use anyhow::Result;
 use ebm::compose::algebra::Composed;
-use ebm::experiments::composition::SampledChunk;
+use ebm::experiments::composition::keep_of_particles;
 use ebm::experiments::shapes::start_chains;
 use ebm::sample::{
     anneal, geometric, langevin, sample, summarize, Annealed, LangevinConfig, LangevinOptions, SampleOptions, Sampled, Schedule,
@@ -27,25 +27,21 @@ pub(crate) struct Chains<'a> {
 /// under `named`, the expression as written; the trace and the chain
 /// picture are particle 0's.
 pub(crate) fn draw_particles(args: &SampleArgs, energy: &dyn ebm::Energy, named: Option<&Composed>, chains: &Chains) -> Result<Sampled> {
-    let mut scored = Vec::new();
     let mut first: Option<Sampled> = None;
-    for particle in 0..args.particles {
-        let seed = match particle {
-            0 => args.seed,
-            p => ebm::seed::derive(args.seed, &[ebm::seed::streams::PARTICLE, p as u64]),
-        };
+    let mut run_chain = |seed: u64| -> Result<Tensor> {
         let x0 = start_chains(chains.sampler, chains.input_shape, args.n, seed)?.to_device(chains.device);
         tch::manual_seed(seed as i64);
         let sampled = draw(energy, &x0, chains.config, &args.sampler, chains.options)?;
-        if let Some(named) = named {
-            scored.push(SampledChunk::scored(sampled.x.shallow_clone(), named, energy));
-        }
+        let x = sampled.x.shallow_clone();
         first.get_or_insert(sampled);
-    }
+        Ok(x)
+    };
+    let x = match named {
+        Some(named) => keep_of_particles(args.particles, args.keep, args.seed, (named, energy), &mut run_chain)?,
+        None => run_chain(args.seed)?,
+    };
     let mut sampled = first.expect("at least one particle");
-    if scored.len() > 1 {
-        sampled.x = args.keep.keep(scored).x;
-    }
+    sampled.x = x;
     Ok(sampled)
 }
 

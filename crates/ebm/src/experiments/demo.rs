@@ -36,6 +36,9 @@ pub struct DemoOptions {
     pub png_dir: Option<PathBuf>,
     /// How models trained over noise levels are sampled.
     pub annealing: crate::sample::NoiseAnnealing,
+    /// Langevin chains per sample, the one kept by the ranks rule
+    /// (`composition::Keep`); models over noise levels run one.
+    pub particles: usize,
 }
 
 /// The demo's annealing: 8 levels × 8 steps, a third of `NoiseAnnealing::default()`
@@ -64,6 +67,7 @@ fn sampling_description(
     sampler: &crate::sample::SamplerDefaults,
     annealing: &crate::sample::NoiseAnnealing,
     prior: Option<crate::compose::algebra::PriorUse>,
+    particles: usize,
 ) -> String {
     let with_prior = match prior {
         Some(crate::compose::algebra::PriorUse::Base) => {
@@ -82,7 +86,8 @@ fn sampling_description(
             with_prior
         ),
         None => format!(
-            "{} Langevin steps (λ = {}, σ = {}) from the card's chain start{with_prior}; a top-level OR draws one branch per chain",
+            "{} Langevin steps (λ = {}, σ = {}) from the card's chain start{with_prior}; a top-level OR draws one branch per chain; \
+             {particles} chain(s) per sample, the one whose conjuncts rank lowest kept",
             sampler.langevin.steps, sampler.langevin.step_size, sampler.langevin.noise_std
         ),
     }
@@ -90,8 +95,8 @@ fn sampling_description(
 
 /// Runs the demo; returns the report's Markdown.
 pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Result<String> {
-    if args.n == 0 {
-        anyhow::bail!("-n must be at least 1");
+    if args.n == 0 || args.particles == 0 {
+        anyhow::bail!("-n and --particles must be at least 1");
     }
     let started = Instant::now();
     let models = ensure_models(args, progress)?;
@@ -114,20 +119,27 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     let mut report_rows = Vec::new();
     for (i, text) in EXPRESSIONS.iter().enumerate() {
         let began = Instant::now();
-        let mut energy = compose(text, &concept_models, &settings)?;
-        if let Some(prior) = &prior {
-            energy = crate::experiments::composition::guide(energy, Some(prior.network.as_ref()), None, prior_use);
-        }
         let seed = crate::seed::derive(args.seed, &[crate::seed::streams::EXPRESSION, i as u64]);
-        // A top-level OR: each chain samples one branch (compose::mixture).
-        let mut branch_rng = crate::seed::rng_at(seed, &[crate::seed::streams::BRANCH]);
-        let energy = crate::compose::mixture::draw_branches(energy, args.n, &mut branch_rng).0;
+        // The expression as written, a top-level OR's branch drawn per chain
+        // (compose::mixture; the same branches at every call).
+        let written = || -> Result<_> {
+            let mut energy = compose(text, &concept_models, &settings)?;
+            if let Some(prior) = &prior {
+                energy = crate::experiments::composition::guide(energy, Some(prior.network.as_ref()), None, prior_use);
+            }
+            let mut branch_rng = crate::seed::rng_at(seed, &[crate::seed::streams::BRANCH]);
+            Ok(crate::compose::mixture::draw_branches(energy, args.n, &mut branch_rng).0)
+        };
         // Product members the expression omits join under random codes (compose::marginal).
         let mut marginal_rng = crate::seed::rng_at(seed, &[crate::seed::streams::MARGINAL]);
-        let energy = crate::compose::marginal::marginalise(energy, &partners, args.n, &mut marginal_rng);
+        let energy = crate::compose::marginal::marginalise(written()?, &partners, args.n, &mut marginal_rng);
         let images = match energy.noise_range() {
             Some(_) => crate::experiments::shapes::sample_images_over_noise(&energy, None, args.n, &args.annealing, seed, None).x,
-            None => sample_images(&energy, None, args.n, &sampler, seed, None).x,
+            None => {
+                let mut draw = |seed| Ok(sample_images(&energy, None, args.n, &sampler, seed, None).x);
+                let keep = crate::experiments::composition::Keep::default();
+                crate::experiments::composition::keep_of_particles(args.particles, keep, seed, (&written()?, &energy), &mut draw)?
+            }
         };
         let judged = judge_images(&judge, &images)?;
         let expr = parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -152,7 +164,7 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
         settings.temperature,
         settings.alpha,
         args.n,
-        sampling_description(&library, &sampler, &args.annealing, unconditional.as_ref().map(|(_, u)| *u)),
+        sampling_description(&library, &sampler, &args.annealing, unconditional.as_ref().map(|(_, u)| *u), args.particles),
     )?;
     writeln!(report, "| expression | satisfied | time |\n|---|---|---|")?;
     for (text, satisfied, seconds) in &report_rows {

@@ -103,6 +103,32 @@ impl Keep {
     }
 }
 
+/// Samples from `particles` runs of `draw(seed)` (particle 0 at `seed`, the
+/// others at seeds derived from it), per chain the one `keep` chooses by
+/// their energies under `named` (the expression as written) and `composed`
+/// (what the chains sampled). One particle is `draw(seed)` itself.
+pub fn keep_of_particles(
+    particles: usize,
+    keep: Keep,
+    seed: u64,
+    (named, composed): (&crate::compose::algebra::Composed, &dyn Energy),
+    draw: &mut dyn FnMut(u64) -> anyhow::Result<Tensor>,
+) -> anyhow::Result<Tensor> {
+    let mut scored = Vec::new();
+    for particle in 0..particles.max(1) {
+        let seed = match particle {
+            0 => seed,
+            p => crate::seed::derive(seed, &[crate::seed::streams::PARTICLE, p as u64]),
+        };
+        let x = draw(seed)?;
+        if particles <= 1 {
+            return Ok(x);
+        }
+        scored.push(SampledChunk::scored(x, named, composed));
+    }
+    Ok(keep.keep(scored).x)
+}
+
 /// One tensor per particle, stacked along a new first dimension.
 fn stack(particles: &[SampledChunk], f: &dyn Fn(&SampledChunk) -> Tensor) -> Tensor {
     Tensor::stack(&particles.iter().map(f).collect::<Vec<_>>(), 0)

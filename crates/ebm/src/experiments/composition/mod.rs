@@ -18,7 +18,7 @@ use crate::experiments::shapes::{write_grid, SHOWCASE_STEPS};
 use crate::judge::network::Judge;
 use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
-pub use chunks::{Keep, SampledChunk};
+pub use chunks::{keep_of_particles, Keep, SampledChunk};
 pub use rows::{Conditions, Row, ShapesModels};
 use serde::Serialize;
 use std::collections::BTreeMap;
