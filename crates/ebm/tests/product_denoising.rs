@@ -29,12 +29,19 @@ fn config(steps: u64) -> TrainConfig {
     config
 }
 
+/// A member of a product of two: its energy scaled by 1/2, as the product needs.
 fn member<'a>(concept: ShapesConcept, data: &'a ShapesConceptData, steps: u64, out: Option<&Path>) -> Trainer<'a> {
+    member_of(2, concept, data, steps, out)
+}
+
+/// A member of a product of `k`.
+fn member_of<'a>(k: usize, concept: ShapesConcept, data: &'a ShapesConceptData, steps: u64, out: Option<&Path>) -> Trainer<'a> {
     tch::manual_seed(11);
     let architecture = Architecture::Denoiser(DenoiserConfig {
         code_dim: concept.schema().code_dim(),
         width: 8,
         latent: 8,
+        energy_scale: 1.0 / k as f64,
         ..DenoiserConfig::default()
     });
     let out = out.map(|dir| dir.join(concept.to_string()));
@@ -63,9 +70,9 @@ fn joint_loss(members: &[Trainer], sources: &[&ShapesConceptData]) -> f64 {
 fn a_denoising_product_of_one_model_trains_exactly_as_the_model_alone() {
     let _serial = common::serial();
     let color = data(ShapesConcept::Color);
-    let mut alone = member(ShapesConcept::Color, &color, 4, None);
+    let mut alone = member_of(1, ShapesConcept::Color, &color, 4, None);
     alone.run(&ebm::Quiet).expect("alone");
-    let mut product = ProductTrainer::new(vec![member(ShapesConcept::Color, &color, 4, None)], None).expect("product");
+    let mut product = ProductTrainer::new(vec![member_of(1, ShapesConcept::Color, &color, 4, None)], None).expect("product");
     product.run(&ebm::Quiet).expect("product");
     assert!(
         same_weights(&alone, &product.members[0]),
@@ -114,7 +121,7 @@ fn a_denoising_product_lowers_its_joint_loss_and_resumes_exactly() {
 }
 
 #[test]
-fn a_product_refuses_mixed_objectives() {
+fn a_product_refuses_mixed_objectives_and_unscaled_denoisers() {
     let _serial = common::serial();
     let (pos, color) = (data(ShapesConcept::Pos), data(ShapesConcept::Color));
     let mut cd = member(ShapesConcept::Color, &color, 4, None);
@@ -125,6 +132,16 @@ fn a_product_refuses_mixed_objectives() {
         .expect("mixed objectives refused")
         .to_string();
     assert!(error.contains("--objective"), "{error}");
+    // Members whose energies are not scaled by 1/K would not sum to the trained product.
+    let unscaled = vec![
+        member_of(1, ShapesConcept::Pos, &pos, 4, None),
+        member_of(1, ShapesConcept::Color, &color, 4, None),
+    ];
+    let error = ProductTrainer::new(unscaled, None)
+        .err()
+        .expect("unscaled members refused")
+        .to_string();
+    assert!(error.contains("1/2"), "{error}");
 }
 
 /// Members scaled by 1/K (`DenoiserConfig::energy_scale`, what `ebm train

@@ -81,6 +81,7 @@ impl<'a> ProductTrainer<'a> {
                 bail!("a product trains by contrastive divergence or by joint denoising: give every member --objective cd, or every member --objective denoise");
             }
         }
+        check_denoising_scales(&members)?;
         let names: Vec<String> = members.iter().map(member_name).collect();
         let mut members = members;
         for m in &mut members {
@@ -129,6 +130,17 @@ impl<'a> ProductTrainer<'a> {
         self.members[0].config.objective == super::Objective::Denoise
     }
 
+    /// Takes every member's due snapshot and seeds this step's randomness;
+    /// the step, batch size and device.
+    fn begin_step(&mut self) -> (u64, usize, tch::Device) {
+        for m in &mut self.members {
+            m.snapshot_if_due();
+        }
+        let first = &self.members[0];
+        tch::manual_seed(super::trainer::step_seed(first.config.seed, first.step));
+        (first.step, first.config.batch_size, first.network.var_store().device())
+    }
+
     /// One product step; the metrics of each member. When the guard rejects
     /// any member's update, every member rolls back, so they stay in step.
     pub fn step(&mut self) -> Result<Vec<StepMetrics>> {
@@ -141,13 +153,8 @@ impl<'a> ProductTrainer<'a> {
             return self.denoising_step();
         }
         let started = Instant::now();
-        for m in &mut self.members {
-            m.snapshot_if_due();
-        }
+        let (step, batch_size, device) = self.begin_step();
         let first = &self.members[0];
-        let (step, batch_size) = (first.step, first.config.batch_size);
-        tch::manual_seed(super::trainer::step_seed(first.config.seed, step));
-        let device = first.network.var_store().device();
         let to_device = |batch: Batch| Batch {
             x: batch.x.to_device(device),
             code: batch.code.map(|c| c.to_device(device)),
@@ -209,23 +216,17 @@ impl<'a> ProductTrainer<'a> {
     /// gives every member its gradient.
     fn denoising_step(&mut self) -> Result<Vec<StepMetrics>> {
         let started = Instant::now();
-        for m in &mut self.members {
-            m.snapshot_if_due();
-        }
+        let (step, batch_size, device) = self.begin_step();
         let first = &self.members[0];
-        let (step, batch_size) = (first.step, first.config.batch_size);
-        tch::manual_seed(super::trainer::step_seed(first.config.seed, step));
-        let device = first.network.var_store().device();
         let batches: Vec<Batch> = self.members.iter().map(|m| m.data.batch(step, batch_size)).collect();
         let x = batches[0].x.to_device(device);
         let codes: Vec<Option<Tensor>> = batches.iter().map(|b| b.code.as_ref().map(|c| c.to_device(device))).collect();
-        let mut members = Vec::new();
-        for (m, code) in self.members.iter().zip(&codes) {
-            let Some(denoiser) = m.network.as_denoiser() else {
-                bail!("joint denoising needs denoiser networks; '{}' is not one", member_name(m))
-            };
-            members.push((denoiser, code.as_ref()));
-        }
+        let members: Vec<_> = self
+            .members
+            .iter()
+            .zip(&codes)
+            .map(|(m, code)| (m.network.as_denoiser().expect("checked by Trainer::new"), code.as_ref()))
+            .collect();
         let range = first.network.noise_range().expect("a denoiser has noise levels");
         let sigma = super::denoising::draw_noise_levels(x.size()[0], range, x.kind(), device);
         let loss = super::denoising::product_denoising_loss(&members, &x, &sigma, first.config.sigma_power);
@@ -294,6 +295,29 @@ impl<'a> ProductTrainer<'a> {
         self.save()?;
         Ok(started.elapsed().as_secs_f64())
     }
+}
+
+/// A denoising product of K members is their mean denoiser, so each
+/// member's energy must be scaled by 1/K for the plain sum of the saved
+/// energies to be what was trained (`DenoiserConfig::energy_scale`).
+fn check_denoising_scales(members: &[Trainer]) -> Result<()> {
+    let k = members.len();
+    if k < 2 || members[0].config.objective != super::Objective::Denoise {
+        return Ok(());
+    }
+    for m in members {
+        let scale = match m.network.architecture() {
+            crate::energy::Architecture::Denoiser(c) => c.energy_scale,
+            _ => bail!("joint denoising needs denoiser networks; '{}' is not one", member_name(m)),
+        };
+        if (scale * k as f64 - 1.0).abs() > 1e-9 {
+            bail!(
+                "'{}' has energy scale {scale}; a denoising product of {k} members needs 1/{k} on each (energy::network::with_energy_scale), so that the sum of their energies is the trained mean denoiser",
+                member_name(m)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A member's name in the card's `product_of`: its concept, or `prior`.
