@@ -188,6 +188,18 @@ pub struct CompositionArgs {
     /// left out).
     #[arg(long, default_value = "ranks", requires = "particles")]
     pub keep: ebm::experiments::composition::Keep,
+    /// Refine every sample with the denoising-trained models in this
+    /// directory (SDEdit): the same expression, branch and marginalised
+    /// codes, annealed from --refine-sigma down (README, "Refining samples").
+    #[arg(long)]
+    pub refine: Option<PathBuf>,
+    /// The noise level refinement starts at.
+    #[arg(long, default_value_t = 0.1, requires = "refine")]
+    pub refine_sigma: f64,
+    /// Levels from --refine-sigma down to the refiners' smallest (each
+    /// follows the denoisers' Tweedie score, 20 ULA steps).
+    #[arg(long, default_value_t = 6, requires = "refine")]
+    pub refine_levels: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -376,6 +388,15 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         prior_use: args.prior_use,
         particles: args.particles,
         keep: args.keep,
+        refine: args.refine.map(|models| composition::RefineOptions {
+            models,
+            sigma: args.refine_sigma,
+            annealing: ebm::sample::NoiseAnnealing {
+                levels: args.refine_levels,
+                gradient: ebm::energy::LevelGradient::Tweedie,
+                ..Default::default()
+            },
+        }),
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

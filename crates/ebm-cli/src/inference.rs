@@ -46,6 +46,14 @@ pub struct ShiftArgs {
     /// Where the trained energy and regressor are kept and reused.
     #[arg(long, default_value = "runs/inference-shifts/models")]
     pub models: PathBuf,
+    /// Noise levels of the second EBM row, the denoiser's error averaged
+    /// over levels (geometric over its trained range; chosen on validation
+    /// scenes, `examples/inference_error_probe.rs`).
+    #[arg(long, default_value_t = 4)]
+    pub error_levels: usize,
+    /// Weight σ^p of each level's error in that row (1: the training loss's).
+    #[arg(long, default_value_t = 1.0)]
+    pub error_sigma_power: f64,
 }
 
 pub fn run_shifts(a: ShiftArgs, context: &Context) -> Result<()> {
@@ -60,6 +68,11 @@ pub fn run_shifts(a: ShiftArgs, context: &Context) -> Result<()> {
         test_seed: a.test_seed,
         out: a.out,
         models: a.models,
+        denoising_error: ebm::infer::DenoisingErrorConfig {
+            levels: a.error_levels,
+            sigma_power: a.error_sigma_power,
+            ..ebm::infer::DenoisingErrorConfig::default()
+        },
     };
     let rows = ebm::experiments::inference_shifts::run(&options, &context.progress)?;
     print!("{}", ebm::experiments::inference::markdown(&rows));

@@ -81,6 +81,15 @@ pub struct SampleArgs {
     /// condition of its conjunction, and how many satisfy the whole expression).
     #[arg(long)]
     pub judge: Option<PathBuf>,
+    /// Models over noise levels: refine these images (a PNG directory, .npy,
+    /// or safetensors `images`, e.g. another model's `--save`) instead of
+    /// sampling from noise: chains start at image + σε with σ = --refine-sigma
+    /// and anneal down from there (SDEdit). Sample i refines image i.
+    #[arg(long)]
+    pub refine: Option<PathBuf>,
+    /// The level --refine starts at: what the images show above this noise is kept.
+    #[arg(long, default_value_t = 0.2)]
+    pub refine_sigma: f64,
 }
 
 pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
@@ -165,6 +174,9 @@ pub fn run(args: SampleArgs, context: &Context) -> Result<()> {
         }
         return sample_over_noise(&args, energy, &input_shape, &title, context);
     }
+    if args.refine.is_some() {
+        bail!("--refine anneals images down the noise levels of models trained over them (`--objective denoise`); these models have none");
+    }
     let is_2d = input_shape == [2];
     let config = args
         .langevin
@@ -221,7 +233,13 @@ fn sample_over_noise(
         ..Default::default()
     };
     let shape: Vec<i64> = std::iter::once(args.n as i64).chain(input_shape.iter().copied()).collect();
-    let run = ebm::sample::sample_noise_levels(energy, &shape, None, &annealing, &options, context.device);
+    let run = match &args.refine {
+        None => ebm::sample::sample_noise_levels(energy, &shape, None, &annealing, &options, context.device),
+        Some(path) => {
+            let start = refine_start(path, args, input_shape)?.to_device(context.device);
+            ebm::sample::refine_noise_levels(energy, &start, args.refine_sigma, None, &annealing, &options)
+        }
+    };
     let acceptance: Vec<String> = run.levels.iter().map(|r| format!("{:.2}", r.mean_acceptance)).collect();
     println!(
         "sampler {} over {} noise levels × {} steps, {:.1} s; acceptance per level {}",
@@ -247,6 +265,27 @@ fn sample_over_noise(
     }
     println!("wrote {}", args.out.display());
     keep_samples(args, &run.x)
+}
+
+/// The first `-n` images of `path`, of the models' shape, for `--refine`.
+fn refine_start(path: &std::path::Path, args: &SampleArgs, input_shape: &[i64]) -> Result<tch::Tensor> {
+    if !(args.refine_sigma > 0.0 && args.refine_sigma.is_finite()) {
+        bail!("--refine-sigma must be a positive noise level, got {}", args.refine_sigma);
+    }
+    let (channels, size) = match input_shape {
+        [c, h, w] if h == w => (*c, *h),
+        other => bail!("--refine reads images; these models take inputs of shape {other:?}"),
+    };
+    let images = ebm::io::read_images(path, channels, size)?;
+    let available = images.size()[0] as usize;
+    if available < args.n {
+        bail!(
+            "{} holds {available} images, fewer than -n {}; lower -n or give more images",
+            path.display(),
+            args.n
+        );
+    }
+    Ok(images.narrow(0, 0, args.n as i64))
 }
 
 /// `--save` and `--png-dir`.

@@ -481,3 +481,50 @@ fn sample_particles_choose_among_chains_and_need_an_expression() {
     let (ok, text) = ebm(&["sample", "--model", &pos, "--particles", "3", "-o", out.to_str().unwrap()]);
     assert!(!ok && text.contains("--particles") && !text.contains("panicked"), "{text}");
 }
+
+/// `ebm sample --refine` anneals given images down a denoising model's
+/// levels (one output per image, near it at a small level), and refuses
+/// models without noise levels, too few images and a non-positive level.
+#[test]
+fn sample_refine_starts_from_images_and_is_refused_where_it_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grid.png");
+    let o = out.to_str().unwrap();
+    let cd = format!("pos={}", repo("models/shapes/pos.safetensors").display());
+    let denoiser = format!("pos={}", repo("models/shapes-denoise/pos.safetensors").display());
+    let start = dir.path().join("start.safetensors");
+    let expr = "pos=(0.3,0.7)";
+    let base = ["--threads", "1", "sample", "--expr", expr, "-o", o];
+    let (ok, text) = ebm(&[&base[..], &["--model", &cd, "-n", "4", "--save", start.to_str().unwrap()]].concat());
+    assert!(ok, "{text}");
+    let refined = dir.path().join("refined.safetensors");
+    let refine = ["--model", &denoiser, "--refine", start.to_str().unwrap(), "--noise-levels", "2"];
+    let args = [
+        &base[..],
+        &refine[..],
+        &["-n", "4", "--refine-sigma", "0.02", "--save", refined.to_str().unwrap()],
+    ]
+    .concat();
+    let (ok, text) = ebm(&args);
+    assert!(ok, "{text}");
+    let images = |path: &Path| ebm::io::read_tensor_file(path).unwrap().tensors["images"].shallow_clone();
+    let (before, after) = (images(&start), images(&refined));
+    assert_eq!(after.size(), vec![4, 3, 32, 32]);
+    let moved = (&after - &before).abs().mean(tch::Kind::Float).double_value(&[]);
+    assert!(moved > 0.0 && moved < 0.1, "refined from σ = 0.02, pixels moved {moved} on average");
+    let refused = [
+        (
+            [&base[..], &["--model", &cd, "-n", "4", "--refine", start.to_str().unwrap()]].concat(),
+            "--refine anneals",
+        ),
+        ([&base[..], &refine[..], &["-n", "8"]].concat(), "fewer than -n 8"),
+        (
+            [&base[..], &refine[..], &["-n", "4", "--refine-sigma", "0"]].concat(),
+            "--refine-sigma must be",
+        ),
+    ];
+    for (args, expected) in refused {
+        let (ok, text) = ebm(&args);
+        assert!(!ok && text.contains(expected) && !text.contains("panicked"), "{expected}: {text}");
+    }
+}

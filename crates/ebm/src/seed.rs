@@ -35,6 +35,10 @@ pub mod streams {
     pub const CHAIN_START: u64 = 0x000A_11CE;
     /// Scenes sampling chains start from (apart from every training stream).
     pub const SAMPLING: u64 = 0x5A4D_504C;
+    /// The noise a refinement (SDEdit) adds to a sample and anneals away.
+    pub const REFINE: u64 = 0x5245_464E;
+    /// The shared noise of a denoising error used for inference.
+    pub const INFERENCE_NOISE: u64 = 0x494E_4E5A;
     /// Particle `p` (after the first) of a chunk's chains.
     pub const PARTICLE: u64 = 0x5041_5254;
     /// Episode `i` of the exploratory control policy (its task and actions).

@@ -32,6 +32,7 @@ fn more_particles_keep_chains_at_lower_composed_energy() {
             marginalise: Default::default(),
             particles,
             keep: ebm::experiments::composition::Keep::Composed,
+            refine: None,
         };
         let rows = run(&options, &ebm::Quiet).unwrap();
         let json: serde_json::Value =

@@ -144,3 +144,50 @@ fn the_probability_flow_predictor_transports_noise_to_the_data() {
     let (_, std) = moments(false);
     assert!(std > 0.5, "without the predictor the chains should barely move, std {std}");
 }
+
+/// Refinement (SDEdit) keeps what its start says above the starting level
+/// and redraws what lies below it: on an equal mixture of N(−1, 0.1²) and
+/// N(1, 0.1²), chains started at +1 and refined from σ = 0.2 stay in the +1
+/// mode with its spread; refined from σ = 2 they forget the start and split.
+#[test]
+fn refinement_keeps_the_start_above_its_level_and_forgets_it_from_the_top() {
+    use ebm::sample::{refine_noise_levels, NoiseAnnealing};
+    let _lock = common::serial();
+    let mode = |mean: f64| SmoothedGaussian {
+        mean,
+        std: 0.1,
+        range: (0.01, 2.0),
+    };
+    let (left, right) = (mode(-1.0), mode(1.0));
+    let mixture = Composed::Or {
+        terms: vec![(1.0, Composed::leaf(&left)), (1.0, Composed::leaf(&right))],
+        temperature: 1.0,
+    };
+    let annealing = NoiseAnnealing {
+        levels: 20,
+        denoise_last: false,
+        clamp: None,
+        ..Default::default()
+    };
+    let start = Tensor::ones([2000, 1], (Kind::Double, tch::Device::Cpu));
+    let refined = |sigma: f64| {
+        tch::manual_seed(13);
+        let x = refine_noise_levels(&mixture, &start, sigma, None, &annealing, &Default::default()).x;
+        let x = x.to_kind(Kind::Double);
+        let right_share = x.gt(0.0).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+        (right_share, x)
+    };
+    let (share, x) = refined(0.2);
+    let kept = x.masked_select(&x.gt(0.0));
+    let (mean, std) = (kept.mean(Kind::Double).double_value(&[]), kept.std(true).double_value(&[]));
+    assert!(share > 0.99, "from σ = 0.2, {share} of the chains stayed in the start's mode");
+    assert!(
+        (mean - 1.0).abs() < 0.03 && (std - 0.1).abs() < 0.02,
+        "mode +1 refined to mean {mean}, std {std}"
+    );
+    let (share, _) = refined(2.0);
+    assert!(
+        (0.35..0.65).contains(&share),
+        "from σ = 2, {share} in the start's mode (an even split expected)"
+    );
+}

@@ -188,25 +188,38 @@ impl DenoiserEnergy {
     /// D(x, σ, c): the denoised image, `sigma: [B]`, in the parameters'
     /// kind; the convolutions run as `self.compute` says.
     pub fn denoise(&self, x: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        self.decode(&self.encode(x, sigma), code, sigma)
+    }
+
+    /// The bottleneck `[B, latent]` of `x` at level σ. The code does not
+    /// enter the encoder, so inference over many codes encodes each image
+    /// once and decodes it under every code.
+    pub fn encode(&self, x: &Tensor, sigma: &Tensor) -> Tensor {
         let kind = self.embed.bias.kind();
-        let x = x.to_kind(kind);
-        let (b, s, w) = (x.size()[0], self.config.size, self.config.width);
-        let log_sigma = sigma.to_kind(kind).log().view([b, 1]);
-        let conditioning = match require_code(code, self.config.code_dim) {
-            Some(code) => Tensor::cat(&[code.to_kind(kind), log_sigma.shallow_clone()], 1),
-            None => log_sigma.shallow_clone(),
-        };
-        let embedding = self.embed.forward(&conditioning).silu();
-        let coords = self.compute.prepare(&coordinate_channels(b, s, kind, x.device()), kind);
-        let level = log_sigma.view([b, 1, 1, 1]).expand([b, 1, s, s], false);
+        let (b, s) = (x.size()[0], self.config.size);
+        let log_sigma = sigma.to_kind(kind).log().view([b, 1, 1, 1]);
+        let level = log_sigma.expand([b, 1, s, s], false);
         let plain_coords = coordinate_channels(b, s, kind, x.device());
-        let h = self.compute.prepare(&Tensor::cat(&[x, plain_coords, level], 1), kind);
+        let h = self.compute.prepare(&Tensor::cat(&[x.to_kind(kind), plain_coords, level], 1), kind);
         let mut h = conv3_forward(&self.enc_in, &h).silu();
         for conv in &self.enc {
             h = conv.forward(&h).silu();
         }
-        let z = self.to_latent.forward(&h.flatten(1, -1));
-        let h = self.from_latent.forward(&z).view([b, 2 * w, s / 8, s / 8]);
+        self.to_latent.forward(&h.flatten(1, -1))
+    }
+
+    /// The image the decoder draws from bottleneck `z` under the code and σ.
+    pub fn decode(&self, z: &Tensor, code: Option<&Tensor>, sigma: &Tensor) -> Tensor {
+        let kind = self.embed.bias.kind();
+        let (b, s, w) = (z.size()[0], self.config.size, self.config.width);
+        let log_sigma = sigma.to_kind(kind).log().view([b, 1]);
+        let conditioning = match require_code(code, self.config.code_dim) {
+            Some(code) => Tensor::cat(&[code.to_kind(kind), log_sigma], 1),
+            None => log_sigma,
+        };
+        let embedding = self.embed.forward(&conditioning).silu();
+        let coords = self.compute.prepare(&coordinate_channels(b, s, kind, z.device()), kind);
+        let h = self.from_latent.forward(z).view([b, 2 * w, s / 8, s / 8]);
         let mut h = self.films[0].forward(&self.compute.prepare(&h, kind), &embedding).silu();
         for (conv, film) in self.dec.iter().zip(&self.films[1..]) {
             h = film.forward(&conv.forward(&h), &embedding).silu();

@@ -10,6 +10,7 @@ use super::inference::{markdown, position_inference, ErrorRow, PositionModel, Re
 use super::shapes::IMAGE_SIZE;
 use crate::data::shapes::{Shapes, ShapesFilter, LIGHT_RANGE, SHAPE_NAMES};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+use crate::infer::{DenoisingError, DenoisingErrorConfig};
 use crate::judge::network::JudgeConfig;
 use crate::judge::tasks::{Bar, JudgeTask, Labelled, ShapesTask};
 use crate::judge::train::{train_judge, JudgeTraining};
@@ -35,6 +36,8 @@ pub struct ShiftOptions {
     /// Where the trained energy and regressor are kept and looked for (by
     /// steps and seed), so a rerun measures them again without training.
     pub models: PathBuf,
+    /// The second EBM row: the denoiser's error averaged over noise levels.
+    pub denoising_error: DenoisingErrorConfig,
 }
 
 /// Light intensities split at the middle of the spec's range.
@@ -226,12 +229,27 @@ pub fn run(options: &ShiftOptions, progress: &dyn Progress) -> Result<Vec<ErrorR
     let (energy, energy_seconds) = train_energy(options, progress)?;
     let (regressor, steps, regressor_seconds) = train_regressor(options, energy_seconds, progress)?;
     let schema = ShapesConcept::Pos.schema();
-    let models = [PositionModel {
-        name: format!("EBM: position denoiser, {} steps ({:.0} s)", options.steps, energy_seconds),
-        key: "denoiser".into(),
-        energy: energy.as_ref(),
-        schema,
-    }];
+    let denoiser = energy
+        .as_denoiser()
+        .ok_or_else(|| anyhow::anyhow!("the position energy is not a denoiser"))?;
+    let error = DenoisingError::new(denoiser, &options.denoising_error)?;
+    let models = [
+        PositionModel {
+            name: format!("EBM: position denoiser, {} steps ({:.0} s)", options.steps, energy_seconds),
+            key: "denoiser".into(),
+            energy: energy.as_ref(),
+            schema: schema.clone(),
+        },
+        PositionModel {
+            name: format!(
+                "EBM: the same denoiser's error over {} levels (σ^{} weights)",
+                options.denoising_error.levels, options.denoising_error.sigma_power
+            ),
+            key: "denoising-error".into(),
+            energy: &error,
+            schema,
+        },
+    ];
     let regressors = [Regressor {
         name: format!("CNN regressor, {} steps ({:.0} s)", steps, regressor_seconds),
         judge: &regressor,
@@ -243,6 +261,12 @@ pub fn run(options: &ShiftOptions, progress: &dyn Progress) -> Result<Vec<ErrorR
         "test_seed": options.test_seed,
         "train_filter": base_filter(),
         "energy": { "steps": options.steps, "seconds": energy_seconds },
+        "denoising_error": {
+            "levels": options.denoising_error.levels,
+            "range": options.denoising_error.range,
+            "sigma_power": options.denoising_error.sigma_power,
+            "noise_seed": options.denoising_error.seed,
+        },
         "regressor": { "steps": steps, "seconds": regressor_seconds },
         "rows": rows,
     });

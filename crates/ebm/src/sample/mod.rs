@@ -20,7 +20,7 @@ pub use adapt::DualAveraging;
 pub use anneal::{anneal, geometric, Annealed, AnnealedRun, Level, NoiseConditioned, NoiseLevels, Schedule};
 pub use hmc::{hamiltonian, leapfrog};
 pub use langevin::{langevin, ChainStart, InitNoise, LangevinConfig, LangevinOptions, LangevinOverrides, Sampled, SamplerDefaults};
-pub use noise_levels::{sample_noise_levels, tweedie, NoiseAnnealing, NoiseLevelRun};
+pub use noise_levels::{refine_noise_levels, sample_noise_levels, tweedie, NoiseAnnealing, NoiseLevelRun};
 pub use replay_buffer::{BufferMode, ReplayBuffer, ReplayConfig};
 pub use sampler::{sample, Run, SampleOptions, SamplerConfig, SamplerKind};
 pub use summary::{summarize, RunSummary};

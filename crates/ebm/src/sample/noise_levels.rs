@@ -118,6 +118,39 @@ pub fn sample_noise_levels(
         .noise_range()
         .expect("sample_noise_levels needs an energy trained over noise levels");
     let x0 = Tensor::randn(shape, (tch::Kind::Float, device)) * range.1 + annealing.start_mean;
+    anneal_down(energy, &x0, range, code, annealing, options)
+}
+
+/// Refines `start` (`[B, ...]`, e.g. another model's samples) by the noise
+/// levels below `sigma` (SDEdit, Meng et al. 2022): chains start at
+/// start + σε and anneal from σ (at most σ_max) down to σ_min, so what the
+/// start says above the noise at σ — where the object is, its colour — is
+/// kept, and the levels below redraw the detail.
+pub fn refine_noise_levels(
+    energy: &dyn Energy,
+    start: &Tensor,
+    sigma: f64,
+    code: Option<&Tensor>,
+    annealing: &NoiseAnnealing,
+    options: &SampleOptions,
+) -> NoiseLevelRun {
+    let (lo, hi) = energy
+        .noise_range()
+        .expect("refine_noise_levels needs an energy trained over noise levels");
+    let top = sigma.clamp(lo, hi);
+    let x0 = start.to_kind(tch::Kind::Float) + start.randn_like() * top;
+    anneal_down(energy, &x0, (lo, top), code, annealing, options)
+}
+
+/// Anneals `x0` from `range.1` down to `range.0`, then the Tweedie step.
+fn anneal_down(
+    energy: &dyn Energy,
+    x0: &Tensor,
+    range: (f64, f64),
+    code: Option<&Tensor>,
+    annealing: &NoiseAnnealing,
+    options: &SampleOptions,
+) -> NoiseLevelRun {
     let config = SamplerConfig {
         kind: annealing.kind,
         temperature: annealing.temperature,
@@ -127,8 +160,8 @@ pub fn sample_noise_levels(
     let family = NoiseLevels(energy, annealing.gradient);
     let schedule = annealing.schedule(range);
     let run = match annealing.predictor {
-        false => anneal(Annealed::Noise(&family), &x0, code, &schedule, &config, options),
-        true => anneal_with_predictor(&family, &x0, code, &schedule, &config, options),
+        false => anneal(Annealed::Noise(&family), x0, code, &schedule, &config, options),
+        true => anneal_with_predictor(&family, x0, code, &schedule, &config, options),
     };
     let x = if annealing.denoise_last {
         tweedie(

@@ -18,6 +18,44 @@ pub(super) struct ChunkSampler<'a> {
     pub prior_use: PriorUse,
     pub partners: &'a [crate::compose::ConceptModel<'a>],
     pub sampler: &'a crate::sample::SamplerDefaults,
+    pub refiner: Option<Refiner<'a>>,
+}
+
+/// Models trained over noise levels that refine another model family's
+/// samples (SDEdit): each chain's sample plus noise at `options.sigma`,
+/// annealed down the refiners' composition of the same expression, with the
+/// chain's own OR branch and marginalised codes (drawn again from the
+/// generators' states before the chain, in the libraries' common order).
+/// The first family lays the scene out; the refiners, which denoise well
+/// but from pure noise often draw no object, redraw its detail.
+pub struct Refiner<'a> {
+    pub models: &'a ShapesModels<'a>,
+    pub partners: &'a [crate::compose::ConceptModel<'a>],
+    pub options: &'a super::RefineOptions,
+}
+
+impl Refiner<'_> {
+    /// `x` refined under the refiners' composition of `row` for `chunk`.
+    pub fn refine(
+        &self,
+        options: &CompositionOptions,
+        row: Row,
+        chunk: &[Conditions],
+        (mut branch_rng, mut marginal_rng): (ChaCha8Rng, ChaCha8Rng),
+        seed: u64,
+        x: &Tensor,
+    ) -> Tensor {
+        let settings = &options.settings;
+        let energy = self.models.energy(row, chunk, settings.alpha, settings.temperature);
+        let energy = match options.or_sampling {
+            OrSampling::Energy => energy,
+            OrSampling::Ancestral => draw_branches(energy, chunk.len(), &mut branch_rng).0,
+        };
+        let energy = marginalise(energy, self.partners, chunk.len(), &mut marginal_rng);
+        crate::seed::seed_torch(seed, &[crate::seed::streams::REFINE]);
+        let annealing = &self.options.annealing;
+        crate::sample::refine_noise_levels(&energy, x, self.options.sigma, None, annealing, &Default::default()).x
+    }
 }
 
 /// Which of a sample's particles is kept (`--keep`). The default, ranks,

@@ -18,7 +18,7 @@ use crate::experiments::shapes::{write_grid, SHOWCASE_STEPS};
 use crate::judge::network::Judge;
 use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
-pub use chunks::{keep_of_particles, Keep, SampledChunk};
+pub use chunks::{keep_of_particles, Keep, Refiner, SampledChunk};
 pub use rows::{Conditions, Row, ShapesModels};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -57,6 +57,21 @@ pub struct CompositionOptions {
     pub particles: usize,
     /// Which particle is kept.
     pub keep: Keep,
+    /// Refine every kept sample with models trained over noise levels
+    /// (SDEdit; `chunks::Refiner`).
+    pub refine: Option<RefineOptions>,
+}
+
+/// A second set of concept models, trained over noise levels, that refines
+/// the first set's samples: the same expression (the same OR branch and
+/// marginalised codes per chain) annealed from `sigma` down.
+#[derive(Clone, Debug)]
+pub struct RefineOptions {
+    /// A directory with `pos`, `color`, `shape` and `size` denoising models.
+    pub models: PathBuf,
+    /// The level refinement starts at: what a sample shows above it is kept.
+    pub sigma: f64,
+    pub annealing: crate::sample::NoiseAnnealing,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -122,6 +137,25 @@ pub fn load_shapes_models(dir: &Path) -> Result<ConceptLibrary> {
         }
     }
     ConceptLibrary::load(&specs)
+}
+
+/// The refining models: four denoising-trained concept models.
+fn load_refiner(refine: &RefineOptions) -> Result<ConceptLibrary> {
+    if !(refine.sigma > 0.0 && refine.sigma.is_finite()) {
+        bail!("the refinement's starting level must be a positive σ, got {}", refine.sigma);
+    }
+    refine
+        .annealing
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid refinement annealing: {e}"))?;
+    let library = load_shapes_models(&refine.models)?;
+    if library.noise_range().is_none() {
+        bail!(
+            "{}: refining models must be trained over noise levels (`ebm train shapes --objective denoise`)",
+            refine.models.display()
+        );
+    }
+    Ok(library)
 }
 
 /// The library's four models by concept.
@@ -260,6 +294,23 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
             library.check_null_codes(Some(&used))?;
         }
     }
+    let refine_library = match &options.refine {
+        Some(refine) => Some(load_refiner(refine)?),
+        None => None,
+    };
+    let refine_models = refine_library.as_ref().map(shapes_models);
+    let refine_partners = refine_library
+        .as_ref()
+        .map(|l| l.marginal_partners(options.marginalise))
+        .unwrap_or_default();
+    let refiner = match (&options.refine, &refine_models) {
+        (Some(refine), Some(models)) => Some(chunks::Refiner {
+            models,
+            partners: &refine_partners,
+            options: refine,
+        }),
+        _ => None,
+    };
     let mut sampler = library.sampler();
     sampler.langevin = options.langevin.apply(sampler.langevin, SHOWCASE_STEPS);
     let chunk_sampler = chunks::ChunkSampler {
@@ -269,6 +320,7 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         prior_use,
         partners: &partners,
         sampler: &sampler,
+        refiner,
     };
     std::fs::create_dir_all(&options.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out.display()))?;
     let bar = progress.begin("samples", (options.rows.len() * options.samples) as u64);
@@ -305,10 +357,15 @@ fn run_row(chunk_sampler: &chunks::ChunkSampler, judge: &Judge, r: usize, row: R
             options.seed,
             &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
         );
+        // The refiner draws the same branches and marginal codes.
+        let (branches, marginals) = (branch_rng.clone(), marginal_rng.clone());
         let (best, chain_acceptance) = chunk_sampler.chosen_of_particles(row, chunk, (&mut branch_rng, &mut marginal_rng), seed);
         acceptance.extend(chain_acceptance);
         final_energies.push(best.energy);
-        images.push(best.x);
+        images.push(match &chunk_sampler.refiner {
+            Some(refiner) => refiner.refine(options, row, chunk, (branches, marginals), seed, &best.x),
+            None => best.x,
+        });
         bar.advance(chunk.len() as u64);
     }
     let images = Tensor::cat(&images, 0);
