@@ -239,3 +239,54 @@ fn auto_marginalises_product_members_and_their_frozen_partners() {
     assert_eq!(described(2, Marginalise::Auto, &mut rng), "color");
     assert_eq!(described(2, Marginalise::On, &mut rng), "(color & shape~prior & size~prior)");
 }
+
+/// A refiner's composition borrows the chains' drawn OR branches and the
+/// codes of the concepts both families marginalised (by label, per
+/// branch), and keeps its own codes for a concept only it marginalised.
+#[test]
+fn borrowed_codes_follow_the_source_per_branch() {
+    use ebm::compose::marginal::borrow_marginal_codes;
+    let (a, b) = wells();
+    let codes = |k: &[i64]| Tensor::stack(&k.iter().map(|&k| one_hot(k)).collect::<Vec<_>>(), 0);
+    let drawn = |model: &'static str, k: &[i64]| (model, codes(k));
+    let branch = |asked: Composed<'static>, marginal: Vec<(&'static str, Tensor)>, models: (&'static AxisWell, &'static AxisWell)| {
+        let mut terms = vec![(1.0, asked)];
+        for (label, code) in marginal {
+            let model: &dyn Energy = if label.starts_with('a') { models.0 } else { models.1 };
+            terms.push((1.0, Composed::Leaf { model, code: Some(code), label: label.into() }));
+        }
+        Composed::And(terms)
+    };
+    let models: (&'static AxisWell, &'static AxisWell) = (Box::leak(Box::new(a)), Box::leak(Box::new(b)));
+    let source = Composed::Select {
+        terms: vec![
+            (1.0, branch(leaf(models.0, 0, "a"), vec![drawn("b~prior", &[1, 0, 1])], models)),
+            (1.0, branch(leaf(models.0, 1, "a"), vec![drawn("b~prior", &[0, 0, 1])], models)),
+        ],
+        branch: Tensor::from_slice(&[0i64, 1, 1]),
+    };
+    let target = Composed::Select {
+        terms: vec![
+            (1.0, branch(leaf(models.0, 0, "a"), vec![drawn("b~prior", &[0, 1, 0]), drawn("c~prior", &[1, 1, 0])], models)),
+            (1.0, branch(leaf(models.0, 1, "a"), vec![drawn("b~prior", &[1, 1, 0])], models)),
+        ],
+        branch: Tensor::from_slice(&[1i64, 0, 0]),
+    };
+    let Composed::Select { terms, branch } = borrow_marginal_codes(target, &source) else {
+        panic!("the OR stays drawn")
+    };
+    assert!(branch.equal(&Tensor::from_slice(&[0i64, 1, 1])));
+    let code_of = |t: &Composed, label: &str| -> Tensor {
+        let Composed::And(terms) = t else { panic!("a branch is a conjunction") };
+        terms
+            .iter()
+            .find_map(|(_, t)| match t {
+                Composed::Leaf { label: l, code: Some(c), .. } if l == label => Some(c.shallow_clone()),
+                _ => None,
+            })
+            .expect("the leaf is there")
+    };
+    assert!(code_of(&terms[0].1, "b~prior").equal(&codes(&[1, 0, 1])));
+    assert!(code_of(&terms[1].1, "b~prior").equal(&codes(&[0, 0, 1])));
+    assert!(code_of(&terms[0].1, "c~prior").equal(&codes(&[1, 1, 0])), "a concept only the target marginalised keeps its codes");
+}

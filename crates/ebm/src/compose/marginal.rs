@@ -178,6 +178,79 @@ fn complete_each<'a>(
     terms.into_iter().map(|(w, t)| (w, marginalise(t, partners, n, rng))).collect()
 }
 
+/// `target` with every marginalised leaf (label `concept~…`) under the code
+/// of the leaf of the same label in the same OR branch of `source`, and a
+/// drawn OR's branches as `source` drew them: so a second model family
+/// (a refiner) samples the same omitted values as the chains it refines,
+/// though its models omit other concepts (their leaves keep their own codes).
+pub fn borrow_marginal_codes<'a>(target: Composed<'a>, source: &Composed) -> Composed<'a> {
+    let each = |terms: Vec<(f64, Composed<'a>)>, from: &[(f64, Composed)]| -> Vec<(f64, Composed<'a>)> {
+        let mut from = from.iter();
+        terms
+            .into_iter()
+            .map(|(w, t)| match from.next() {
+                Some((_, f)) => (w, borrow_marginal_codes(t, f)),
+                None => (w, t),
+            })
+            .collect()
+    };
+    match (target, source) {
+        (Composed::Or { terms, temperature }, Composed::Or { terms: from, .. }) => Composed::Or {
+            terms: each(terms, from),
+            temperature,
+        },
+        (Composed::Select { terms, .. }, Composed::Select { terms: from, branch }) => Composed::Select {
+            terms: each(terms, from),
+            branch: branch.shallow_clone(),
+        },
+        (scene, from) => {
+            let mut codes = Vec::new();
+            marginal_leaves(from, &mut codes);
+            with_codes(scene, &codes)
+        }
+    }
+}
+
+/// (label, code) of every marginalised leaf under `composed`.
+fn marginal_leaves(composed: &Composed, out: &mut Vec<(String, Tensor)>) {
+    match composed {
+        Composed::Leaf { code: Some(code), label, .. } if label.contains('~') => out.push((label.clone(), code.shallow_clone())),
+        Composed::Leaf { .. } => {}
+        Composed::And(terms) | Composed::Or { terms, .. } | Composed::Select { terms, .. } => {
+            terms.iter().for_each(|(_, t)| marginal_leaves(t, out))
+        }
+        Composed::Not { positive, negated, .. } => {
+            marginal_leaves(positive, out);
+            negated.iter().for_each(|t| marginal_leaves(t, out));
+        }
+    }
+}
+
+/// `composed` with each leaf labelled as one of `codes` under that code.
+fn with_codes<'a>(composed: Composed<'a>, codes: &[(String, Tensor)]) -> Composed<'a> {
+    let each = |terms: Vec<(f64, Composed<'a>)>| terms.into_iter().map(|(w, t)| (w, with_codes(t, codes))).collect();
+    match composed {
+        Composed::Leaf { model, code, label } => {
+            let code = match codes.iter().find(|(l, _)| *l == label) {
+                Some((_, borrowed)) => Some(borrowed.shallow_clone()),
+                None => code,
+            };
+            Composed::Leaf { model, code, label }
+        }
+        Composed::And(terms) => Composed::And(each(terms)),
+        Composed::Or { terms, temperature } => Composed::Or {
+            terms: each(terms),
+            temperature,
+        },
+        Composed::Select { terms, branch } => Composed::Select { terms: each(terms), branch },
+        Composed::Not { positive, negated, alpha } => Composed::Not {
+            positive: Box::new(with_codes(*positive, codes)),
+            negated: negated.into_iter().map(|t| with_codes(t, codes)).collect(),
+            alpha,
+        },
+    }
+}
+
 /// The models under the leaves of `composed`.
 fn models_used<'a>(composed: &Composed<'a>, used: &mut Vec<&'a dyn Energy>) {
     match composed {

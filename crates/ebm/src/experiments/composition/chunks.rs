@@ -3,7 +3,7 @@
 
 use super::{guide, CompositionOptions, Conditions, Row, ShapesModels};
 use crate::compose::algebra::PriorUse;
-use crate::compose::marginal::marginalise;
+use crate::compose::marginal::{borrow_marginal_codes, marginalise};
 use crate::compose::mixture::{draw_branches, OrSampling};
 use crate::energy::Energy;
 use crate::experiments::shapes::{sample_images, sample_images_over_noise};
@@ -24,38 +24,13 @@ pub(super) struct ChunkSampler<'a> {
 /// Models trained over noise levels that refine another model family's
 /// samples (SDEdit): each chain's sample plus noise at `options.sigma`,
 /// annealed down the refiners' composition of the same expression, with the
-/// chain's own OR branch and marginalised codes (drawn again from the
-/// generators' states before the chain, in the libraries' common order).
+/// chain's own OR branch and marginalised codes ([`ChunkSampler::refined`]).
 /// The first family lays the scene out; the refiners, which denoise well
 /// but from pure noise often draw no object, redraw its detail.
 pub struct Refiner<'a> {
     pub models: &'a ShapesModels<'a>,
     pub partners: &'a [crate::compose::ConceptModel<'a>],
     pub options: &'a super::RefineOptions,
-}
-
-impl Refiner<'_> {
-    /// `x` refined under the refiners' composition of `row` for `chunk`.
-    pub fn refine(
-        &self,
-        options: &CompositionOptions,
-        row: Row,
-        chunk: &[Conditions],
-        (mut branch_rng, mut marginal_rng): (ChaCha8Rng, ChaCha8Rng),
-        seed: u64,
-        x: &Tensor,
-    ) -> Tensor {
-        let settings = &options.settings;
-        let energy = self.models.energy(row, chunk, settings.alpha, settings.temperature);
-        let energy = match options.or_sampling {
-            OrSampling::Energy => energy,
-            OrSampling::Ancestral => draw_branches(energy, chunk.len(), &mut branch_rng).0,
-        };
-        let energy = marginalise(energy, self.partners, chunk.len(), &mut marginal_rng);
-        crate::seed::seed_torch(seed, &[crate::seed::streams::REFINE]);
-        let annealing = &self.options.annealing;
-        crate::sample::refine_noise_levels(&energy, x, self.options.sigma, None, annealing, &Default::default()).x
-    }
 }
 
 /// Which of a sample's particles is kept (`--keep`). The default, ranks,
@@ -199,6 +174,34 @@ impl ChunkSampler<'_> {
             particles.push(sampled);
         }
         (self.options.keep.keep(particles), acceptance)
+    }
+
+    /// `x` refined by `self.refiner` (if any) under its composition of
+    /// `row`, with the OR branches and marginalised codes the chains drew
+    /// (the generators as they were before the chunk) and the refiners'
+    /// own omitted concepts drawn after them.
+    pub fn refined(
+        &self,
+        row: Row,
+        chunk: &[Conditions],
+        (mut branch_rng, mut marginal_rng): (ChaCha8Rng, ChaCha8Rng),
+        seed: u64,
+        x: Tensor,
+    ) -> Tensor {
+        let Some(refiner) = &self.refiner else { return x };
+        let chains = self.expression(row, chunk, &mut branch_rng.clone());
+        let chains = marginalise(chains, self.partners, chunk.len(), &mut marginal_rng.clone());
+        let settings = &self.options.settings;
+        let energy = refiner.models.energy(row, chunk, settings.alpha, settings.temperature);
+        let energy = match self.options.or_sampling {
+            OrSampling::Energy => energy,
+            OrSampling::Ancestral => draw_branches(energy, chunk.len(), &mut branch_rng).0,
+        };
+        let energy = marginalise(energy, refiner.partners, chunk.len(), &mut marginal_rng);
+        let energy = borrow_marginal_codes(energy, &chains);
+        crate::seed::seed_torch(seed, &[crate::seed::streams::REFINE]);
+        let annealing = &refiner.options.annealing;
+        crate::sample::refine_noise_levels(&energy, &x, refiner.options.sigma, None, annealing, &Default::default()).x
     }
 
     /// The row's energy as written, its top-level OR's branch drawn per chain.

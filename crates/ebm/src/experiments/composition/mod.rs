@@ -362,10 +362,7 @@ fn run_row(chunk_sampler: &chunks::ChunkSampler, judge: &Judge, r: usize, row: R
         let (best, chain_acceptance) = chunk_sampler.chosen_of_particles(row, chunk, (&mut branch_rng, &mut marginal_rng), seed);
         acceptance.extend(chain_acceptance);
         final_energies.push(best.energy);
-        images.push(match &chunk_sampler.refiner {
-            Some(refiner) => refiner.refine(options, row, chunk, (branches, marginals), seed, &best.x),
-            None => best.x,
-        });
+        images.push(chunk_sampler.refined(row, chunk, (branches, marginals), seed, best.x));
         bar.advance(chunk.len() as u64);
     }
     let images = Tensor::cat(&images, 0);
