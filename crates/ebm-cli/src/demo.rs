@@ -29,6 +29,15 @@ pub struct DemoArgs {
     /// (README, "Several chains per sample"); 1 for one chain.
     #[arg(long, default_value_t = 4)]
     pub particles: usize,
+    /// Denoising-trained models that refine every sample (README, "Refining
+    /// samples"); `--no-refine` shows the chains' samples as they are.
+    #[arg(long, default_value_os_t = shipped("models/shapes-denoise-product"))]
+    pub refine: PathBuf,
+    #[arg(long)]
+    pub no_refine: bool,
+    /// The noise level refinement starts at.
+    #[arg(long, default_value_t = 0.1)]
+    pub refine_sigma: f64,
     /// Also write each expression's samples to DIR/expression_<i>.safetensors
     /// (`images` plus the expression's conditions, as `ebm judge score` reads them).
     #[arg(long)]
@@ -51,6 +60,11 @@ pub fn run(args: DemoArgs, context: &crate::Context) -> Result<()> {
         png_dir: args.png_dir,
         annealing: demo::demo_annealing(),
         particles: args.particles,
+        refine: (!args.no_refine).then(|| ebm::experiments::composition::RefineOptions {
+            models: args.refine,
+            sigma: args.refine_sigma,
+            annealing: ebm::experiments::composition::refine::refine_annealing(),
+        }),
     };
     let report = demo::run(&options, &context.progress)?;
     print!("{report}");

@@ -393,8 +393,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
             sigma: args.refine_sigma,
             annealing: ebm::sample::NoiseAnnealing {
                 levels: args.refine_levels,
-                gradient: ebm::energy::LevelGradient::Tweedie,
-                ..Default::default()
+                ..composition::refine::refine_annealing()
             },
         }),
     };

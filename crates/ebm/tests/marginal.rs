@@ -253,7 +253,14 @@ fn borrowed_codes_follow_the_source_per_branch() {
         let mut terms = vec![(1.0, asked)];
         for (label, code) in marginal {
             let model: &dyn Energy = if label.starts_with('a') { models.0 } else { models.1 };
-            terms.push((1.0, Composed::Leaf { model, code: Some(code), label: label.into() }));
+            terms.push((
+                1.0,
+                Composed::Leaf {
+                    model,
+                    code: Some(code),
+                    label: label.into(),
+                },
+            ));
         }
         Composed::And(terms)
     };
@@ -267,7 +274,14 @@ fn borrowed_codes_follow_the_source_per_branch() {
     };
     let target = Composed::Select {
         terms: vec![
-            (1.0, branch(leaf(models.0, 0, "a"), vec![drawn("b~prior", &[0, 1, 0]), drawn("c~prior", &[1, 1, 0])], models)),
+            (
+                1.0,
+                branch(
+                    leaf(models.0, 0, "a"),
+                    vec![drawn("b~prior", &[0, 1, 0]), drawn("c~prior", &[1, 1, 0])],
+                    models,
+                ),
+            ),
             (1.0, branch(leaf(models.0, 1, "a"), vec![drawn("b~prior", &[1, 1, 0])], models)),
         ],
         branch: Tensor::from_slice(&[1i64, 0, 0]),
@@ -277,16 +291,23 @@ fn borrowed_codes_follow_the_source_per_branch() {
     };
     assert!(branch.equal(&Tensor::from_slice(&[0i64, 1, 1])));
     let code_of = |t: &Composed, label: &str| -> Tensor {
-        let Composed::And(terms) = t else { panic!("a branch is a conjunction") };
+        let Composed::And(terms) = t else {
+            panic!("a branch is a conjunction")
+        };
         terms
             .iter()
             .find_map(|(_, t)| match t {
-                Composed::Leaf { label: l, code: Some(c), .. } if l == label => Some(c.shallow_clone()),
+                Composed::Leaf {
+                    label: l, code: Some(c), ..
+                } if l == label => Some(c.shallow_clone()),
                 _ => None,
             })
             .expect("the leaf is there")
     };
     assert!(code_of(&terms[0].1, "b~prior").equal(&codes(&[1, 0, 1])));
     assert!(code_of(&terms[1].1, "b~prior").equal(&codes(&[0, 0, 1])));
-    assert!(code_of(&terms[0].1, "c~prior").equal(&codes(&[1, 1, 0])), "a concept only the target marginalised keeps its codes");
+    assert!(
+        code_of(&terms[0].1, "c~prior").equal(&codes(&[1, 1, 0])),
+        "a concept only the target marginalised keeps its codes"
+    );
 }

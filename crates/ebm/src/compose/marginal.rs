@@ -214,7 +214,9 @@ pub fn borrow_marginal_codes<'a>(target: Composed<'a>, source: &Composed) -> Com
 /// (label, code) of every marginalised leaf under `composed`.
 fn marginal_leaves(composed: &Composed, out: &mut Vec<(String, Tensor)>) {
     match composed {
-        Composed::Leaf { code: Some(code), label, .. } if label.contains('~') => out.push((label.clone(), code.shallow_clone())),
+        Composed::Leaf {
+            code: Some(code), label, ..
+        } if label.contains('~') => out.push((label.clone(), code.shallow_clone())),
         Composed::Leaf { .. } => {}
         Composed::And(terms) | Composed::Or { terms, .. } | Composed::Select { terms, .. } => {
             terms.iter().for_each(|(_, t)| marginal_leaves(t, out))
@@ -242,7 +244,10 @@ fn with_codes<'a>(composed: Composed<'a>, codes: &[(String, Tensor)]) -> Compose
             terms: each(terms),
             temperature,
         },
-        Composed::Select { terms, branch } => Composed::Select { terms: each(terms), branch },
+        Composed::Select { terms, branch } => Composed::Select {
+            terms: each(terms),
+            branch,
+        },
         Composed::Not { positive, negated, alpha } => Composed::Not {
             positive: Box::new(with_codes(*positive, codes)),
             negated: negated.into_iter().map(|t| with_codes(t, codes)).collect(),

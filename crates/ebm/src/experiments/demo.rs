@@ -6,7 +6,7 @@ use crate::compose::{compose, parse, Settings};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
 use crate::energy::Energy;
 use crate::experiments::composition::truth::satisfaction;
-use crate::experiments::composition::{judge_images, load_shapes_models};
+use crate::experiments::composition::{judge_images, load_refiner, load_shapes_models, refine_samples};
 use crate::experiments::shapes::{concept_architecture, concept_config, sample_images, DEFAULT_WIDTHS, IMAGE_SIZE};
 use crate::judge::network::Judge;
 use crate::train::Trainer;
@@ -39,6 +39,9 @@ pub struct DemoOptions {
     /// Langevin chains per sample, the one kept by the ranks rule
     /// (`composition::Keep`); models over noise levels run one.
     pub particles: usize,
+    /// Refine every sample with denoising-trained models
+    /// (`composition::refine`); None: the chains' samples as they are.
+    pub refine: Option<crate::experiments::composition::RefineOptions>,
 }
 
 /// The demo's annealing: 8 levels × 8 steps, a third of `NoiseAnnealing::default()`
@@ -115,6 +118,14 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     let settings = Settings::default();
     let mut sampler = library.sampler();
     sampler.langevin.steps = crate::experiments::shapes::SHOWCASE_STEPS;
+    let refine_library = match &args.refine {
+        Some(options) => Some(load_refiner(options)?),
+        None => None,
+    };
+    let refiner = match (&refine_library, &args.refine) {
+        (Some(library), Some(options)) => Some((library, library.marginal_partners(Default::default()), options)),
+        _ => None,
+    };
     let mut rows = Vec::new();
     let mut report_rows = Vec::new();
     for (i, text) in EXPRESSIONS.iter().enumerate() {
@@ -141,6 +152,16 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
                 crate::experiments::composition::keep_of_particles(args.particles, keep, seed, (&written()?, &energy), &mut draw)?
             }
         };
+        let images = match &refiner {
+            Some((library, partners, options)) => {
+                let refiners = compose(text, &library.concept_models(), &settings)?;
+                let mut branch_rng = crate::seed::rng_at(seed, &[crate::seed::streams::BRANCH]);
+                let refiners = crate::compose::mixture::draw_branches(refiners, args.n, &mut branch_rng).0;
+                let mut marginal_rng = crate::seed::rng_at(seed, &[crate::seed::streams::MARGINAL]);
+                refine_samples(refiners, partners, &energy, &mut marginal_rng, options, seed, &images)
+            }
+            None => images,
+        };
         let judged = judge_images(&judge, &images)?;
         let expr = parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
         let satisfied = satisfaction(&expr, &judged)?;
@@ -166,6 +187,16 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
         args.n,
         sampling_description(&library, &sampler, &args.annealing, unconditional.as_ref().map(|(_, u)| *u), args.particles),
     )?;
+    if let Some(refine) = &args.refine {
+        writeln!(
+            report,
+            "Each sample is then refined by the denoising-trained models of `{}` (the same expression, branch and marginalised codes): \
+             noised to σ = {} and annealed down {} levels.\n",
+            refine.models.display(),
+            refine.sigma,
+            refine.annealing.levels
+        )?;
+    }
     writeln!(report, "| expression | satisfied | time |\n|---|---|---|")?;
     for (text, satisfied, seconds) in &report_rows {
         writeln!(

@@ -3,7 +3,7 @@
 
 use super::{guide, CompositionOptions, Conditions, Row, ShapesModels};
 use crate::compose::algebra::PriorUse;
-use crate::compose::marginal::{borrow_marginal_codes, marginalise};
+use crate::compose::marginal::marginalise;
 use crate::compose::mixture::{draw_branches, OrSampling};
 use crate::energy::Energy;
 use crate::experiments::shapes::{sample_images, sample_images_over_noise};
@@ -192,16 +192,12 @@ impl ChunkSampler<'_> {
         let chains = self.expression(row, chunk, &mut branch_rng.clone());
         let chains = marginalise(chains, self.partners, chunk.len(), &mut marginal_rng.clone());
         let settings = &self.options.settings;
-        let energy = refiner.models.energy(row, chunk, settings.alpha, settings.temperature);
-        let energy = match self.options.or_sampling {
-            OrSampling::Energy => energy,
-            OrSampling::Ancestral => draw_branches(energy, chunk.len(), &mut branch_rng).0,
+        let plain = refiner.models.energy(row, chunk, settings.alpha, settings.temperature);
+        let refiners = match self.options.or_sampling {
+            OrSampling::Energy => plain,
+            OrSampling::Ancestral => draw_branches(plain, chunk.len(), &mut branch_rng).0,
         };
-        let energy = marginalise(energy, refiner.partners, chunk.len(), &mut marginal_rng);
-        let energy = borrow_marginal_codes(energy, &chains);
-        crate::seed::seed_torch(seed, &[crate::seed::streams::REFINE]);
-        let annealing = &refiner.options.annealing;
-        crate::sample::refine_noise_levels(&energy, &x, refiner.options.sigma, None, annealing, &Default::default()).x
+        super::refine_samples(refiners, refiner.partners, &chains, &mut marginal_rng, refiner.options, seed, &x)
     }
 
     /// The row's energy as written, its top-level OR's branch drawn per chain.

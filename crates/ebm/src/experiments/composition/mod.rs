@@ -5,6 +5,7 @@
 
 mod chunks;
 pub mod realism;
+pub mod refine;
 pub mod report;
 pub mod rows;
 pub mod truth;
@@ -19,6 +20,7 @@ use crate::judge::network::Judge;
 use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
 pub use chunks::{keep_of_particles, Keep, Refiner, SampledChunk};
+pub use refine::{load_refiner, refine_samples, RefineOptions};
 pub use rows::{Conditions, Row, ShapesModels};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -60,18 +62,6 @@ pub struct CompositionOptions {
     /// Refine every kept sample with models trained over noise levels
     /// (SDEdit; `chunks::Refiner`).
     pub refine: Option<RefineOptions>,
-}
-
-/// A second set of concept models, trained over noise levels, that refines
-/// the first set's samples: the same expression (the same OR branch and
-/// marginalised codes per chain) annealed from `sigma` down.
-#[derive(Clone, Debug)]
-pub struct RefineOptions {
-    /// A directory with `pos`, `color`, `shape` and `size` denoising models.
-    pub models: PathBuf,
-    /// The level refinement starts at: what a sample shows above it is kept.
-    pub sigma: f64,
-    pub annealing: crate::sample::NoiseAnnealing,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -137,25 +127,6 @@ pub fn load_shapes_models(dir: &Path) -> Result<ConceptLibrary> {
         }
     }
     ConceptLibrary::load(&specs)
-}
-
-/// The refining models: four denoising-trained concept models.
-fn load_refiner(refine: &RefineOptions) -> Result<ConceptLibrary> {
-    if !(refine.sigma > 0.0 && refine.sigma.is_finite()) {
-        bail!("the refinement's starting level must be a positive σ, got {}", refine.sigma);
-    }
-    refine
-        .annealing
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid refinement annealing: {e}"))?;
-    let library = load_shapes_models(&refine.models)?;
-    if library.noise_range().is_none() {
-        bail!(
-            "{}: refining models must be trained over noise levels (`ebm train shapes --objective denoise`)",
-            refine.models.display()
-        );
-    }
-    Ok(library)
 }
 
 /// The library's four models by concept.
