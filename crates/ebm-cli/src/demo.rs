@@ -38,6 +38,9 @@ pub struct DemoArgs {
     /// The noise level refinement starts at.
     #[arg(long, default_value_t = 0.1)]
     pub refine_sigma: f64,
+    /// ULA steps at each of the refinement's 6 levels.
+    #[arg(long, default_value_t = 5)]
+    pub refine_steps: usize,
     /// Also write each expression's samples to DIR/expression_<i>.safetensors
     /// (`images` plus the expression's conditions, as `ebm judge score` reads them).
     #[arg(long)]
@@ -63,7 +66,10 @@ pub fn run(args: DemoArgs, context: &crate::Context) -> Result<()> {
         refine: (!args.no_refine).then(|| ebm::experiments::composition::RefineOptions {
             models: args.refine,
             sigma: args.refine_sigma,
-            annealing: ebm::experiments::composition::refine::refine_annealing(),
+            annealing: ebm::sample::NoiseAnnealing {
+                steps_per_level: args.refine_steps,
+                ..ebm::experiments::composition::refine::refine_annealing()
+            },
         }),
     };
     let report = demo::run(&options, &context.progress)?;

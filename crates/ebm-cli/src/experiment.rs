@@ -200,6 +200,9 @@ pub struct CompositionArgs {
     /// follows the denoisers' Tweedie score, 20 ULA steps).
     #[arg(long, default_value_t = 6, requires = "refine")]
     pub refine_levels: usize,
+    /// ULA steps at each refinement level.
+    #[arg(long, default_value_t = 5, requires = "refine")]
+    pub refine_steps: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -393,6 +396,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
             sigma: args.refine_sigma,
             annealing: ebm::sample::NoiseAnnealing {
                 levels: args.refine_levels,
+                steps_per_level: args.refine_steps,
                 ..composition::refine::refine_annealing()
             },
         }),

@@ -46,12 +46,14 @@ pub fn load_refiner(refine: &RefineOptions) -> Result<ConceptLibrary> {
     Ok(library)
 }
 
-/// The refinement's annealing: 6 levels from the starting σ down, each 20
-/// ULA steps on the denoisers' Tweedie scores (chosen with σ = 0.1 on
-/// validation rows; README, "Refining samples").
+/// The refinement's annealing: 6 levels from the starting σ down, each 5
+/// ULA steps on the denoisers' Tweedie scores (σ = 0.1 and 5 steps chosen
+/// on validation rows, where 10 and 20 steps did no better; README,
+/// "Refining samples").
 pub fn refine_annealing() -> crate::sample::NoiseAnnealing {
     crate::sample::NoiseAnnealing {
         levels: 6,
+        steps_per_level: 5,
         gradient: crate::energy::LevelGradient::Tweedie,
         ..Default::default()
     }
