@@ -18,7 +18,7 @@ pub struct ExperimentArgs {
 #[derive(Subcommand)]
 pub enum Experiment {
     /// Table 1 of the compositional paper on `shapes`, judged.
-    Composition(CompositionArgs),
+    Composition(Box<CompositionArgs>),
     /// Train, sample and judge an energy on eight-gaussians (MMD², modes).
     EightGaussians(EightGaussiansArgs),
     /// IGEBM's abilities on MNIST: conditional generation, classification,
@@ -234,7 +234,7 @@ pub struct IgebmArgs {
 
 pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
     match args.which {
-        Experiment::Composition(a) => run_composition(a, context),
+        Experiment::Composition(a) => run_composition(*a, context),
         Experiment::EightGaussians(a) => run_eight_gaussians(a, context),
         Experiment::Samplers(a) => run_samplers(a, context),
         Experiment::Stability(a) => run_stability(a, context),

@@ -62,7 +62,7 @@ pub enum Command {
     /// Train an energy model by contrastive divergence.
     Train(Box<train::TrainArgs>),
     /// Draw samples from a trained model by Langevin dynamics.
-    Sample(sample::SampleArgs),
+    Sample(Box<sample::SampleArgs>),
     /// Infer concepts of images by minimising each concept model's energy over its code.
     Infer(infer::InferArgs),
     /// Score your own images with a model: energies, classification against labels, OOD AUROC.
@@ -103,7 +103,7 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Train(args) => train::run(*args, &context),
-        Command::Sample(args) => sample::run(args, &context),
+        Command::Sample(args) => sample::run(*args, &context),
         Command::Infer(args) => infer::run(args, &context),
         Command::Score(args) => score::run(args, &context),
         Command::Info(args) => sample::info(args),

@@ -236,7 +236,7 @@ fn sample_over_noise(
     let run = match &args.refine {
         None => ebm::sample::sample_noise_levels(energy, &shape, None, &annealing, &options, context.device),
         Some(path) => {
-            let start = refine_start(path, args, input_shape)?.to_device(context.device);
+            let start = crate::sample_chains::refine_start(path, args, input_shape)?.to_device(context.device);
             ebm::sample::refine_noise_levels(energy, &start, args.refine_sigma, None, &annealing, &options)
         }
     };
@@ -265,27 +265,6 @@ fn sample_over_noise(
     }
     println!("wrote {}", args.out.display());
     keep_samples(args, &run.x)
-}
-
-/// The first `-n` images of `path`, of the models' shape, for `--refine`.
-fn refine_start(path: &std::path::Path, args: &SampleArgs, input_shape: &[i64]) -> Result<tch::Tensor> {
-    if !(args.refine_sigma > 0.0 && args.refine_sigma.is_finite()) {
-        bail!("--refine-sigma must be a positive noise level, got {}", args.refine_sigma);
-    }
-    let (channels, size) = match input_shape {
-        [c, h, w] if h == w => (*c, *h),
-        other => bail!("--refine reads images; these models take inputs of shape {other:?}"),
-    };
-    let images = ebm::io::read_images(path, channels, size)?;
-    let available = images.size()[0] as usize;
-    if available < args.n {
-        bail!(
-            "{} holds {available} images, fewer than -n {}; lower -n or give more images",
-            path.display(),
-            args.n
-        );
-    }
-    Ok(images.narrow(0, 0, args.n as i64))
 }
 
 /// `--save` and `--png-dir`.

@@ -112,3 +112,24 @@ fn draw(
         frames,
     })
 }
+
+/// The first `-n` images of `path`, of the models' shape, for `--refine`.
+pub fn refine_start(path: &std::path::Path, args: &crate::sample::SampleArgs, input_shape: &[i64]) -> Result<tch::Tensor> {
+    if !(args.refine_sigma > 0.0 && args.refine_sigma.is_finite()) {
+        anyhow::bail!("--refine-sigma must be a positive noise level, got {}", args.refine_sigma);
+    }
+    let (channels, size) = match input_shape {
+        [c, h, w] if h == w => (*c, *h),
+        other => anyhow::bail!("--refine reads images; these models take inputs of shape {other:?}"),
+    };
+    let images = ebm::io::read_images(path, channels, size)?;
+    let available = images.size()[0] as usize;
+    if available < args.n {
+        anyhow::bail!(
+            "{} holds {available} images, fewer than -n {}; lower -n or give more images",
+            path.display(),
+            args.n
+        );
+    }
+    Ok(images.narrow(0, 0, args.n as i64))
+}
