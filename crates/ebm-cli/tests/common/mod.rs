@@ -20,3 +20,29 @@ pub fn ebm(args: &[&str]) -> (bool, String) {
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
+
+/// Trains a tiny `shapes` concept model through the CLI (two steps: the
+/// weights do not matter here, the files and the plumbing do).
+pub fn tiny_concept(dir: &Path, concept: &str) -> PathBuf {
+    let run = dir.join(concept);
+    let (ok, text) = ebm(&[
+        "--threads",
+        "1",
+        "train",
+        "shapes",
+        "--concept",
+        concept,
+        "--steps",
+        "2",
+        "--widths",
+        "4,4,4",
+        "--batch-size",
+        "4",
+        "--langevin-steps",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(ok, "training a tiny {concept} model failed:\n{text}");
+    run.join("model.safetensors")
+}

@@ -93,14 +93,15 @@ impl<'a> DenoisingError<'a> {
 }
 
 impl DenoisingError<'_> {
-    /// Σ over levels of the weighted ½‖x − D(·)‖²/σ², where `decoded` gives
-    /// D at one level from the noisy images and the level's `[B]` σ.
-    fn over_levels(&self, x: &Tensor, rows: i64, decoded: impl Fn(&Tensor, &Tensor) -> Tensor) -> Tensor {
-        let mut total = Tensor::zeros([rows], (x.kind(), x.device()));
+    /// Σ over levels of the weighted ½‖x − D(·)‖²/σ², each image compared
+    /// with `per_image` rows of D; `decoded` gives D at one level from the
+    /// noisy images and the level's `[B]` σ.
+    fn over_levels(&self, x: &Tensor, per_image: i64, decoded: impl Fn(&Tensor, &Tensor) -> Tensor) -> Tensor {
+        let mut total = Tensor::zeros([x.size()[0] * per_image], (x.kind(), x.device()));
         for (&sigma, noise) in self.sigmas.iter().zip(&self.noise) {
             let noisy = x + noise.to_device(x.device()).to_kind(x.kind()) * sigma;
             let level = Tensor::full([x.size()[0]], sigma, (x.kind(), x.device()));
-            let target = match rows / x.size()[0] {
+            let target = match per_image {
                 1 => x.shallow_clone(),
                 k => x.repeat_interleave_self_int(k, 0, None),
             };
@@ -114,7 +115,7 @@ impl DenoisingError<'_> {
 
 impl Energy for DenoisingError<'_> {
     fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
-        self.over_levels(x, x.size()[0], |noisy, level| self.denoiser.denoise(noisy, code, level))
+        self.over_levels(x, 1, |noisy, level| self.denoiser.denoise(noisy, code, level))
     }
 
     /// Each image is encoded once per level (the code enters only the
@@ -122,7 +123,7 @@ impl Energy for DenoisingError<'_> {
     fn energies_over_codes(&self, x: &Tensor, codes: &Tensor) -> Tensor {
         let (n, k) = (x.size()[0], codes.size()[1]);
         let flat_codes = codes.reshape([n * k, -1]);
-        let totals = self.over_levels(x, n * k, |noisy, level| {
+        let totals = self.over_levels(x, k, |noisy, level| {
             let z = self.denoiser.encode(noisy, level).repeat_interleave_self_int(k, 0, None);
             let levels = level.repeat_interleave_self_int(k, 0, None);
             self.denoiser.decode(&z, Some(&flat_codes), &levels)

@@ -27,7 +27,7 @@ pub(super) struct ChunkSampler<'a> {
 /// chain's own OR branch and marginalised codes ([`ChunkSampler::refined`]).
 /// The first family lays the scene out; the refiners, which denoise well
 /// but from pure noise often draw no object, redraw its detail.
-pub struct Refiner<'a> {
+pub(super) struct Refiner<'a> {
     pub models: &'a ShapesModels<'a>,
     pub partners: &'a [crate::compose::ConceptModel<'a>],
     pub options: &'a super::RefineOptions,

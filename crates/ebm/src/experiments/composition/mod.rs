@@ -19,7 +19,7 @@ use crate::experiments::shapes::{write_grid, SHOWCASE_STEPS};
 use crate::judge::network::Judge;
 use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
-pub use chunks::{keep_of_particles, Keep, Refiner, SampledChunk};
+pub use chunks::{keep_of_particles, Keep, SampledChunk};
 pub use refine::{load_refiner, refine_samples, RefineOptions};
 pub use rows::{Conditions, Row, ShapesModels};
 use serde::Serialize;
