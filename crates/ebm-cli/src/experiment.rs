@@ -28,7 +28,7 @@ pub enum Experiment {
     /// The diagnostic a shapes concept model must pass before its samples are
     /// judged: lowest-energy classification (categorical, ≥ 0.95) or grid
     /// inference error (continuous, ≤ 0.05) on fresh scenes.
-    ConceptCheck(ConceptCheckArgs),
+    ConceptCheck(crate::concept_check::ConceptCheckArgs),
     /// Position inference (Table 3 analogue): error of argmin_c Σ E(x|c) on
     /// fresh and cluttered scenes and against the number of views, beside the
     /// shapes judge; energy maps on one- and two-object scenes.
@@ -114,19 +114,6 @@ pub struct SamplersArgs {
     #[arg(long, default_value_t = ebm::experiments::samplers::DEFAULT_GRADIENTS)]
     pub gradients: usize,
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-}
-
-#[derive(Args)]
-pub struct ConceptCheckArgs {
-    /// A shapes concept checkpoint (pos, color, shape or size).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Fresh scenes to check on.
-    #[arg(short, default_value_t = 500)]
-    pub n: usize,
-    /// Seed of the scenes (the default is apart from every training seed the recipes use).
-    #[arg(long, default_value_t = 9_001)]
     pub seed: u64,
 }
 
@@ -238,7 +225,7 @@ pub fn run(args: ExperimentArgs, context: &Context) -> Result<()> {
         Experiment::EightGaussians(a) => run_eight_gaussians(a, context),
         Experiment::Samplers(a) => run_samplers(a, context),
         Experiment::Stability(a) => run_stability(a, context),
-        Experiment::ConceptCheck(a) => run_concept_check(a),
+        Experiment::ConceptCheck(a) => crate::concept_check::run(a),
         Experiment::Inference(a) => crate::inference::run(a, context),
         Experiment::InferenceShifts(a) => crate::inference::run_shifts(a, context),
         Experiment::Continual(a) => crate::continual::run(a, context),
@@ -326,17 +313,6 @@ fn run_samplers(a: SamplersArgs, context: &Context) -> Result<()> {
     };
     ebm::experiments::samplers::run(&options)?;
     print!("{}", std::fs::read_to_string(options.out.join("samplers.md"))?);
-    Ok(())
-}
-
-fn run_concept_check(a: ConceptCheckArgs) -> Result<()> {
-    let model = ebm::checkpoint::load_checkpoint(&a.model)?;
-    let Some(schema) = &model.card.concept else {
-        bail!("{} is unconditional; the check needs a shapes concept model", a.model.display());
-    };
-    let concept: ebm::data::shapes_concept::ShapesConcept = schema.name.parse().map_err(anyhow::Error::msg)?;
-    let check = ebm::experiments::concept_check::check_concept(model.network.as_ref(), concept, a.n, a.seed)?;
-    println!("{}", serde_json::to_string_pretty(&check)?);
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod comet;
+mod concept_check;
 mod continual;
 mod data;
 mod data_export;

@@ -66,6 +66,10 @@ pub struct TrainArgs {
     /// codes; 0 = pure CD).
     #[arg(long)]
     pub label_ce: Option<f64>,
+    /// Temperature T of the --label-ce logits −E/T (default 1); about the
+    /// energies' spread between codes for a CD model (0.01 for shapes).
+    #[arg(long)]
+    pub label_ce_temperature: Option<f64>,
     /// Weight of the contrastive-divergence term (default 1; 0 with --label-ce
     /// trains the code distinction alone, a diagnostic).
     #[arg(long)]
@@ -262,6 +266,7 @@ pub(crate) fn overrides(args: &TrainArgs) -> Overrides {
         energy_l2: args.energy_l2,
         ema: args.ema,
         label_ce: args.label_ce,
+        label_ce_temperature: args.label_ce_temperature,
         cd_weight: args.cd_weight,
         supervised_warmup: args.supervised_warmup,
         data_noise: args.data_noise,

@@ -6,9 +6,11 @@
 pub mod candidates;
 pub mod concept;
 pub mod denoising_error;
+pub mod offsets;
 pub mod score;
 
 pub use candidates::{candidate_codes, infer_codes, Candidates};
 pub use concept::{infer_concept, write_energy_maps, InferConfig, Inference};
 pub use denoising_error::{DenoisingError, DenoisingErrorConfig};
+pub use offsets::{fit_code_calibration, fit_code_offsets, offset_argmin, CodeCalibration};
 pub use score::{score_sets, ScoreInputs, ScoreReport};

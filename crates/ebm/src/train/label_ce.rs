@@ -52,7 +52,8 @@ impl Trainer<'_> {
         let x = self.adversarial_positives(&batch.x, &candidates, &target);
         let energies = self.network.energies_over_codes(&x, &candidates);
         let squared = energies.square().mean(Kind::Float);
-        ((-energies).cross_entropy_for_logits(&target), squared)
+        let logits = -energies / self.config.label_ce_temperature;
+        (logits.cross_entropy_for_logits(&target), squared)
     }
 
     /// The positives, or with `adversarial_eps` > 0 the images within that
@@ -64,7 +65,8 @@ impl Trainer<'_> {
         if eps == 0.0 {
             return x.shallow_clone();
         }
-        let logits = |x: &Tensor| -self.network.energies_over_codes(x, candidates);
+        let temperature = self.config.label_ce_temperature;
+        let logits = |x: &Tensor| -self.network.energies_over_codes(x, candidates) / temperature;
         super::adversarial::pgd(
             &logits,
             x,

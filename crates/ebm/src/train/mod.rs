@@ -53,6 +53,12 @@ pub struct TrainConfig {
     /// contrastive divergence.
     #[serde(default)]
     pub label_ce_weight: f64,
+    /// Temperature T of that term's logits −E/T (1: JEM's). A CD energy's
+    /// differences between codes sit at its own scale (≈ 0.01 for the shapes
+    /// recipe), so at T = 1 the term asks for gaps ~100× larger and its
+    /// pull on E(x⁺) collapsed the colour model's chains in 14 steps.
+    #[serde(default = "unit_weight")]
+    pub label_ce_temperature: f64,
     /// Weight of the contrastive-divergence term mean E⁺ − mean E⁻ (1: IGEBM).
     /// 0 with `label_ce_weight` > 0 trains the code distinction alone — a
     /// diagnostic of whether the architecture can learn it at all.
@@ -146,6 +152,7 @@ impl Default for TrainConfig {
             adam_beta2: 0.999,
             energy_l2: 0.1,
             label_ce_weight: 0.0,
+            label_ce_temperature: 1.0,
             cd_weight: 1.0,
             supervised_warmup: 0,
             data_noise: 0.0,
@@ -196,6 +203,10 @@ impl TrainConfig {
             (
                 self.label_ce_weight >= 0.0 && self.label_ce_weight.is_finite(),
                 "label_ce_weight must be a number ≥ 0",
+            ),
+            (
+                self.label_ce_temperature > 0.0 && self.label_ce_temperature.is_finite(),
+                "label_ce_temperature must be a number > 0",
             ),
             (
                 self.supervised_warmup == 0 || self.label_ce_weight > 0.0,

@@ -174,6 +174,7 @@ pub struct Overrides {
     pub energy_l2: Option<f64>,
     pub ema: Option<f64>,
     pub label_ce: Option<f64>,
+    pub label_ce_temperature: Option<f64>,
     pub cd_weight: Option<f64>,
     pub supervised_warmup: Option<u64>,
     pub data_noise: Option<f64>,
@@ -300,6 +301,7 @@ impl Recipe {
         set(&mut c.batch_size, &o.batch_size);
         set(&mut c.energy_l2, &o.energy_l2);
         set(&mut c.label_ce_weight, &o.label_ce);
+        set(&mut c.label_ce_temperature, &o.label_ce_temperature);
         set(&mut c.cd_weight, &o.cd_weight);
         set(&mut c.supervised_warmup, &o.supervised_warmup);
         set(&mut c.data_noise, &o.data_noise);

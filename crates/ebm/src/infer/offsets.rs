@@ -1,0 +1,146 @@
+//! Per-code offsets for lowest-energy classification.
+//!
+//! A conditional energy trained by contrastive divergence defines
+//! p(x | c) = exp(−E(x | c)) / Z_c with its own normaliser per code, and the
+//! CD gradient E(x⁺ | c) − E(x⁻ | c) does not change when a constant b_c is
+//! added to E(· | c): training leaves each code's level free (only the L2
+//! energy penalty pins it, weakly). Bayes' rule then reads
+//! argmin_c E(x | c) + log Z_c − log p(c), so lowest-energy classification
+//! needs one offset per code. They are fitted here on labelled calibration
+//! scenes (apart from the scenes they are judged on) by maximising the
+//! likelihood of softmax(−E − b): K numbers, convex, and the energy itself
+//! untouched.
+
+use anyhow::{bail, Result};
+use tch::{Kind, Tensor};
+
+/// Pseudo-count added to each code's observed and expected count: codes no
+/// calibration scene chose (cells of a dense grid) stay near their raw level
+/// instead of being pushed to infinity.
+pub const PSEUDO_COUNT: f64 = 0.5;
+
+/// Fixed-point iterations of the fit.
+pub const FIT_ITERATIONS: usize = 500;
+
+/// Log10 of the temperatures searched by [`fit_code_calibration`]: CD
+/// energies differ between codes by ~0.01, a posterior read-out by ~1.
+pub const LOG10_TEMPERATURES: (f64, f64) = (-5.0, 5.0);
+
+/// Points of the temperature search's coarse grid (then refined).
+const TEMPERATURE_GRID: usize = 41;
+
+/// A per-code reading of an energy: classify by argminₖ E(x | k)/T + bₖ.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CodeCalibration {
+    pub temperature: f64,
+    /// One per candidate code, mean 0.
+    pub offsets: Vec<f64>,
+    /// Mean negative log-likelihood of the calibration labels under it.
+    pub nll: f64,
+}
+
+impl CodeCalibration {
+    /// The lowest calibrated candidate per row of `[B, K]` energies.
+    pub fn argmin(&self, energies: &Tensor) -> Result<Vec<usize>> {
+        let scaled: Vec<f64> = self.offsets.iter().map(|b| b * self.temperature).collect();
+        offset_argmin(energies, &scaled)
+    }
+}
+
+/// Temperature and offsets fitted together by maximum likelihood of
+/// softmax(−E/T − b) on labelled calibration rows: the energy's scale is
+/// a model's own (CD fixes it only through its L2 penalty), so a reading
+/// at T = 1 can be as flat as a coin.
+pub fn fit_code_calibration(energies: &Tensor, targets: &[usize]) -> Result<CodeCalibration> {
+    let fit = |log_t: f64| -> Result<CodeCalibration> {
+        let temperature = 10f64.powf(log_t);
+        let offsets = fit_code_offsets(&(energies.to_kind(Kind::Double) / temperature), targets)?;
+        let nll = calibration_nll(energies, targets, temperature, &offsets);
+        Ok(CodeCalibration { temperature, offsets, nll })
+    };
+    let (lo, hi) = LOG10_TEMPERATURES;
+    let spacing = (hi - lo) / (TEMPERATURE_GRID - 1) as f64;
+    let mut best = fit(lo)?;
+    let mut best_log = lo;
+    for i in 1..TEMPERATURE_GRID {
+        let log_t = lo + spacing * i as f64;
+        let candidate = fit(log_t)?;
+        if candidate.nll < best.nll {
+            (best, best_log) = (candidate, log_t);
+        }
+    }
+    // Refine around the best grid point by halving the spacing.
+    let mut step = spacing / 2.0;
+    for _ in 0..6 {
+        for log_t in [best_log - step, best_log + step] {
+            let candidate = fit(log_t)?;
+            if candidate.nll < best.nll {
+                (best, best_log) = (candidate, log_t);
+            }
+        }
+        step /= 2.0;
+    }
+    Ok(best)
+}
+
+fn calibration_nll(energies: &Tensor, targets: &[usize], temperature: f64, offsets: &[f64]) -> f64 {
+    let logits = -(energies.to_kind(Kind::Double).to_device(tch::Device::Cpu) / temperature + Tensor::from_slice(offsets));
+    let target = Tensor::from_slice(&targets.iter().map(|&t| t as i64).collect::<Vec<_>>());
+    logits.cross_entropy_for_logits(&target).double_value(&[])
+}
+
+/// The offsets b (one per candidate code, `[K]`) that make
+/// softmax(−energies − b) most likely to pick `targets`, the index of each
+/// calibration scene's true candidate. `energies` is `[B, K]` (no grad).
+///
+/// The likelihood is maximal where each code's expected count Σᵢ pᵢₖ equals
+/// its observed count; the fit iterates bₖ ← bₖ + log(expectedₖ / observedₖ)
+/// (the prior-adjustment fixed point, monotone in the likelihood), which
+/// unlike gradient descent does not stall when the model is confident.
+/// The offsets are returned with mean 0 (their common shift is free).
+pub fn fit_code_offsets(energies: &Tensor, targets: &[usize]) -> Result<Vec<f64>> {
+    let size = energies.size();
+    if size.len() != 2 || size[0] != targets.len() as i64 || size[0] == 0 {
+        bail!(
+            "offsets need [B, K] energies with one target per row and B ≥ 1; got {:?} and {} targets",
+            size,
+            targets.len()
+        );
+    }
+    let k = size[1];
+    if let Some(bad) = targets.iter().find(|&&t| t as i64 >= k) {
+        bail!("target {bad} is not one of the {k} candidate codes");
+    }
+    let energies = energies.to_kind(Kind::Double).to_device(tch::Device::Cpu).detach();
+    if !bool::try_from(energies.isfinite().all())? {
+        bail!("the calibration energies are not all finite");
+    }
+    let mut observed = vec![PSEUDO_COUNT; k as usize];
+    for &t in targets {
+        observed[t] += 1.0;
+    }
+    let observed = Tensor::from_slice(&observed);
+    let mut offsets = Tensor::zeros([k], (Kind::Double, tch::Device::Cpu));
+    for _ in 0..FIT_ITERATIONS {
+        let expected = (-(&energies + &offsets))
+            .softmax(-1, Kind::Double)
+            .sum_dim_intlist(0, false, Kind::Double)
+            + PSEUDO_COUNT;
+        offsets = &offsets + (expected / &observed).log();
+        offsets = &offsets - offsets.mean(Kind::Double);
+    }
+    Ok(Vec::<f64>::try_from(offsets)?)
+}
+
+/// The index of the lowest `energies + offsets` candidate per row.
+pub fn offset_argmin(energies: &Tensor, offsets: &[f64]) -> Result<Vec<usize>> {
+    let k = energies.size().last().copied().unwrap_or(0);
+    if offsets.len() as i64 != k {
+        bail!("{} offsets for {k} candidate codes", offsets.len());
+    }
+    let shift = Tensor::from_slice(offsets).to_device(energies.device());
+    let chosen = (energies.to_kind(Kind::Double) + shift)
+        .argmin(-1, false)
+        .to_device(tch::Device::Cpu);
+    Ok(Vec::<i64>::try_from(chosen)?.into_iter().map(|i| i as usize).collect())
+}
