@@ -172,9 +172,9 @@ pub struct CompositionArgs {
     /// Which particle is kept: ranks (lowest sum of the conjuncts' ranks
     /// among the particles), composed (lowest composed energy) or named
     /// (lowest energy of the expression as written, marginalised concepts
-    /// left out).
-    #[arg(long, default_value = "ranks", requires = "particles")]
-    pub keep: ebm::experiments::composition::Keep,
+    /// left out). Default: ranks, or composed with --refine.
+    #[arg(long, requires = "particles")]
+    pub keep: Option<ebm::experiments::composition::Keep>,
     /// Refine every sample with the denoising-trained models in this
     /// directory (SDEdit): the same expression, branch and marginalised
     /// codes, annealed from --refine-sigma down (README, "Refining samples").
@@ -366,7 +366,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
         marginalise: args.operators.marginalise,
         prior_use: args.prior_use,
         particles: args.particles,
-        keep: args.keep,
+        keep: args.keep.unwrap_or(composition::Keep::default_for(args.refine.is_some())),
         refine: args.refine.map(|models| composition::RefineOptions {
             models,
             sigma: args.refine_sigma,

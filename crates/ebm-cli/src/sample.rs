@@ -59,11 +59,11 @@ pub struct SampleArgs {
     /// --keep. Table 1 with 4: README, "Several chains per sample".
     #[arg(long, default_value_t = 1)]
     pub particles: usize,
-    /// Which particle is kept: ranks (default; the lowest sum of the
-    /// conjuncts' ranks), composed (lowest composed energy) or named
-    /// (lowest energy of the expression as written).
-    #[arg(long, default_value = "ranks", requires = "particles")]
-    pub keep: ebm::experiments::composition::Keep,
+    /// Which particle is kept: ranks (the lowest sum of the conjuncts'
+    /// ranks), composed (lowest composed energy) or named (lowest energy of
+    /// the expression as written). Default: ranks.
+    #[arg(long, requires = "particles")]
+    pub keep: Option<ebm::experiments::composition::Keep>,
     /// Also show the sampling chain: a .gif animates the chains, a .png lays
     /// frames out as columns (2-D models: mean energy per step).
     #[arg(long)]

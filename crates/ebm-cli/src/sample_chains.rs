@@ -37,7 +37,13 @@ pub(crate) fn draw_particles(args: &SampleArgs, energy: &dyn ebm::Energy, named:
         Ok(x)
     };
     let x = match named {
-        Some(named) => keep_of_particles(args.particles, args.keep, args.seed, (named, energy), &mut run_chain)?,
+        Some(named) => keep_of_particles(
+            args.particles,
+            args.keep.unwrap_or_default(),
+            args.seed,
+            (named, energy),
+            &mut run_chain,
+        )?,
         None => run_chain(args.seed)?,
     };
     let mut sampled = first.expect("at least one particle");

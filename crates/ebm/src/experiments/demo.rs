@@ -148,7 +148,7 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
             Some(_) => crate::experiments::shapes::sample_images_over_noise(&energy, None, args.n, &args.annealing, seed, None).x,
             None => {
                 let mut draw = |seed| Ok(sample_images(&energy, None, args.n, &sampler, seed, None).x);
-                let keep = crate::experiments::composition::Keep::default();
+                let keep = crate::experiments::composition::Keep::default_for(args.refine.is_some());
                 crate::experiments::composition::keep_of_particles(args.particles, keep, seed, (&written()?, &energy), &mut draw)?
             }
         };

@@ -57,6 +57,20 @@ pub enum Keep {
 
 crate::named!(Keep, "particle choice", [Composed => "composed", Named => "named", Ranks => "ranks"]);
 
+impl Keep {
+    /// The rule used when none is asked for: ranks for the chains' own
+    /// samples, composed when they are refined. Validation (seed 1, 200
+    /// samples, 4 particles, refined): size alone 0.995 composed against
+    /// 0.875 by ranks, the other rows tied; unrefined, ranks was better.
+    pub fn default_for(refined: bool) -> Keep {
+        if refined {
+            Keep::Composed
+        } else {
+            Keep::Ranks
+        }
+    }
+}
+
 /// A chunk's images with the composed energy each ended at, and each
 /// top-level conjunct's energy without the marginalised concepts (`[B, K]`):
 /// one particle per chain, what [`Keep`] chooses among.
