@@ -25,10 +25,15 @@ pub struct DemoArgs {
     pub train_steps: u64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Langevin chains per sample, the one whose conjuncts rank lowest kept
-    /// (README, "Several chains per sample"); 1 for one chain.
+    /// Langevin chains per sample, the one with the lowest composed energy
+    /// kept when refined, else the one whose conjuncts rank lowest (README,
+    /// "Several chains per sample"); 1 for one chain.
     #[arg(long, default_value_t = 4)]
     pub particles: usize,
+    /// An expression to compose instead of the demo's seven, e.g.
+    /// `--expr 'pos=(0.3,0.7) & color=red & !shape=circle'`; repeatable.
+    #[arg(long = "expr")]
+    pub expressions: Vec<String>,
     /// Denoising-trained models that refine every sample (README, "Refining
     /// samples"); `--no-refine` shows the chains' samples as they are.
     #[arg(long, default_value_os_t = shipped("models/shapes-denoise-product"))]
@@ -63,6 +68,7 @@ pub fn run(args: DemoArgs, context: &crate::Context) -> Result<()> {
         png_dir: args.png_dir,
         annealing: demo::demo_annealing(),
         particles: args.particles,
+        expressions: args.expressions,
         refine: (!args.no_refine).then(|| ebm::experiments::composition::RefineOptions {
             models: args.refine,
             sigma: args.refine_sigma,

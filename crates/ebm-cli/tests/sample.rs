@@ -1,5 +1,6 @@
 //! `ebm sample` from the command line: expressions over concept models,
-//! several chains per sample, and refinement of saved images.
+//! several chains per sample, and refinement of saved images; `ebm demo`
+//! on the user's own expressions.
 
 use std::path::Path;
 
@@ -182,4 +183,37 @@ fn sample_refine_starts_from_images_and_is_refused_where_it_cannot_run() {
         let (ok, text) = ebm(&args);
         assert!(!ok && text.contains(expected) && !text.contains("panicked"), "{expected}: {text}");
     }
+}
+
+/// `ebm demo --expr` composes, refines and judges the user's expressions
+/// instead of the seven, in their order; a malformed one is refused before
+/// any model is loaded, with the place of the error.
+#[test]
+fn demo_runs_the_users_expressions_and_refuses_a_malformed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = out.to_str().unwrap();
+    let exprs = ["color=green & shape=triangle", "pos=(0.3,0.7) | pos=(0.7,0.3)"];
+    let (ok, text) = ebm(&[
+        "--threads",
+        "1",
+        "demo",
+        "-n",
+        "2",
+        "--particles",
+        "2",
+        "--expr",
+        exprs[0],
+        "--expr",
+        exprs[1],
+        "--out",
+        o,
+    ]);
+    assert!(ok, "{text}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let rows: Vec<&str> = report.lines().filter(|l| l.starts_with("| `")).collect();
+    assert_eq!(rows.len(), 2, "{report}");
+    assert!(rows[0].contains("shape=triangle") && rows[1].contains("pos=(0.7,0.3)"), "{report}");
+    let (ok, text) = ebm(&["demo", "--expr", "color=red & (shape=", "--out", o]);
+    assert!(!ok && text.contains("--expr 'color=red & (shape='") && text.contains('^'), "{text}");
 }

@@ -36,9 +36,12 @@ pub struct DemoOptions {
     pub png_dir: Option<PathBuf>,
     /// How models trained over noise levels are sampled.
     pub annealing: crate::sample::NoiseAnnealing,
-    /// Langevin chains per sample, the one kept by the ranks rule
-    /// (`composition::Keep`); models over noise levels run one.
+    /// Langevin chains per sample, the one kept by
+    /// `composition::Keep::default_for` (the composed energy when refined,
+    /// else ranks); models over noise levels run one.
     pub particles: usize,
+    /// The expressions composed, sampled and judged (empty: [`EXPRESSIONS`]).
+    pub expressions: Vec<String>,
     /// Refine every sample with denoising-trained models
     /// (`composition::refine`); None: the chains' samples as they are.
     pub refine: Option<crate::experiments::composition::RefineOptions>,
@@ -101,6 +104,10 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     if args.n == 0 || args.particles == 0 {
         anyhow::bail!("-n and --particles must be at least 1");
     }
+    // A malformed expression is refused before any model is trained or loaded.
+    for text in &args.expressions {
+        parse(text).map_err(|e| anyhow::anyhow!("--expr '{text}': {e}"))?;
+    }
     let started = Instant::now();
     let models = ensure_models(args, progress)?;
     let library = load_shapes_models(&models)?;
@@ -128,7 +135,11 @@ pub fn run(args: &DemoOptions, progress: &dyn crate::progress::Progress) -> Resu
     };
     let mut rows = Vec::new();
     let mut report_rows = Vec::new();
-    for (i, text) in EXPRESSIONS.iter().enumerate() {
+    let expressions: Vec<&str> = match args.expressions.is_empty() {
+        true => EXPRESSIONS.to_vec(),
+        false => args.expressions.iter().map(String::as_str).collect(),
+    };
+    for (i, &text) in expressions.iter().enumerate() {
         let began = Instant::now();
         let seed = crate::seed::derive(args.seed, &[crate::seed::streams::EXPRESSION, i as u64]);
         // The expression as written, a top-level OR's branch drawn per chain
