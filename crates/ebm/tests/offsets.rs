@@ -5,7 +5,7 @@
 mod common;
 
 use ebm::energy::Energy;
-use ebm::infer::{fit_code_offsets, offset_argmin};
+use ebm::infer::{fit_code_calibration, fit_code_offsets, offset_argmin};
 use tch::{Kind, Tensor};
 
 /// Two-dimensional Gaussian classes E(x | k) = ½‖x − μₖ‖² + bₖ: the Bayes
@@ -44,6 +44,40 @@ fn fitted_offsets_cancel_planted_level_shifts_and_restore_bayes_accuracy() {
     let raw = accuracy(&offset_argmin(&shifted, &zeros).unwrap(), &labels);
     let calibrated = accuracy(&offset_argmin(&shifted, &offsets).unwrap(), &labels);
     assert!(raw < bayes - 0.2, "the planted levels should mislead: raw {raw}, Bayes {bayes}");
+    assert!((calibrated - bayes).abs() < 0.02, "calibrated {calibrated} against Bayes {bayes}");
+}
+
+/// The same classes at a hundredth of the scale (a CD energy's spread
+/// between codes): the fitted temperature finds the scale, and the
+/// calibrated reading matches the Bayes rule again.
+#[test]
+fn the_fitted_temperature_finds_the_energys_scale() {
+    let _serial = common::serial();
+    tch::manual_seed(1);
+    let k = 3i64;
+    let means = Tensor::from_slice(&[0.0f64, 0.0, 1.5, 0.0, 0.0, 1.5]).view([k, 2]);
+    let planted = Tensor::from_slice(&[0.02f64, -0.03, 0.01]).unsqueeze(0);
+    let draw = |n: i64| {
+        let labels = Tensor::randint(k, [n], (Kind::Int64, tch::Device::Cpu));
+        let x = means.index_select(0, &labels) + Tensor::randn([n, 2], (Kind::Double, tch::Device::Cpu));
+        let fit = (x.unsqueeze(1) - means.unsqueeze(0))
+            .square()
+            .sum_dim_intlist(-1, false, Kind::Double)
+            * 0.5;
+        let labels: Vec<usize> = Vec::<i64>::try_from(labels).unwrap().into_iter().map(|l| l as usize).collect();
+        (fit, labels)
+    };
+    let (fit, labels) = draw(3000);
+    let calibration = fit_code_calibration(&(&fit * 0.01 + &planted), &labels).unwrap();
+    assert!(
+        (0.006..0.016).contains(&calibration.temperature),
+        "temperature {} for energies at scale 0.01",
+        calibration.temperature
+    );
+    let (fit, labels) = draw(3000);
+    let accuracy = |chosen: Vec<usize>| chosen.iter().zip(&labels).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64;
+    let bayes = accuracy(offset_argmin(&fit, &[0.0; 3]).unwrap());
+    let calibrated = accuracy(calibration.argmin(&(&fit * 0.01 + &planted)).unwrap());
     assert!((calibrated - bayes).abs() < 0.02, "calibrated {calibrated} against Bayes {bayes}");
 }
 

@@ -8,8 +8,9 @@
 //! argmin_c E(x | c) + log Z_c − log p(c), so lowest-energy classification
 //! needs one offset per code. They are fitted here on labelled calibration
 //! scenes (apart from the scenes they are judged on) by maximising the
-//! likelihood of softmax(−E − b): K numbers, convex, and the energy itself
-//! untouched.
+//! likelihood of softmax(−E/T − b), with the temperature T searched too
+//! (the energy's scale is as free as its levels): K + 1 numbers, and the
+//! energy itself untouched.
 
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
