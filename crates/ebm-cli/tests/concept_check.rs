@@ -54,3 +54,44 @@ fn concept_check_refuses_missing_models_and_empty_checks_with_the_fix() {
     let (ok, text) = ebm(&["experiment", "concept-check", "--models", empty.path().to_str().unwrap()]);
     assert!(!ok && text.contains("holds none"), "{text}");
 }
+
+/// `ebm infer --calibrate N` reads the shipped CD colour model through its
+/// fitted offsets: raw it confuses colours whose codes sit at other levels
+/// (0.58 on the concept check), calibrated it names them.
+#[test]
+fn infer_with_calibration_reads_the_cd_colour_model_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenes = dir.path().join("scenes");
+    let (ok, text) = ebm(&["data", "export", "-n", "40", "--seed", "31", "-o", scenes.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let labels: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(scenes.join("labels.json")).unwrap()).unwrap();
+    let color = format!("color={}", common::repo("models/shapes/color.safetensors").display());
+    let accuracy = |calibrate: &str| {
+        let out = dir.path().join(format!("inferred-{calibrate}.json"));
+        let args = [
+            "--threads",
+            "1",
+            "infer",
+            "--model",
+            &color,
+            "--images",
+            scenes.to_str().unwrap(),
+            "--calibrate",
+            calibrate,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let (ok, text) = ebm(&args);
+        assert!(ok, "{text}");
+        let inferred: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let names = ebm::data::shapes::COLOUR_NAMES;
+        let right = inferred
+            .iter()
+            .zip(&labels)
+            .filter(|(got, truth)| got["color"] == names[truth["color"].as_u64().unwrap() as usize])
+            .count();
+        right as f64 / labels.len() as f64
+    };
+    let (raw, calibrated) = (accuracy("0"), accuracy("300"));
+    assert!(calibrated >= 0.9 && calibrated > raw + 0.2, "raw {raw}, calibrated {calibrated}");
+}

@@ -16,7 +16,7 @@ use crate::data::shapes_concept::ShapesConceptData;
 use crate::data::DataSource;
 use crate::energy::{ConceptKind, Energy};
 use crate::infer::candidates::candidate_energies;
-use crate::infer::{candidate_codes, fit_code_calibration, offset_argmin, Candidates};
+use crate::infer::{candidate_codes, fit_code_calibration, offset_argmin, Candidates, CodeCalibration};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
@@ -84,9 +84,7 @@ pub fn check_concept_calibrated(
     let calibrated = if calibration == 0 {
         None
     } else {
-        let (x, values) = labelled_scenes(concept, seed ^ CALIBRATION_SEED, calibration)?;
-        let targets: Vec<usize> = values.iter().map(|v| nearest(&candidates, v)).collect();
-        let calibration = fit_code_calibration(&candidate_energies(energy, &x, &candidates.codes), &targets)?;
+        let calibration = calibrate_on_shapes(energy, concept, GRID, calibration, seed ^ CALIBRATION_SEED)?;
         let scored = score(&schema, &candidates, &truth, &calibration.argmin(&energies)?);
         Some((scored, calibration.temperature))
     };
@@ -112,6 +110,25 @@ pub fn check_concept_calibrated(
         chance: raw.chance,
         passed: raw.passed || calibrated.is_some_and(|(c, _)| c.passed),
     })
+}
+
+/// A temperature and per-candidate offsets for `energy`'s lowest-energy
+/// reading of `concept` over its candidates at `grid` points per axis,
+/// fitted on `scenes` labelled `shapes` scenes drawn from `seed`.
+pub fn calibrate_on_shapes(
+    energy: &dyn Energy,
+    concept: crate::data::shapes_concept::ShapesConcept,
+    grid: usize,
+    scenes: usize,
+    seed: u64,
+) -> Result<CodeCalibration> {
+    if scenes == 0 {
+        bail!("calibration needs at least one labelled scene");
+    }
+    let candidates = candidate_codes(&concept.schema(), grid);
+    let (x, values) = labelled_scenes(concept, seed, scenes)?;
+    let targets: Vec<usize> = values.iter().map(|v| nearest(&candidates, v)).collect();
+    fit_code_calibration(&candidate_energies(energy, &x, &candidates.codes), &targets)
 }
 
 /// `n` scenes of the full distribution and each one's true concept value

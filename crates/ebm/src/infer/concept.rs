@@ -17,6 +17,11 @@ pub struct InferConfig {
     pub views: usize,
     /// Local-search steps after the grid (continuous concepts; 0: grid only).
     pub refine_steps: usize,
+    /// Per-candidate offsets in energy units (`CodeCalibration::energy_offsets`),
+    /// added once per view before the grid's or categories' argmin: a CD
+    /// energy's levels per code are free (`infer::offsets`). The local search
+    /// then runs on the raw energy, which is smooth in the code.
+    pub offsets: Option<Vec<f64>>,
 }
 
 impl Default for InferConfig {
@@ -25,6 +30,7 @@ impl Default for InferConfig {
             grid: 20,
             views: 1,
             refine_steps: 30,
+            offsets: None,
         }
     }
 }
@@ -50,7 +56,19 @@ pub fn infer_concept(energy: &dyn Energy, schema: &ConceptSchema, images: &Tenso
     let energies = candidate_energies(energy, images, &candidates.codes)
         .view([n / views, views, k])
         .sum_dim_intlist(1, false, Kind::Float);
-    let best: Vec<i64> = Vec::try_from(energies.argmin(-1, false))?;
+    let chosen = match &config.offsets {
+        None => energies.shallow_clone(),
+        Some(offsets) if offsets.len() as i64 == k => {
+            let shift = Tensor::from_slice(offsets).to_kind(Kind::Float).to_device(energies.device());
+            &energies + shift * views as f64
+        }
+        Some(offsets) => bail!(
+            "{} calibration offsets for {k} candidate codes (grid {})",
+            offsets.len(),
+            config.grid
+        ),
+    };
+    let best: Vec<i64> = Vec::try_from(chosen.argmin(-1, false))?;
     let values = match &schema.kind {
         ConceptKind::Categorical { .. } => best.iter().map(|&i| vec![i as f64]).collect(),
         ConceptKind::Continuous { .. } => {

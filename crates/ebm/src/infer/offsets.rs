@@ -41,10 +41,15 @@ pub struct CodeCalibration {
 }
 
 impl CodeCalibration {
+    /// The offsets in the energy's own units (T·b): argminₖ E/T + bₖ is
+    /// argminₖ E + T·bₖ.
+    pub fn energy_offsets(&self) -> Vec<f64> {
+        self.offsets.iter().map(|b| b * self.temperature).collect()
+    }
+
     /// The lowest calibrated candidate per row of `[B, K]` energies.
     pub fn argmin(&self, energies: &Tensor) -> Result<Vec<usize>> {
-        let scaled: Vec<f64> = self.offsets.iter().map(|b| b * self.temperature).collect();
-        offset_argmin(energies, &scaled)
+        offset_argmin(energies, &self.energy_offsets())
     }
 }
 
