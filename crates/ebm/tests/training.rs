@@ -227,6 +227,18 @@ fn data_noise_reaches_the_positives_and_zero_noise_leaves_them_as_they_are() {
     assert!(config.validate().unwrap_err().contains("data_noise"));
 }
 
+#[test]
+fn the_label_terms_temperature_must_be_positive_and_finite() {
+    for bad in [0.0, -0.01, f64::NAN, f64::INFINITY] {
+        let mut config = small_config(1);
+        config.label_ce_temperature = bad;
+        assert!(config.validate().unwrap_err().contains("label_ce_temperature"), "{bad} accepted");
+    }
+    let mut config = small_config(1);
+    config.label_ce_temperature = 0.01;
+    assert!(config.validate().is_ok());
+}
+
 /// A small shapes model with a discriminative read-out.
 fn readout_model(concept: ebm::data::shapes_concept::ShapesConcept, readout: ebm::energy::Readout) -> ebm::energy::Architecture {
     ebm::energy::Architecture::Conv(ebm::energy::ConvConfig {
