@@ -8,6 +8,24 @@ use ebm::energy::Energy;
 use ebm::infer::{fit_code_calibration, fit_code_offsets, offset_argmin};
 use tch::{Kind, Tensor};
 
+/// `n` draws of 2-D unit Gaussian classes centred at `means` (`[K, 2]`),
+/// equal priors: the Bayes energies ½‖x − μₖ‖² (`[n, K]`) and the labels.
+fn gaussian_classes(means: &Tensor, n: i64) -> (Tensor, Vec<usize>) {
+    let labels = Tensor::randint(means.size()[0], [n], (Kind::Int64, tch::Device::Cpu));
+    let x = means.index_select(0, &labels) + Tensor::randn([n, 2], (Kind::Double, tch::Device::Cpu));
+    let fit = (x.unsqueeze(1) - means.unsqueeze(0))
+        .square()
+        .sum_dim_intlist(-1, false, Kind::Double)
+        * 0.5;
+    let labels = Vec::<i64>::try_from(labels).unwrap().into_iter().map(|l| l as usize).collect();
+    (fit, labels)
+}
+
+/// The share of `chosen` equal to `labels`.
+fn accuracy(chosen: &[usize], labels: &[usize]) -> f64 {
+    chosen.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64
+}
+
 /// Two-dimensional Gaussian classes E(x | k) = ½‖x − μₖ‖² + bₖ: the Bayes
 /// rule is argminₖ ½‖x − μₖ‖² (equal priors), so the planted bₖ mislead the
 /// raw reading and the fitted offsets must cancel them.
@@ -18,27 +36,17 @@ fn fitted_offsets_cancel_planted_level_shifts_and_restore_bayes_accuracy() {
     let k = 4i64;
     let means = Tensor::from_slice(&[0.0f64, 0.0, 2.0, 0.0, 0.0, 2.0, 2.0, 2.0]).view([k, 2]);
     let planted = [3.0f64, -2.0, 0.5, 1.5];
-    let draw = |n: i64| {
-        let labels = Tensor::randint(k, [n], (Kind::Int64, tch::Device::Cpu));
-        let x = means.index_select(0, &labels) + Tensor::randn([n, 2], (Kind::Double, tch::Device::Cpu));
-        let fit = (x.unsqueeze(1) - means.unsqueeze(0))
-            .square()
-            .sum_dim_intlist(-1, false, Kind::Double)
-            * 0.5;
-        let shifted = &fit + Tensor::from_slice(&planted).unsqueeze(0);
-        let labels: Vec<usize> = Vec::<i64>::try_from(labels).unwrap().into_iter().map(|l| l as usize).collect();
-        (fit, shifted, labels)
-    };
-    let accuracy =
-        |chosen: &[usize], labels: &[usize]| chosen.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64;
-    let (_, calibration, calibration_labels) = draw(4000);
+    let shift = |fit: &Tensor| fit + Tensor::from_slice(&planted).unsqueeze(0);
+    let (fit, calibration_labels) = gaussian_classes(&means, 4000);
+    let calibration = shift(&fit);
     let offsets = fit_code_offsets(&calibration, &calibration_labels).unwrap();
     // Up to their common shift, the offsets are minus the planted levels.
     let mean_sum: f64 = offsets.iter().zip(&planted).map(|(o, p)| o + p).sum::<f64>() / k as f64;
     for (o, p) in offsets.iter().zip(&planted) {
         assert!((o + p - mean_sum).abs() < 0.15, "offsets {offsets:?} against planted {planted:?}");
     }
-    let (fit, shifted, labels) = draw(4000);
+    let (fit, labels) = gaussian_classes(&means, 4000);
+    let shifted = shift(&fit);
     let zeros = vec![0.0; k as usize];
     let bayes = accuracy(&offset_argmin(&fit, &zeros).unwrap(), &labels);
     let raw = accuracy(&offset_argmin(&shifted, &zeros).unwrap(), &labels);
@@ -57,27 +65,16 @@ fn the_fitted_temperature_finds_the_energys_scale() {
     let k = 3i64;
     let means = Tensor::from_slice(&[0.0f64, 0.0, 1.5, 0.0, 0.0, 1.5]).view([k, 2]);
     let planted = Tensor::from_slice(&[0.02f64, -0.03, 0.01]).unsqueeze(0);
-    let draw = |n: i64| {
-        let labels = Tensor::randint(k, [n], (Kind::Int64, tch::Device::Cpu));
-        let x = means.index_select(0, &labels) + Tensor::randn([n, 2], (Kind::Double, tch::Device::Cpu));
-        let fit = (x.unsqueeze(1) - means.unsqueeze(0))
-            .square()
-            .sum_dim_intlist(-1, false, Kind::Double)
-            * 0.5;
-        let labels: Vec<usize> = Vec::<i64>::try_from(labels).unwrap().into_iter().map(|l| l as usize).collect();
-        (fit, labels)
-    };
-    let (fit, labels) = draw(3000);
+    let (fit, labels) = gaussian_classes(&means, 3000);
     let calibration = fit_code_calibration(&(&fit * 0.01 + &planted), &labels).unwrap();
     assert!(
         (0.006..0.016).contains(&calibration.temperature),
         "temperature {} for energies at scale 0.01",
         calibration.temperature
     );
-    let (fit, labels) = draw(3000);
-    let accuracy = |chosen: Vec<usize>| chosen.iter().zip(&labels).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64;
-    let bayes = accuracy(offset_argmin(&fit, &[0.0; 3]).unwrap());
-    let calibrated = accuracy(calibration.argmin(&(&fit * 0.01 + &planted)).unwrap());
+    let (fit, labels) = gaussian_classes(&means, 3000);
+    let bayes = accuracy(&offset_argmin(&fit, &[0.0; 3]).unwrap(), &labels);
+    let calibrated = accuracy(&calibration.argmin(&(&fit * 0.01 + &planted)).unwrap(), &labels);
     assert!((calibrated - bayes).abs() < 0.02, "calibrated {calibrated} against Bayes {bayes}");
 }
 

@@ -58,41 +58,32 @@ impl CodeCalibration {
 /// a model's own (CD fixes it only through its L2 penalty), so a reading
 /// at T = 1 can be as flat as a coin.
 pub fn fit_code_calibration(energies: &Tensor, targets: &[usize]) -> Result<CodeCalibration> {
-    let fit = |log_t: f64| -> Result<CodeCalibration> {
+    let rows = CalibrationRows::new(energies, targets)?;
+    let fit = |log_t: f64| -> Result<(f64, CodeCalibration)> {
         let temperature = 10f64.powf(log_t);
-        let offsets = fit_code_offsets(&(energies.to_kind(Kind::Double) / temperature), targets)?;
-        let nll = calibration_nll(energies, targets, temperature, &offsets);
-        Ok(CodeCalibration { temperature, offsets, nll })
+        let offsets = rows.offsets(temperature)?;
+        let nll = rows.nll(temperature, &offsets);
+        Ok((log_t, CodeCalibration { temperature, offsets, nll }))
     };
     let (lo, hi) = LOG10_TEMPERATURES;
     let spacing = (hi - lo) / (TEMPERATURE_GRID - 1) as f64;
+    // A coarse grid over log T, then halving steps around its best point.
     let mut best = fit(lo)?;
-    let mut best_log = lo;
-    for i in 1..TEMPERATURE_GRID {
-        let log_t = lo + spacing * i as f64;
-        let candidate = fit(log_t)?;
-        if candidate.nll < best.nll {
-            (best, best_log) = (candidate, log_t);
+    let mut tries: Vec<f64> = (1..TEMPERATURE_GRID).map(|i| lo + spacing * i as f64).collect();
+    let mut step = spacing;
+    for round in 0..=6 {
+        if round > 0 {
+            step /= 2.0;
+            tries = vec![best.0 - step, best.0 + step];
         }
-    }
-    // Refine around the best grid point by halving the spacing.
-    let mut step = spacing / 2.0;
-    for _ in 0..6 {
-        for log_t in [best_log - step, best_log + step] {
+        for &log_t in &tries {
             let candidate = fit(log_t)?;
-            if candidate.nll < best.nll {
-                (best, best_log) = (candidate, log_t);
+            if candidate.1.nll < best.1.nll {
+                best = candidate;
             }
         }
-        step /= 2.0;
     }
-    Ok(best)
-}
-
-fn calibration_nll(energies: &Tensor, targets: &[usize], temperature: f64, offsets: &[f64]) -> f64 {
-    let logits = -(energies.to_kind(Kind::Double).to_device(tch::Device::Cpu) / temperature + Tensor::from_slice(offsets));
-    let target = Tensor::from_slice(&targets.iter().map(|&t| t as i64).collect::<Vec<_>>());
-    logits.cross_entropy_for_logits(&target).double_value(&[])
+    Ok(best.1)
 }
 
 /// The offsets b (one per candidate code, `[K]`) that make
@@ -105,37 +96,67 @@ fn calibration_nll(energies: &Tensor, targets: &[usize], temperature: f64, offse
 /// unlike gradient descent does not stall when the model is confident.
 /// The offsets are returned with mean 0 (their common shift is free).
 pub fn fit_code_offsets(energies: &Tensor, targets: &[usize]) -> Result<Vec<f64>> {
-    let size = energies.size();
-    if size.len() != 2 || size[0] != targets.len() as i64 || size[0] == 0 {
-        bail!(
-            "offsets need [B, K] energies with one target per row and B ≥ 1; got {:?} and {} targets",
-            size,
-            targets.len()
-        );
+    CalibrationRows::new(energies, targets)?.offsets(1.0)
+}
+
+/// Checked calibration rows: the energies in f64 on the CPU, the targets,
+/// and each code's observed count plus [`PSEUDO_COUNT`].
+struct CalibrationRows {
+    energies: Tensor,
+    target: Tensor,
+    observed: Tensor,
+}
+
+impl CalibrationRows {
+    fn new(energies: &Tensor, targets: &[usize]) -> Result<Self> {
+        let size = energies.size();
+        if size.len() != 2 || size[0] != targets.len() as i64 || size[0] == 0 {
+            bail!(
+                "offsets need [B, K] energies with one target per row and B ≥ 1; got {:?} and {} targets",
+                size,
+                targets.len()
+            );
+        }
+        let k = size[1];
+        if let Some(bad) = targets.iter().find(|&&t| t as i64 >= k) {
+            bail!("target {bad} is not one of the {k} candidate codes");
+        }
+        let energies = energies.to_kind(Kind::Double).to_device(tch::Device::Cpu).detach();
+        if !bool::try_from(energies.isfinite().all())? {
+            bail!("the calibration energies are not all finite");
+        }
+        let mut observed = vec![PSEUDO_COUNT; k as usize];
+        for &t in targets {
+            observed[t] += 1.0;
+        }
+        let target = Tensor::from_slice(&targets.iter().map(|&t| t as i64).collect::<Vec<_>>());
+        Ok(Self {
+            energies,
+            target,
+            observed: Tensor::from_slice(&observed),
+        })
     }
-    let k = size[1];
-    if let Some(bad) = targets.iter().find(|&&t| t as i64 >= k) {
-        bail!("target {bad} is not one of the {k} candidate codes");
+
+    /// The fixed point of [`fit_code_offsets`] for the logits −E/T − b.
+    fn offsets(&self, temperature: f64) -> Result<Vec<f64>> {
+        let scaled = &self.energies / temperature;
+        let mut offsets = Tensor::zeros([self.energies.size()[1]], (Kind::Double, tch::Device::Cpu));
+        for _ in 0..FIT_ITERATIONS {
+            let expected = (-(&scaled + &offsets))
+                .softmax(-1, Kind::Double)
+                .sum_dim_intlist(0, false, Kind::Double)
+                + PSEUDO_COUNT;
+            offsets = &offsets + (expected / &self.observed).log();
+            offsets = &offsets - offsets.mean(Kind::Double);
+        }
+        Ok(Vec::<f64>::try_from(offsets)?)
     }
-    let energies = energies.to_kind(Kind::Double).to_device(tch::Device::Cpu).detach();
-    if !bool::try_from(energies.isfinite().all())? {
-        bail!("the calibration energies are not all finite");
+
+    /// Mean negative log-likelihood of the targets under softmax(−E/T − b).
+    fn nll(&self, temperature: f64, offsets: &[f64]) -> f64 {
+        let logits = -(&self.energies / temperature + Tensor::from_slice(offsets));
+        logits.cross_entropy_for_logits(&self.target).double_value(&[])
     }
-    let mut observed = vec![PSEUDO_COUNT; k as usize];
-    for &t in targets {
-        observed[t] += 1.0;
-    }
-    let observed = Tensor::from_slice(&observed);
-    let mut offsets = Tensor::zeros([k], (Kind::Double, tch::Device::Cpu));
-    for _ in 0..FIT_ITERATIONS {
-        let expected = (-(&energies + &offsets))
-            .softmax(-1, Kind::Double)
-            .sum_dim_intlist(0, false, Kind::Double)
-            + PSEUDO_COUNT;
-        offsets = &offsets + (expected / &observed).log();
-        offsets = &offsets - offsets.mean(Kind::Double);
-    }
-    Ok(Vec::<f64>::try_from(offsets)?)
 }
 
 /// The index of the lowest `energies + offsets` candidate per row.
