@@ -192,6 +192,10 @@ pub struct CompositionArgs {
     pub refine_steps: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Keep the rows a run with the same settings already wrote to --out
+    /// and run only the others (the report is rewritten after every row).
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(Args)]
@@ -376,6 +380,7 @@ fn run_composition(args: CompositionArgs, context: &Context) -> Result<()> {
                 ..composition::refine::refine_annealing()
             },
         }),
+        resume: args.resume,
     };
     let results = composition::run(&options, &context.progress)?;
     for r in &results {

@@ -7,6 +7,7 @@ mod chunks;
 pub mod realism;
 pub mod refine;
 pub mod report;
+pub mod resume;
 pub mod rows;
 pub mod truth;
 
@@ -22,7 +23,7 @@ use anyhow::{bail, Result};
 pub use chunks::{keep_of_particles, Keep, SampledChunk};
 pub use refine::{load_refiner, refine_samples, RefineOptions};
 pub use rows::{Conditions, Row, ShapesModels};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
@@ -62,9 +63,12 @@ pub struct CompositionOptions {
     /// Refine every kept sample with models trained over noise levels
     /// (SDEdit; `chunks::Refiner`).
     pub refine: Option<RefineOptions>,
+    /// Keep the rows an earlier run of the same settings finished in `out`
+    /// (`resume::finished_rows`) and run only the others.
+    pub resume: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RowResult {
     pub key: String,
     pub formula: String,
@@ -294,40 +298,45 @@ pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progres
         refiner,
     };
     std::fs::create_dir_all(&options.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out.display()))?;
+    let marginalised: Vec<String> = partners.iter().map(|p| p.schema.name.clone()).collect();
+    let over_noise = library.noise_range().is_some();
+    let mut results = match options.resume {
+        true => {
+            let settings = report::settings(options, unconditional.as_ref(), &sampler, over_noise, &marginalised);
+            resume::finished_rows(&options.out, &settings, &options.rows)?
+        }
+        false => Vec::new(),
+    };
     let bar = progress.begin("samples", (options.rows.len() * options.samples) as u64);
-    let mut results = Vec::new();
-    for (r, &row) in options.rows.iter().enumerate() {
-        results.push(run_row(&chunk_sampler, &judge, r, row, &*bar)?);
+    bar.advance((results.len() * options.samples) as u64);
+    for &row in &options.rows {
+        if results.iter().any(|r| r.key == row.key()) {
+            continue;
+        }
+        results.push(run_row(&chunk_sampler, &judge, row, &*bar)?);
+        resume::in_row_order(&mut results, &options.rows);
+        // After every row, so that an interrupted run resumes from it.
+        report::write(options, unconditional.as_ref(), &sampler, &results, over_noise, &marginalised)?;
     }
     drop(bar);
-    let marginalised: Vec<String> = partners.iter().map(|p| p.schema.name.clone()).collect();
-    report::write(
-        options,
-        unconditional.as_ref(),
-        &sampler,
-        &results,
-        library.noise_range().is_some(),
-        &marginalised,
-    )?;
+    report::write(options, unconditional.as_ref(), &sampler, &results, over_noise, &marginalised)?;
     Ok(results)
 }
 
 /// One row: its conditions drawn, sampled chunk by chunk, judged, scored,
 /// and its grid written.
-fn run_row(chunk_sampler: &chunks::ChunkSampler, judge: &Judge, r: usize, row: Row, bar: &dyn crate::progress::Task) -> Result<RowResult> {
+fn run_row(chunk_sampler: &chunks::ChunkSampler, judge: &Judge, row: Row, bar: &dyn crate::progress::Task) -> Result<RowResult> {
     let options = chunk_sampler.options;
+    let r = resume::row_index(row);
     let started = std::time::Instant::now();
-    let mut rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64]);
+    let mut rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r]);
     let conditions: Vec<Conditions> = (0..options.samples).map(|_| Conditions::draw(&mut rng, row)).collect();
-    let mut branch_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::BRANCH]);
-    let mut marginal_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r as u64, crate::seed::streams::MARGINAL]);
+    let mut branch_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r, crate::seed::streams::BRANCH]);
+    let mut marginal_rng = crate::seed::rng_at(options.seed, &[crate::seed::streams::ROW, r, crate::seed::streams::MARGINAL]);
     let (mut images, mut final_energies) = (Vec::new(), Vec::new());
     let mut acceptance = Vec::new();
     for (c, chunk) in conditions.chunks(CHUNK).enumerate() {
-        let seed = crate::seed::derive(
-            options.seed,
-            &[crate::seed::streams::ROW, r as u64, crate::seed::streams::CHUNK, c as u64],
-        );
+        let seed = crate::seed::derive(options.seed, &[crate::seed::streams::ROW, r, crate::seed::streams::CHUNK, c as u64]);
         // The refiner draws the same branches and marginal codes.
         let (branches, marginals) = (branch_rng.clone(), marginal_rng.clone());
         let (best, chain_acceptance) = chunk_sampler.chosen_of_particles(row, chunk, (&mut branch_rng, &mut marginal_rng), seed);

@@ -18,7 +18,7 @@ use tch::Tensor;
 /// A second set of concept models, trained over noise levels, that refines
 /// the first set's samples: the same expression (the same OR branch and
 /// marginalised codes per chain) annealed from `sigma` down.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct RefineOptions {
     /// A directory with `pos`, `color`, `shape` and `size` denoising models.
     pub models: PathBuf,

@@ -37,17 +37,17 @@ fn fmt(metrics: &std::collections::BTreeMap<String, f64>, key: &str) -> String {
     metrics.get(key).map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into())
 }
 
+/// Everything the report says of how it was made, rows aside: a run
+/// resumed into the same folder must match it (`resume::finished_rows`).
 /// `prior`: the unconditional model used (explicit or found beside the models) and how.
-pub fn write(
+pub fn settings(
     options: &CompositionOptions,
     prior: Option<&(std::path::PathBuf, PriorUse)>,
     sampler: &SamplerDefaults,
-    results: &[RowResult],
     over_noise: bool,
     marginalised: &[String],
-) -> Result<()> {
-    let langevin = &sampler.langevin;
-    let json = serde_json::json!({
+) -> serde_json::Value {
+    serde_json::json!({
         "experiment": "composition",
         "models": options.models,
         "judge": options.judge,
@@ -55,7 +55,7 @@ pub fn write(
         "seed": options.seed,
         "alpha": options.settings.alpha,
         "temperature": options.settings.temperature,
-        "langevin": (!over_noise).then_some(langevin),
+        "langevin": (!over_noise).then_some(&sampler.langevin),
         "noise_annealing": over_noise.then_some(&options.annealing),
         "conjunction": match (prior, options.guidance) {
             (Some((_, PriorUse::Base)), _) => "sum over the prior as a base",
@@ -72,8 +72,22 @@ pub fn write(
         "marginalised_concepts": marginalised,
         "particles": options.particles,
         "keep": options.keep,
-        "rows": results,
-    });
+        "refine": options.refine,
+    })
+}
+
+/// Writes `composition.json` and `composition.md` for the rows so far.
+pub fn write(
+    options: &CompositionOptions,
+    prior: Option<&(std::path::PathBuf, PriorUse)>,
+    sampler: &SamplerDefaults,
+    results: &[RowResult],
+    over_noise: bool,
+    marginalised: &[String],
+) -> Result<()> {
+    let langevin = &sampler.langevin;
+    let mut json = settings(options, prior, sampler, over_noise, marginalised);
+    json["rows"] = serde_json::to_value(results)?;
     crate::io::write_atomically(
         &options.out.join("composition.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
