@@ -27,7 +27,7 @@ fn main() -> Result<()> {
         ..OnlineConfig::default()
     };
     tch::set_num_threads(1);
-    for round in online_energy(env, &config, &PlanConfig::for_env(env), &ebm::Quiet)? {
+    for round in online_energy(env, &config, &PlanConfig::for_env(env), &[], &ebm::Quiet)?.rounds {
         println!("{}", serde_json::to_string(&round)?);
     }
     Ok(())

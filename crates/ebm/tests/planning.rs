@@ -153,7 +153,8 @@ fn plans_stay_within_the_state_space() {
 
 /// One online round on a tiny budget: models train on the seed episodes,
 /// plan, and the executed episodes are scored and counted into the data.
-/// Retraining from scratch each round changes the second round only.
+/// Retraining from scratch each round changes the second round only. The
+/// final models plan the evaluation tasks given, each episode on its task.
 #[test]
 fn an_online_round_trains_plans_and_grows_its_data() {
     use ebm::trajectories::online::{online_energy, OnlineConfig};
@@ -162,7 +163,8 @@ fn an_online_round_trains_plans_and_grows_its_data() {
         steps: 10,
         ..PlanConfig::for_env(Env::Particle)
     };
-    let rounds = |retrain: bool| {
+    let tasks = ebm::trajectories::models::planning_tasks(Env::Particle, 3, 7);
+    let run = |retrain: bool, evaluation: &[_]| {
         let online = OnlineConfig {
             rounds: 2,
             seed_episodes: 2,
@@ -171,21 +173,29 @@ fn an_online_round_trains_plans_and_grows_its_data() {
             retrain,
             seed: 0,
         };
-        online_energy(Env::Particle, &online, &plan, &ebm::Quiet).expect("runs")
+        online_energy(Env::Particle, &online, &plan, evaluation, &ebm::Quiet).expect("runs")
     };
-    let continued = rounds(false);
-    assert_eq!(continued.len(), 2);
-    assert_eq!(continued[0].transitions, 2 * 60);
-    assert_eq!(continued[1].transitions, 4 * 60, "the first round's episodes join the data");
-    assert!(continued
-        .iter()
-        .all(|r| r.mean_return.is_finite() && (0.0..=1.0).contains(&r.success)));
-    let retrained = rounds(true);
+    let continued = run(false, &tasks);
+    let rounds = &continued.rounds;
+    assert_eq!(rounds.len(), 2);
+    assert_eq!(rounds[0].transitions, 2 * 60);
+    assert_eq!(rounds[1].transitions, 4 * 60, "the first round's episodes join the data");
+    assert!(rounds.iter().all(|r| r.mean_return.is_finite() && (0.0..=1.0).contains(&r.success)));
+    assert_eq!(continued.evaluated.len(), tasks.len());
+    for (episode, (start, goal)) in continued.evaluated.iter().zip(&tasks) {
+        assert_eq!((episode.start, episode.goal), (*start, *goal));
+        assert_eq!(episode.states.len(), Env::Particle.horizon() + 1);
+    }
+    let retrained = run(true, &[]);
+    assert!(retrained.evaluated.is_empty(), "no evaluation tasks, no evaluation");
     assert_eq!(
-        retrained[0].mean_return, continued[0].mean_return,
+        retrained.rounds[0].mean_return, rounds[0].mean_return,
         "round 0 trains from scratch either way"
     );
-    assert_ne!(retrained[1].mean_return, continued[1].mean_return, "round 1 trains another model");
+    assert_ne!(
+        retrained.rounds[1].mean_return, rounds[1].mean_return,
+        "round 1 trains another model"
+    );
 }
 
 /// [`ExactActionEnergy`] made stiffer: σ ≈ 0.3 in Δ units, the top of the

@@ -16,6 +16,7 @@ pub mod shapes;
 pub mod stability;
 pub mod toy2d;
 pub mod trajectories;
+pub mod trajectories_online;
 pub mod trajectories_pictures;
 
 /// A trained model, its card and its training seconds.

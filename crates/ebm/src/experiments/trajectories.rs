@@ -10,7 +10,6 @@ use crate::trajectories::feedforward::{FeedForward, FeedForwardConfig};
 use crate::trajectories::inverse::EnergyInverse;
 use crate::trajectories::models::{load_transition_model, planning_tasks, TransitionModel};
 use crate::trajectories::mpc::{mpc_episodes, CemConfig};
-use crate::trajectories::online::{online_energy, online_feedforward, OnlineRound};
 use crate::trajectories::plan::{plan_episodes, PlanConfig, Planned};
 use crate::trajectories::plan_sampling::{plan_sampler, PLAN_SAMPLE_STEPS, PLAN_TEMPERATURE};
 use crate::trajectories::rollout::{predict_next, rollout_frechet, rollout_sampler};
@@ -80,8 +79,8 @@ pub struct EnvReport {
     /// its temperature from [`ROLLOUT_CHAIN_STEPS`].
     pub rollout_chain_steps: Vec<(String, usize)>,
     pub planning: Vec<PlanScore>,
-    /// Online rounds: (planner, rounds).
-    pub online: Vec<(String, Vec<OnlineRound>)>,
+    /// Online runs, one per planner (empty without `options.online`).
+    pub online: Vec<super::trajectories_online::OnlinePlanner>,
 }
 
 #[derive(Serialize)]
@@ -196,7 +195,7 @@ fn rollouts(
     (curves, choices)
 }
 
-fn score(planner: &str, planned: &Planned, file: &std::path::Path) -> Result<PlanScore> {
+pub(super) fn score(planner: &str, planned: &Planned, file: &std::path::Path) -> Result<PlanScore> {
     write_episodes(file, &planned.episodes)?;
     let replays: Vec<_> = planned.episodes.iter().map(|e| e.replay()).collect::<Result<_>>()?;
     let n = replays.len().max(1) as f64;
@@ -309,13 +308,7 @@ fn run_env(options: &TrajectoriesOptions, env: Env, progress: &dyn Progress) -> 
         super::trajectories_pictures::reacher_animation(&gif, &collocated, "reacher, EBM planner (collocation)")?;
     }
     let online = match &options.online {
-        Some(online) => vec![
-            ("EBM".to_string(), online_energy(env, online, &plan_config, progress)?),
-            (
-                "feed-forward + CEM".to_string(),
-                online_feedforward(env, online, &cem_config, progress)?,
-            ),
-        ],
+        Some(online) => super::trajectories_online::run_online(options, online, env, (&plan_config, &cem_config), progress)?,
         None => Vec::new(),
     };
     Ok(EnvReport {
@@ -388,24 +381,9 @@ fn markdown(report: &TrajectoriesReport, options: &TrajectoriesOptions) -> Strin
             md += &format!("| {} | {name} | {value:.5} |\n", e.env);
         }
     }
-    if report.envs.iter().any(|e| !e.online.is_empty()) {
-        let training = match options.online.as_ref().is_some_and(|o| o.retrain) {
-            true => "trains the energy again from scratch on all of it (the baseline is refitted so every round)",
-            false => "trains the energy further (the baseline is refitted from scratch)",
-        };
-        md += &format!("\n## Online: the planner gathers its data (slides, online: particle −20.38 vs −850.67, maze −162.97 vs −949.99, reacher −29.87 vs −42.37)\n\nEach round plans fresh tasks with the current models, executes them, adds them to the data and {training}.\n\n");
-        md += "| environment | planner | round | transitions trained on | success | mean return |\n|---|---|---|---|---|---|\n";
-        for e in &report.envs {
-            for (planner, rounds) in &e.online {
-                for r in rounds {
-                    md += &format!(
-                        "| {} | {planner} | {} | {} | {:.2} | {:.2} |\n",
-                        e.env, r.round, r.transitions, r.success, r.mean_return
-                    );
-                }
-            }
-        }
-    }
+    let online: Vec<(String, &[super::trajectories_online::OnlinePlanner])> =
+        report.envs.iter().map(|e| (e.env.clone(), e.online.as_slice())).collect();
+    md += &super::trajectories_online::markdown(&online, options);
     md += "\nPictures: `frechet-<env>.png` (per step), `paths-<env>.png` (executed paths of the first episodes: the collocation planner and CEM), `reacher-ebm.gif` (the first reacher episodes, every second step).\n";
     md
 }

@@ -87,6 +87,45 @@ fn scores(round: usize, episodes: &[Episode], transitions: usize) -> Result<Onli
     })
 }
 
+/// What an online run produced: each round's scores, and the episodes its
+/// final models (trained on every round's data) planned for the evaluation
+/// tasks (none when none were given).
+#[derive(Clone, Debug)]
+pub struct OnlineRun {
+    pub rounds: Vec<OnlineRound>,
+    pub evaluated: Vec<Episode>,
+}
+
+/// The loop both planners go through: fit on the data, plan the round's
+/// tasks, execute, add; after the last round fit once more on everything and
+/// plan `evaluation`. `fit` gets the previous model when `keep` (continued
+/// training) and None otherwise (from scratch).
+fn online_loop<M>(
+    env: Env,
+    config: &OnlineConfig,
+    evaluation: &[(super::State, super::Point)],
+    keep: bool,
+    mut fit: impl FnMut(Option<M>, &[Episode]) -> Result<M>,
+    mut plan: impl FnMut(&M, &[(super::State, super::Point)]) -> Vec<Episode>,
+) -> Result<OnlineRun> {
+    let mut data = exploratory_episodes(env, config.seed_episodes, config.seed);
+    let mut model = None;
+    let mut rounds = Vec::new();
+    for round in 0..config.rounds {
+        let transitions = data.len() * env.horizon();
+        let fitted = fit(model.take(), &data)?;
+        let episodes = plan(&fitted, &round_tasks(env, config, round));
+        rounds.push(scores(round, &episodes, transitions)?);
+        data.extend(episodes);
+        model = keep.then_some(fitted);
+    }
+    let evaluated = match evaluation.is_empty() {
+        true => Vec::new(),
+        false => plan(&fit(model, &data)?, evaluation),
+    };
+    Ok(OnlineRun { rounds, evaluated })
+}
+
 /// Trains (or continues) the action-conditional transition energy on
 /// `episodes` by denoising score matching, the shipped models' recipe.
 fn train_energy(
@@ -121,39 +160,50 @@ fn round_tasks(env: Env, config: &OnlineConfig, round: usize) -> Vec<(super::Sta
 }
 
 /// The energy planner's rounds (collocation on the action-conditional
-/// energy).
-pub fn online_energy(env: Env, config: &OnlineConfig, plan: &PlanConfig, progress: &dyn Progress) -> Result<Vec<OnlineRound>> {
-    let mut data = exploratory_episodes(env, config.seed_episodes, config.seed);
-    let mut model = None;
-    let mut rounds = Vec::new();
-    for round in 0..config.rounds {
-        let transitions = data.len() * env.horizon();
-        let energy = train_energy(env, model.take(), &data, config, progress)?;
-        let episodes = collocated_episodes(energy.as_ref(), env, &round_tasks(env, config, round), plan, progress).episodes;
-        rounds.push(scores(round, &episodes, transitions)?);
-        data.extend(episodes);
-        model = (!config.retrain).then_some(energy);
-    }
-    Ok(rounds)
+/// energy), then its plans for `evaluation` by the energy trained on all
+/// rounds' data.
+pub fn online_energy(
+    env: Env,
+    config: &OnlineConfig,
+    plan: &PlanConfig,
+    evaluation: &[(super::State, super::Point)],
+    progress: &dyn Progress,
+) -> Result<OnlineRun> {
+    online_loop(
+        env,
+        config,
+        evaluation,
+        !config.retrain,
+        |network, data| train_energy(env, network, data, config, progress),
+        |energy, tasks| collocated_episodes(energy.as_ref(), env, tasks, plan, progress).episodes,
+    )
 }
 
 /// The feed-forward baseline's rounds (CEM), refitted from scratch on all
-/// data each round with the offline baseline's settings.
-pub fn online_feedforward(env: Env, config: &OnlineConfig, cem: &CemConfig, progress: &dyn Progress) -> Result<Vec<OnlineRound>> {
-    let mut data = exploratory_episodes(env, config.seed_episodes, config.seed);
+/// data each round with the offline baseline's settings, then its plans
+/// for `evaluation`.
+pub fn online_feedforward(
+    env: Env,
+    config: &OnlineConfig,
+    cem: &CemConfig,
+    evaluation: &[(super::State, super::Point)],
+    progress: &dyn Progress,
+) -> Result<OnlineRun> {
     let ff_config = FeedForwardConfig {
         seed: config.seed,
         steps: config.train_steps,
         ..FeedForwardConfig::default()
     };
-    let mut rounds = Vec::new();
-    for round in 0..config.rounds {
-        let transitions = data.len() * env.horizon();
-        let mut model = FeedForward::new(env, true, &ff_config);
-        model.fit(&Transitions::from_episodes(env, &data, true, config.seed), &ff_config)?;
-        let episodes = mpc_episodes(&model, env, &round_tasks(env, config, round), cem, progress);
-        rounds.push(scores(round, &episodes, transitions)?);
-        data.extend(episodes);
-    }
-    Ok(rounds)
+    online_loop(
+        env,
+        config,
+        evaluation,
+        false,
+        |_, data| {
+            let mut model = FeedForward::new(env, true, &ff_config);
+            model.fit(&Transitions::from_episodes(env, data, true, config.seed), &ff_config)?;
+            Ok(model)
+        },
+        |model, tasks| mpc_episodes(model, env, tasks, cem, progress),
+    )
 }
