@@ -8,7 +8,7 @@
 //! three stages in turn: the paper's forgetting baseline.
 
 use super::composition::rows::concept_codes;
-use super::composition::{judge_images, score_row, Conditions, Row, POSITION_TOLERANCE};
+use super::composition::{judge_images, near, score_row, Conditions, Judged, Row, POSITION_TOLERANCE};
 use super::shapes::{concept_config, sample_images, write_first, DEFAULT_WIDTHS, IMAGE_SIZE, SHOWCASE_STEPS};
 use crate::compose::algebra::Composed;
 use crate::data::shapes::{ShapesFilter, COLOUR_NAMES, SHAPE_NAMES};
@@ -139,6 +139,11 @@ pub struct StageResult {
     pub position: f64,
     pub shape: f64,
     pub colour: f64,
+    /// Position accuracy of the samples asked for purple, the one colour
+    /// the position stage saw, and of those asked for any other (None
+    /// where no sample was): whether position generalised across colours.
+    pub position_purple: Option<f64>,
+    pub position_other_colours: Option<f64>,
     pub train_seconds: f64,
     pub picture: String,
 }
@@ -186,7 +191,8 @@ fn judge_stage(
     let mut sampler = sampler.clone();
     sampler.langevin.steps = SHOWCASE_STEPS;
     let images = sample_images(energy, None, conditions.len(), &sampler, options.seed, None).x;
-    let scores = score_row(Row::AllFour, conditions, &judge_images(judge, &images)?);
+    let judged = judge_images(judge, &images)?;
+    let scores = score_row(Row::AllFour, conditions, &judged);
     let shown = 32.min(conditions.len());
     // A cell fits ~10 characters: the position, or the shape and colour once asked.
     let captions: Vec<String> = conditions[..shown]
@@ -206,9 +212,18 @@ fn judge_stage(
         position: scores["position"],
         shape: scores["shape"],
         colour: scores["color"],
+        position_purple: position_where(conditions, &judged, |c| c == PURPLE),
+        position_other_colours: position_where(conditions, &judged, |c| c != PURPLE),
         train_seconds: stage.train_seconds,
         picture,
     })
+}
+
+/// Position accuracy over the samples whose asked colour passes `asked`.
+fn position_where(conditions: &[Conditions], judged: &Judged, asked: impl Fn(usize) -> bool) -> Option<f64> {
+    let chosen: Vec<usize> = (0..conditions.len()).filter(|&i| asked(conditions[i].colour)).collect();
+    let hits = chosen.iter().filter(|&&i| near(judged.pos[i], conditions[i].pos)).count();
+    (!chosen.is_empty()).then(|| hits as f64 / chosen.len() as f64)
 }
 
 /// The composed method: one new model per stage, earlier ones frozen beside it.
@@ -376,5 +391,45 @@ pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
         );
     }
     md += "| paper, EBM after stage 3 | 3 | colour | 0.781 | 0.703 | 0.521 | | |\n";
+    md += "\nPosition accuracy after stage 3 by the colour asked: purple (the position stage's only colour) against every other colour.\n\n           | method | purple | other colours |\n|---|---|---|\n";
+    let shown = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
+    for r in results.iter().filter(|r| r.stage == 3) {
+        md += &format!(
+            "| {} | {} | {} |\n",
+            r.method,
+            shown(r.position_purple),
+            shown(r.position_other_colours)
+        );
+    }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The split counts only the samples asked for the colour it names, and
+    /// a sample within the position tolerance as a hit.
+    #[test]
+    fn position_accuracy_splits_by_the_colour_asked() {
+        let ask = |colour: usize| Conditions {
+            pos: (0.5, 0.5),
+            colour,
+            shape: 0,
+            size: 0.12,
+            pos2: (0.0, 0.0),
+            colour2: 0,
+        };
+        let conditions = [ask(PURPLE), ask(PURPLE), ask(0), ask(1), ask(2)];
+        let judged = Judged {
+            pos: vec![(0.5, 0.55), (0.9, 0.9), (0.5, 0.5), (0.2, 0.2), (0.45, 0.5)],
+            size: vec![0.12; 5],
+            shape: vec![0; 5],
+            colour: vec![0; 5],
+        };
+        assert_eq!(position_where(&conditions, &judged, |c| c == PURPLE), Some(0.5));
+        let other = position_where(&conditions, &judged, |c| c != PURPLE).unwrap();
+        assert!((other - 2.0 / 3.0).abs() < 1e-12, "{other}");
+        assert_eq!(position_where(&conditions, &judged, |c| c == 5), None);
+    }
 }

@@ -186,7 +186,7 @@ pub fn judge_images(judge: &Judge, images: &Tensor) -> Result<Judged> {
     })
 }
 
-fn near(a: (f64, f64), b: (f64, f64)) -> bool {
+pub fn near(a: (f64, f64), b: (f64, f64)) -> bool {
     (a.0 - b.0).hypot(a.1 - b.1) <= POSITION_TOLERANCE
 }
 
