@@ -391,7 +391,7 @@ pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
         );
     }
     md += "| paper, EBM after stage 3 | 3 | colour | 0.781 | 0.703 | 0.521 | | |\n";
-    md += "\nPosition accuracy after stage 3 by the colour asked: purple (the position stage's only colour) against every other colour.\n\n           | method | purple | other colours |\n|---|---|---|\n";
+    md += "\nPosition accuracy after stage 3 by the colour asked: purple (the position stage's only colour) against every other colour.\n\n| method | purple | other colours |\n|---|---|---|\n";
     let shown = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
     for r in results.iter().filter(|r| r.stage == 3) {
         md += &format!(
