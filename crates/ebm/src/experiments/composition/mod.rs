@@ -22,7 +22,7 @@ use crate::sample::LangevinOverrides;
 use anyhow::{bail, Result};
 pub use chunks::{keep_of_particles, Keep, SampledChunk};
 pub use refine::{load_refiner, refine_samples, RefineOptions};
-pub use rows::{Conditions, Row, ShapesModels};
+pub use rows::{near, score_row, Conditions, Row, ShapesModels};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -186,59 +186,9 @@ pub fn judge_images(judge: &Judge, images: &Tensor) -> Result<Judged> {
     })
 }
 
-pub fn near(a: (f64, f64), b: (f64, f64)) -> bool {
-    (a.0 - b.0).hypot(a.1 - b.1) <= POSITION_TOLERANCE
-}
-
 /// Spec §1: a position is correct within 0.1, a size within 0.03.
 pub const POSITION_TOLERANCE: f64 = 0.1;
 pub const SIZE_TOLERANCE: f64 = 0.03;
-
-/// The row's accuracies. Every row reports all four factors against its
-/// conditions (for factors it does not condition on they show chance, as the
-/// paper's table does); NOT rows report how often the negated value appears;
-/// OR rows report how samples split between the branches and how many of
-/// each branch's samples are correct.
-pub fn score_row(row: Row, conditions: &[Conditions], judged: &Judged) -> BTreeMap<String, f64> {
-    let n = conditions.len() as f64;
-    let fraction = |hit: &dyn Fn(usize) -> bool| (0..conditions.len()).filter(|&i| hit(i)).count() as f64 / n;
-    let mut m = BTreeMap::new();
-    m.insert("position".into(), fraction(&|i| near(judged.pos[i], conditions[i].pos)));
-    m.insert("color".into(), fraction(&|i| judged.colour[i] == conditions[i].colour));
-    m.insert("shape".into(), fraction(&|i| judged.shape[i] == conditions[i].shape));
-    m.insert(
-        "size".into(),
-        fraction(&|i| (judged.size[i] - conditions[i].size).abs() <= SIZE_TOLERANCE),
-    );
-    if row == Row::AllFour {
-        // The target for this row is all four at once.
-        let all = |i: usize| {
-            let c = &conditions[i];
-            near(judged.pos[i], c.pos)
-                && judged.colour[i] == c.colour
-                && judged.shape[i] == c.shape
-                && (judged.size[i] - c.size).abs() <= SIZE_TOLERANCE
-        };
-        m.insert("jointly".into(), fraction(&all));
-    }
-    if row.is_or() {
-        let with_colour = row == Row::PosColOrPosCol;
-        let distance = |i: usize, p: (f64, f64)| (judged.pos[i].0 - p.0).hypot(judged.pos[i].1 - p.1);
-        let branch = |i: usize| distance(i, conditions[i].pos) <= distance(i, conditions[i].pos2);
-        let correct = |i: usize, first: bool| {
-            let c = &conditions[i];
-            let (p, colour) = if first { (c.pos, c.colour) } else { (c.pos2, c.colour2) };
-            near(judged.pos[i], p) && (!with_colour || judged.colour[i] == colour)
-        };
-        for (name, first) in [("branch1", true), ("branch2", false)] {
-            let members: Vec<usize> = (0..conditions.len()).filter(|&i| branch(i) == first).collect();
-            m.insert(format!("{name}_share"), members.len() as f64 / n);
-            let right = members.iter().filter(|&&i| correct(i, first)).count();
-            m.insert(format!("{name}_correct"), right as f64 / members.len().max(1) as f64);
-        }
-    }
-    m
-}
 
 /// Runs every requested row and writes the report.
 pub fn run(options: &CompositionOptions, progress: &dyn crate::progress::Progress) -> Result<Vec<RowResult>> {

@@ -1,11 +1,13 @@
 //! The rows of Table 1 on `shapes`: per-sample conditions drawn at random,
 //! the composed energy each row samples, and how its samples are scored.
 
+use super::{Judged, POSITION_TOLERANCE, SIZE_TOLERANCE};
 use crate::compose::Composed;
 use crate::data::shapes::{COLOUR_NAMES, SHAPE_NAMES};
 use crate::data::shapes_concept::ShapesConcept;
 use crate::energy::Energy;
 use rand::Rng;
+use std::collections::BTreeMap;
 use tch::Tensor;
 
 /// The conditions of one sample.
@@ -227,4 +229,55 @@ impl<'a> ShapesModels<'a> {
             }
         }
     }
+}
+
+/// Whether a judged position is within the spec's tolerance of the asked one.
+pub fn near(a: (f64, f64), b: (f64, f64)) -> bool {
+    (a.0 - b.0).hypot(a.1 - b.1) <= POSITION_TOLERANCE
+}
+
+/// The row's accuracies. Every row reports all four factors against its
+/// conditions (for factors it does not condition on they show chance, as the
+/// paper's table does); NOT rows report how often the negated value appears;
+/// OR rows report how samples split between the branches and how many of
+/// each branch's samples are correct.
+pub fn score_row(row: Row, conditions: &[Conditions], judged: &Judged) -> BTreeMap<String, f64> {
+    let n = conditions.len() as f64;
+    let fraction = |hit: &dyn Fn(usize) -> bool| (0..conditions.len()).filter(|&i| hit(i)).count() as f64 / n;
+    let mut m = BTreeMap::new();
+    m.insert("position".into(), fraction(&|i| near(judged.pos[i], conditions[i].pos)));
+    m.insert("color".into(), fraction(&|i| judged.colour[i] == conditions[i].colour));
+    m.insert("shape".into(), fraction(&|i| judged.shape[i] == conditions[i].shape));
+    m.insert(
+        "size".into(),
+        fraction(&|i| (judged.size[i] - conditions[i].size).abs() <= SIZE_TOLERANCE),
+    );
+    if row == Row::AllFour {
+        // The target for this row is all four at once.
+        let all = |i: usize| {
+            let c = &conditions[i];
+            near(judged.pos[i], c.pos)
+                && judged.colour[i] == c.colour
+                && judged.shape[i] == c.shape
+                && (judged.size[i] - c.size).abs() <= SIZE_TOLERANCE
+        };
+        m.insert("jointly".into(), fraction(&all));
+    }
+    if row.is_or() {
+        let with_colour = row == Row::PosColOrPosCol;
+        let distance = |i: usize, p: (f64, f64)| (judged.pos[i].0 - p.0).hypot(judged.pos[i].1 - p.1);
+        let branch = |i: usize| distance(i, conditions[i].pos) <= distance(i, conditions[i].pos2);
+        let correct = |i: usize, first: bool| {
+            let c = &conditions[i];
+            let (p, colour) = if first { (c.pos, c.colour) } else { (c.pos2, c.colour2) };
+            near(judged.pos[i], p) && (!with_colour || judged.colour[i] == colour)
+        };
+        for (name, first) in [("branch1", true), ("branch2", false)] {
+            let members: Vec<usize> = (0..conditions.len()).filter(|&i| branch(i) == first).collect();
+            m.insert(format!("{name}_share"), members.len() as f64 / n);
+            let right = members.iter().filter(|&&i| correct(i, first)).count();
+            m.insert(format!("{name}_correct"), right as f64 / members.len().max(1) as f64);
+        }
+    }
+    m
 }
