@@ -23,6 +23,12 @@ pub struct ContinualArgs {
     /// posterior (a robust shape posterior, with 10× the steps since it runs no chain).
     #[arg(long, default_value = "cd")]
     pub shape_stage: ebm::experiments::continual::ShapeStage,
+    /// What the position and shape models read: rgb (the image) or chroma
+    /// (a colour-blind view, max − min over the channels), so concepts
+    /// learned on purple objects hold for every colour. The colour model
+    /// and the joint baseline always read the image.
+    #[arg(long, default_value = "rgb")]
+    pub view: ebm::energy::InputView,
 }
 
 pub fn run(a: ContinualArgs, context: &Context) -> Result<()> {
@@ -37,6 +43,7 @@ pub fn run(a: ContinualArgs, context: &Context) -> Result<()> {
         judge: a.judge,
         out: a.out,
         shape_stage: a.shape_stage,
+        view: a.view,
     };
     let results = ebm::experiments::continual::run(&options, &context.progress)?;
     print!("{}", ebm::experiments::continual::markdown(&options, &results));

@@ -54,6 +54,10 @@ pub struct ShiftArgs {
     /// Weight σ^p of each level's error in that row (1: the training loss's).
     #[arg(long, default_value_t = 1.0)]
     pub error_sigma_power: f64,
+    /// What both estimators read: rgb (the image) or chroma (a colour-blind
+    /// view, max − min over the channels). Models are cached per view.
+    #[arg(long, default_value = "rgb")]
+    pub view: ebm::energy::InputView,
 }
 
 pub fn run_shifts(a: ShiftArgs, context: &Context) -> Result<()> {
@@ -68,6 +72,7 @@ pub fn run_shifts(a: ShiftArgs, context: &Context) -> Result<()> {
         test_seed: a.test_seed,
         out: a.out,
         models: a.models,
+        view: a.view,
         denoising_error: ebm::infer::DenoisingErrorConfig {
             levels: a.error_levels,
             sigma_power: a.error_sigma_power,
@@ -114,6 +119,7 @@ pub fn run(a: InferenceArgs, context: &Context) -> Result<()> {
     let regressors = [Regressor {
         name: "shapes judge (supervised CNN)".into(),
         judge: &judge,
+        view: ebm::energy::InputView::Rgb,
     }];
     let rows = position_inference(&models, &regressors, &standard_sets(a.seed), a.n, &a.out)?;
     let table = markdown(&rows);

@@ -174,6 +174,10 @@ pub struct TrajectoriesExperimentArgs {
     /// Planned episodes per online round (with --online; default 50).
     #[arg(long, requires = "online")]
     pub online_episodes: Option<usize>,
+    /// Exploratory episodes the first online models train on (with --online;
+    /// default 20; the offline models train on 200).
+    #[arg(long, requires = "online")]
+    pub online_seed_episodes: Option<usize>,
     /// Continue the online energy's training each round instead of training
     /// it from scratch on all data (the default, as the baseline is refitted).
     #[arg(long, requires = "online")]
@@ -193,8 +197,8 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
     if a.episodes == 0 || a.rollout_episodes < 2 || a.rollout_steps == 0 {
         bail!("--episodes and --rollout-steps must be at least 1, --rollout-episodes at least 2");
     }
-    if a.online_rounds == Some(0) || a.online_episodes == Some(0) {
-        bail!("--online-rounds and --online-episodes must be at least 1");
+    if a.online_rounds == Some(0) || a.online_episodes == Some(0) || a.online_seed_episodes == Some(0) {
+        bail!("--online-rounds, --online-episodes and --online-seed-episodes must be at least 1");
     }
     let options = ebm::experiments::trajectories::TrajectoriesOptions {
         envs: a.envs,
@@ -209,6 +213,7 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
             ebm::trajectories::online::OnlineConfig {
                 rounds: a.online_rounds.unwrap_or(base.rounds),
                 episodes_per_round: a.online_episodes.unwrap_or(base.episodes_per_round),
+                seed_episodes: a.online_seed_episodes.unwrap_or(base.seed_episodes),
                 retrain: !a.online_continue,
                 seed: a.seed,
                 ..base

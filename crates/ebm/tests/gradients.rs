@@ -161,6 +161,40 @@ fn discriminative_readouts_match_finite_differences_and_score_all_codes_in_one_p
     }
 }
 
+/// A colour-blind energy (chroma view) is differentiable where channels
+/// differ, cannot tell colours apart that differ by a channel permutation or
+/// a grey offset, and keeps its view through a checkpoint's architecture.
+#[test]
+fn chroma_view_matches_finite_differences_and_ignores_colour() {
+    let _serial = common::serial();
+    tch::manual_seed(7);
+    let config = ConvConfig {
+        code_dim: 2,
+        coords: true,
+        residual_gain: 1.0,
+        init_gain: 1.4,
+        view: ebm::energy::InputView::Chroma,
+        ..ConvConfig::base(3, 8, &[4, 6])
+    };
+    let mut net = Architecture::Conv(config.clone()).build(Device::Cpu);
+    prepare(&mut net);
+    let x = randn(&[2, 3, 8, 8]);
+    let code = randn(&[2, 2]);
+    check_network(net.as_ref(), &x, Some(&code));
+    let energy = net.energy(&x, Some(&code));
+    let permuted = x.index_select(1, &Tensor::from_slice(&[2i64, 0, 1]));
+    for other in [permuted, &x + 0.3] {
+        let gap = (net.energy(&other, Some(&code)) - &energy).abs().max().double_value(&[]);
+        assert!(gap < 1e-10, "the chroma view told colours apart by {gap}");
+    }
+    let json = serde_json::to_string(&Architecture::Conv(config)).unwrap();
+    assert!(json.contains("\"view\":\"chroma\""), "{json}");
+    let back: Architecture = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, net.architecture());
+    let rgb = serde_json::to_string(&Architecture::Conv(ConvConfig::base(3, 8, &[4]))).unwrap();
+    assert!(!rgb.contains("view"), "an RGB card must read as before: {rgb}");
+}
+
 #[test]
 fn conv_energy_on_odd_sizes_matches_finite_differences() {
     let _serial = common::serial();

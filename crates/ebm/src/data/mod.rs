@@ -9,6 +9,7 @@ pub mod shapes;
 pub mod shapes_concept;
 pub mod sprites;
 pub mod toy2d;
+pub mod viewed;
 
 pub use toy2d::{Toy2d, Toy2dKind};
 

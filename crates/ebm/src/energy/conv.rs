@@ -15,6 +15,7 @@ use super::compute::Compute;
 use super::layers::{require_code, Activation, Conv3, Dense, Film};
 use super::network::{Architecture, Network};
 use super::readout::{CodeTerm, Readout};
+use super::view::{coordinate_channels, gaussian_blur, InputView};
 use super::Energy;
 use serde::{Deserialize, Serialize};
 use tch::{nn::Init, nn::Path, nn::VarStore, Device, Kind, Tensor};
@@ -83,6 +84,10 @@ pub struct ConvConfig {
     /// write the pixel-level textures that fool a classifier-shaped trunk.
     #[serde(default)]
     pub input_blur: f64,
+    /// The channels the network reads (`view`): the image, or a colour-blind
+    /// view of it. Not written when RGB, so older cards read back unchanged.
+    #[serde(default, skip_serializing_if = "InputView::is_rgb")]
+    pub view: InputView,
     /// A constant the energy is multiplied by. For a `posterior` read-out
     /// it is the classifier-guidance scale γ: composed with models that
     /// carry the scene, p(x | c) ∝ p(x)·p(c | x)^γ. Training never sets it
@@ -124,6 +129,7 @@ impl ConvConfig {
             readout: Readout::Film,
             dense_head: 0,
             input_blur: 0.0,
+            view: InputView::Rgb,
             energy_scale: 1.0,
         }
     }
@@ -264,7 +270,7 @@ impl ConvEnergy {
     pub fn new(config: ConvConfig, device: Device) -> Self {
         let vs = VarStore::new(device);
         let root = vs.root();
-        let inputs = config.channels + if config.coords { 2 } else { 0 };
+        let inputs = config.view.channels(config.channels) + if config.coords { 2 } else { 0 };
         let input = Conv3::new(&(&root / "input"), inputs, config.widths[0], config.spectral_norm, config.init_gain);
         let mut blocks = Vec::new();
         let mut width = config.widths[0];
@@ -314,7 +320,7 @@ impl ConvEnergy {
     fn features(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
         let kind = self.param_kind();
         let act = self.config.activation;
-        let mut h = x.to_kind(kind);
+        let mut h = self.config.view.apply(&x.to_kind(kind));
         if self.config.input_blur > 0.0 {
             h = gaussian_blur(&h, self.config.input_blur);
         }
@@ -391,47 +397,6 @@ impl Energy for ConvEnergy {
         let codes = codes.reshape([n * k, dim]).to_kind(kind);
         self.output(&tiled, Some(&codes)).view([n, k]).to_kind(x.kind())
     }
-}
-
-/// Depthwise Gaussian blur of std `sigma` pixels (kernel radius ⌈2σ⌉,
-/// reflected edges so the floor's brightness is kept at the border).
-fn gaussian_blur(x: &Tensor, sigma: f64) -> Tensor {
-    let radius = (2.0 * sigma).ceil() as i64;
-    let taps: Vec<f64> = (-radius..=radius)
-        .map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let total: f64 = taps.iter().sum();
-    let taps: Vec<f32> = taps.iter().map(|t| (t / total) as f32).collect();
-    let c = x.size()[1];
-    let k = 2 * radius + 1;
-    let kernel = Tensor::from_slice(&taps).to_kind(x.kind()).to_device(x.device());
-    let padded = x.reflection_pad2d([radius, radius, radius, radius]);
-    let rows = padded.conv2d(
-        &kernel.view([1, 1, 1, k]).repeat([c, 1, 1, 1]),
-        None::<Tensor>,
-        [1, 1],
-        [0, 0],
-        [1, 1],
-        c,
-    );
-    rows.conv2d(
-        &kernel.view([1, 1, k, 1]).repeat([c, 1, 1, 1]),
-        None::<Tensor>,
-        [1, 1],
-        [0, 0],
-        [1, 1],
-        c,
-    )
-}
-
-/// `[B, 2, H, W]`: u (left to right) and v (top to bottom), in [−1, 1] at pixel centres.
-fn coordinate_channels(x: &Tensor) -> Tensor {
-    let size = x.size();
-    let (b, h, w) = (size[0], size[2], size[3]);
-    let axis = |n: i64| (Tensor::arange(n, (x.kind(), x.device())) + 0.5) * (2.0 / n as f64) - 1.0;
-    let u = axis(w).view([1, 1, 1, w]).expand([b, 1, h, w], false);
-    let v = axis(h).view([1, 1, h, 1]).expand([b, 1, h, w], false);
-    Tensor::cat(&[u, v], 1)
 }
 
 impl Network for ConvEnergy {

@@ -16,6 +16,7 @@ pub mod network;
 pub mod normalised;
 pub mod readout;
 pub mod spectral;
+pub mod view;
 
 pub use analytic::GaussianEnergy;
 pub use compute::{Compute, Precision};
@@ -27,6 +28,7 @@ pub use mlp::{MlpConfig, MlpEnergy};
 pub use network::{Architecture, Network};
 pub use normalised::ModeNormalised;
 pub use readout::Readout;
+pub use view::InputView;
 
 use tch::Tensor;
 

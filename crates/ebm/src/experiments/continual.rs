@@ -14,7 +14,7 @@ use crate::compose::algebra::Composed;
 use crate::data::shapes::{ShapesFilter, COLOUR_NAMES, SHAPE_NAMES};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData, ShapesJointData};
 use crate::energy::conv::SpatialPool;
-use crate::energy::{Architecture, ConvConfig, Energy, Network};
+use crate::energy::{Architecture, ConvConfig, Energy, InputView, Network};
 use crate::judge::Judge;
 use crate::progress::Progress;
 use crate::sample::{ChainStart, SamplerDefaults};
@@ -35,6 +35,8 @@ pub struct ContinualOptions {
     pub out: PathBuf,
     /// How the shape stage learns (the paper trains every stage the same way).
     pub shape_stage: ShapeStage,
+    /// What the position and shape models read ([`stage_view`]).
+    pub view: InputView,
 }
 
 /// The shape stage's model.
@@ -97,6 +99,16 @@ pub fn stage_config(concept: ShapesConcept, steps: u64, seed: u64) -> TrainConfi
         config.guard.max_gap = None;
     }
     config
+}
+
+/// The view a stage's model reads: the colour model always the image, the
+/// others `view` (a colour-blind view keeps position and shape, learned on
+/// purple objects, true for the colours the last stage brings).
+pub fn stage_view(concept: ShapesConcept, view: InputView) -> InputView {
+    match concept {
+        ShapesConcept::Color => InputView::Rgb,
+        _ => view,
+    }
 }
 
 /// The guidance scale of the shipped shape posterior, chosen on Table 1's
@@ -240,13 +252,16 @@ fn composed_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Pro
             .collect::<Result<Vec<_>>>()?;
         tch::manual_seed(crate::seed::derive(options.seed, &[index as u64]) as i64);
         let posterior = concept == ShapesConcept::Shape && options.shape_stage == ShapeStage::Posterior;
-        let (architecture, config) = match posterior {
+        let (mut architecture, config) = match posterior {
             true => posterior_stage(options.steps * POSTERIOR_STEPS_PER_CD_STEP, options.seed),
             false => (
                 super::shapes::concept_architecture(concept, &DEFAULT_WIDTHS, false),
                 stage_config(concept, options.steps, options.seed),
             ),
         };
+        if let Architecture::Conv(conv) = &mut architecture {
+            conv.view = stage_view(concept, options.view);
+        }
         let trainer = Trainer::new(architecture.build(tch::Device::Cpu), &data, config, None)?;
         let partners = learned
             .iter()
@@ -351,6 +366,7 @@ pub fn run(options: &ContinualOptions, progress: &dyn Progress) -> Result<Vec<St
         "steps_per_stage": options.steps,
         "samples": options.samples,
         "seed": options.seed,
+        "view": crate::names::Named::name(options.view),
         "stages": results,
         "paper_after_stage_3": { "position": 0.781, "shape": 0.703, "colour": 0.521 },
     });
@@ -361,7 +377,7 @@ pub fn run(options: &ContinualOptions, progress: &dyn Progress) -> Result<Vec<St
 
 pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
     let mut md = format!(
-        "# Continual concept learning (Table 2 analogue)\n\n`ebm experiment continual --steps {} -n {} --seed {} --shape-stage {}`. \
+        "# Continual concept learning (Table 2 analogue)\n\n`ebm experiment continual --steps {} -n {} --seed {} --shape-stage {} --view {}`. \
          Stage 1: position on purple squares; stage 2: shape on purple objects of every shape; stage 3: colour on every scene. \
          Composed: each stage trains one new concept model beside the earlier ones, frozen (`--frozen`), and the conjunction of all \
          models so far is sampled. Joint: one model conditioned on position, shape and colour, trained on the stages in turn. \
@@ -372,8 +388,18 @@ pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
         options.samples,
         options.seed,
         crate::names::Named::name(options.shape_stage),
+        crate::names::Named::name(options.view),
         options.samples
     );
+    if options.view != InputView::Rgb {
+        md.insert_str(
+            md.find("| method").unwrap_or(md.len()),
+            &format!(
+                "The position and shape models read the {} view of the image (colour-blind); the colour model and the joint model read the image.\n\n",
+                crate::names::Named::name(options.view)
+            ),
+        );
+    }
     if options.shape_stage == ShapeStage::Posterior {
         md.insert_str(
             md.find("| method").unwrap_or(md.len()),

@@ -126,6 +126,8 @@ pub fn standard_sets(seed: u64) -> Vec<TestSet> {
 pub struct Regressor<'a> {
     pub name: String,
     pub judge: &'a Judge,
+    /// What it reads of the images (the view it was trained on).
+    pub view: crate::energy::InputView,
 }
 
 /// Every (estimator, test set, views) row, and the pictures (energy maps on
@@ -152,7 +154,10 @@ pub fn position_inference(
                 });
             };
             for regressor in regressors {
-                push(&regressor.name, judge_positions(regressor.judge, &images, views)?);
+                push(
+                    &regressor.name,
+                    judge_positions(regressor.judge, &regressor.view.apply(&images), views)?,
+                );
             }
             for model in models {
                 push(&model.name, model_positions(model, &images, views)?);

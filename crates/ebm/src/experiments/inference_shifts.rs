@@ -10,6 +10,9 @@ use super::inference::{markdown, position_inference, ErrorRow, PositionModel, Re
 use super::shapes::IMAGE_SIZE;
 use crate::data::shapes::{Shapes, ShapesFilter, LIGHT_RANGE, SHAPE_NAMES};
 use crate::data::shapes_concept::{ShapesConcept, ShapesConceptData};
+use crate::data::viewed::ViewedSource;
+use crate::energy::view::Viewed;
+use crate::energy::{Architecture, InputView};
 use crate::infer::{DenoisingError, DenoisingErrorConfig};
 use crate::judge::network::JudgeConfig;
 use crate::judge::tasks::{Bar, JudgeTask, Labelled, ShapesTask};
@@ -38,6 +41,17 @@ pub struct ShiftOptions {
     pub models: PathBuf,
     /// The second EBM row: the denoiser's error averaged over noise levels.
     pub denoising_error: DenoisingErrorConfig,
+    /// What both estimators read of the images: the energy is trained on,
+    /// and reads test scenes through, this view; so is the regressor.
+    pub view: InputView,
+}
+
+/// File-name part of a cached model: nothing for RGB (older caches hold).
+fn view_tag(view: InputView) -> String {
+    match view {
+        InputView::Rgb => String::new(),
+        other => format!("{}-", crate::names::Named::name(other)),
+    }
 }
 
 /// Light intensities split at the middle of the spec's range.
@@ -116,7 +130,12 @@ pub fn shifted_sets(seed: u64) -> Vec<TestSet> {
 /// The energy: a position denoiser (the recipe of `models/shapes-denoise`)
 /// on the base set. Returns it with its training seconds.
 fn train_energy(options: &ShiftOptions, progress: &dyn Progress) -> Result<(Box<dyn crate::energy::Network>, f64)> {
-    let file = format!("denoiser-{}steps-seed{}.safetensors", options.steps, options.seed);
+    let file = format!(
+        "denoiser-{}{}steps-seed{}.safetensors",
+        view_tag(options.view),
+        options.steps,
+        options.seed
+    );
     let (network, _, seconds) = super::cached_model(&options.models.join(file), || {
         let mut r = recipe("shapes-pos", options.steps, options.seed)?;
         r.apply(&Overrides {
@@ -127,13 +146,19 @@ fn train_energy(options: &ShiftOptions, progress: &dyn Progress) -> Result<(Box<
             ..Overrides::default()
         })?;
         r.config.checkpoint_every = 0;
-        let data = ShapesConceptData::new(
-            ShapesConcept::Pos,
-            IMAGE_SIZE as usize,
-            options.seed,
-            base_filter(),
-            ChainStart::Background,
-        )?;
+        if let Architecture::Denoiser(d) = &mut r.architecture {
+            d.channels = options.view.channels(d.channels);
+        }
+        let data = ViewedSource {
+            source: ShapesConceptData::new(
+                ShapesConcept::Pos,
+                IMAGE_SIZE as usize,
+                options.seed,
+                base_filter(),
+                ChainStart::Background,
+            )?,
+            view: options.view,
+        };
         tch::manual_seed(options.seed as i64);
         let mut trainer = Trainer::new(r.architecture.build(tch::Device::Cpu), &data, r.config, None)?;
         let seconds = trainer.run(progress)?.seconds;
@@ -145,20 +170,26 @@ fn train_energy(options: &ShiftOptions, progress: &dyn Progress) -> Result<(Box<
 /// The regressor for `seconds` of training (kept under `options.models`),
 /// with its steps and seconds.
 fn train_regressor(options: &ShiftOptions, seconds: f64, progress: &dyn Progress) -> Result<(Judge, u64, f64)> {
-    let path = options
-        .models
-        .join(format!("regressor-{}steps-seed{}.safetensors", options.steps, options.seed));
+    let path = options.models.join(format!(
+        "regressor-{}{}steps-seed{}.safetensors",
+        view_tag(options.view),
+        options.steps,
+        options.seed
+    ));
     if path.exists() {
         let (judge, card) = Judge::load(&path)?;
         let number = |key: &str| card.metrics[key].as_f64().unwrap_or(f64::NAN);
         return Ok((judge, number("steps") as u64, number("seconds")));
     }
-    let task = PositionTask(ShapesTask {
-        data: Shapes {
-            filter: base_filter(),
-            ..Shapes::new(IMAGE_SIZE as usize, options.seed)
+    let task = PositionTask(
+        ShapesTask {
+            data: Shapes {
+                filter: base_filter(),
+                ..Shapes::new(IMAGE_SIZE as usize, options.seed)
+            },
         },
-    });
+        options.view,
+    );
     let batch = 64;
     let training = JudgeTraining {
         steps: regressor_steps(&task, batch, seconds)?,
@@ -175,12 +206,13 @@ fn train_regressor(options: &ShiftOptions, seconds: f64, progress: &dyn Progress
 }
 
 /// The baseline's task: the shapes judge's network and position head
-/// (its first), on the base set.
-struct PositionTask(ShapesTask);
+/// (its first), on the base set seen through a view.
+struct PositionTask(ShapesTask, InputView);
 
 impl PositionTask {
-    fn position_only(mut labelled: Labelled) -> Labelled {
+    fn position_only(&self, mut labelled: Labelled) -> Labelled {
         labelled.targets.truncate(1);
+        labelled.images = self.1.apply(&labelled.images);
         labelled
     }
 }
@@ -192,19 +224,20 @@ impl JudgeTask for PositionTask {
     fn config(&self) -> JudgeConfig {
         let mut config = self.0.config();
         config.heads.truncate(1);
+        config.channels = self.1.channels(config.channels);
         config
     }
     fn train_batch(&self, step: u64, batch: usize) -> Labelled {
-        Self::position_only(self.0.train_batch(step, batch))
+        self.position_only(self.0.train_batch(step, batch))
     }
     fn eval_set(&self, n: usize) -> Labelled {
-        Self::position_only(self.0.eval_set(n))
+        self.position_only(self.0.eval_set(n))
     }
     fn bars(&self) -> Vec<Bar> {
         Vec::new()
     }
     fn describe(&self) -> serde_json::Value {
-        serde_json::json!({ "dataset": "shapes", "filter": self.0.data.filter, "seed": self.0.data.seed })
+        serde_json::json!({ "dataset": "shapes", "filter": self.0.data.filter, "seed": self.0.data.seed, "view": crate::names::Named::name(self.1) })
     }
 }
 
@@ -233,11 +266,23 @@ pub fn run(options: &ShiftOptions, progress: &dyn Progress) -> Result<Vec<ErrorR
         .as_denoiser()
         .ok_or_else(|| anyhow::anyhow!("the position energy is not a denoiser"))?;
     let error = DenoisingError::new(denoiser, &options.denoising_error)?;
+    let viewed_energy = Viewed {
+        energy: energy.as_ref(),
+        view: options.view,
+    };
+    let viewed_error = Viewed {
+        energy: &error,
+        view: options.view,
+    };
+    let seen = match options.view {
+        InputView::Rgb => String::new(),
+        view => format!(" (reads the {} view)", crate::names::Named::name(view)),
+    };
     let models = [
         PositionModel {
-            name: format!("EBM: position denoiser, {} steps ({:.0} s)", options.steps, energy_seconds),
+            name: format!("EBM: position denoiser{seen}, {} steps ({:.0} s)", options.steps, energy_seconds),
             key: "denoiser".into(),
-            energy: energy.as_ref(),
+            energy: &viewed_energy,
             schema: schema.clone(),
         },
         PositionModel {
@@ -246,13 +291,14 @@ pub fn run(options: &ShiftOptions, progress: &dyn Progress) -> Result<Vec<ErrorR
                 options.denoising_error.levels, options.denoising_error.sigma_power
             ),
             key: "denoising-error".into(),
-            energy: &error,
+            energy: &viewed_error,
             schema,
         },
     ];
     let regressors = [Regressor {
-        name: format!("CNN regressor, {} steps ({:.0} s)", steps, regressor_seconds),
+        name: format!("CNN regressor{seen}, {} steps ({:.0} s)", steps, regressor_seconds),
         judge: &regressor,
+        view: options.view,
     }];
     let rows = position_inference(&models, &regressors, &shifted_sets(options.test_seed), options.n, &options.out)?;
     let json = serde_json::json!({
@@ -260,6 +306,7 @@ pub fn run(options: &ShiftOptions, progress: &dyn Progress) -> Result<Vec<ErrorR
         "seed": options.seed,
         "test_seed": options.test_seed,
         "train_filter": base_filter(),
+        "view": crate::names::Named::name(options.view),
         "energy": { "steps": options.steps, "seconds": energy_seconds },
         "denoising_error": {
             "levels": options.denoising_error.levels,
