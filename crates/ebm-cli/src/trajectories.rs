@@ -178,6 +178,10 @@ pub struct TrajectoriesExperimentArgs {
     /// default 20; the offline models train on 200).
     #[arg(long, requires = "online")]
     pub online_seed_episodes: Option<usize>,
+    /// Training steps of both planners' models each round (with --online;
+    /// default 4000).
+    #[arg(long, requires = "online")]
+    pub online_steps: Option<u64>,
     /// Continue the online energy's training each round instead of training
     /// it from scratch on all data (the default, as the baseline is refitted).
     #[arg(long, requires = "online")]
@@ -197,8 +201,8 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
     if a.episodes == 0 || a.rollout_episodes < 2 || a.rollout_steps == 0 {
         bail!("--episodes and --rollout-steps must be at least 1, --rollout-episodes at least 2");
     }
-    if a.online_rounds == Some(0) || a.online_episodes == Some(0) || a.online_seed_episodes == Some(0) {
-        bail!("--online-rounds, --online-episodes and --online-seed-episodes must be at least 1");
+    if a.online_rounds == Some(0) || a.online_episodes == Some(0) || a.online_seed_episodes == Some(0) || a.online_steps == Some(0) {
+        bail!("--online-rounds, --online-episodes, --online-seed-episodes and --online-steps must be at least 1");
     }
     let options = ebm::experiments::trajectories::TrajectoriesOptions {
         envs: a.envs,
@@ -214,6 +218,7 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
                 rounds: a.online_rounds.unwrap_or(base.rounds),
                 episodes_per_round: a.online_episodes.unwrap_or(base.episodes_per_round),
                 seed_episodes: a.online_seed_episodes.unwrap_or(base.seed_episodes),
+                train_steps: a.online_steps.unwrap_or(base.train_steps),
                 retrain: !a.online_continue,
                 seed: a.seed,
                 ..base
