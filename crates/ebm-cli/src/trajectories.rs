@@ -221,7 +221,6 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
                 train_steps: a.online_steps.unwrap_or(base.train_steps),
                 retrain: !a.online_continue,
                 seed: a.seed,
-                ..base
             }
         }),
         planners: if a.no_planning { Vec::new() } else { a.planners },
