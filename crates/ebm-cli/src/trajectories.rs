@@ -178,8 +178,8 @@ pub struct TrajectoriesExperimentArgs {
     /// default 20; the offline models train on 200).
     #[arg(long, requires = "online")]
     pub online_seed_episodes: Option<usize>,
-    /// Training steps of both planners' models each round (with --online;
-    /// default 4000).
+    /// Training steps of both planners' models at every fit (with --online;
+    /// default 8000, the action energies' offline recipe).
     #[arg(long, requires = "online")]
     pub online_steps: Option<u64>,
     /// Continue the online energy's training each round instead of training

@@ -69,7 +69,7 @@ pub fn markdown(envs: &[(String, &[OnlinePlanner])], options: &TrajectoriesOptio
     };
     let mut md = format!(
         "\n## Online: the planner gathers its data (slides, online: particle −20.38 vs −850.67, maze −162.97 vs −949.99, reacher −29.87 vs −42.37)\n\n\
-         The first models train on {seed_episodes} exploratory episodes. Each round plans fresh tasks with the current models, executes them, adds them to the data and {training} ({steps} steps). \
+         The first models train on {seed_episodes} exploratory episodes. Each round plans fresh tasks with the current models, executes them, adds them to the data and {training}; every fit is {steps} steps. \
          After the last round each planner's models train once more on everything gathered and plan the offline table's {} evaluation tasks \
          (seed {}; files `episodes-<env>-online-<planner>.jsonl`).\n\n\
          | environment | planner | final models on the evaluation tasks: success | mean return | episodes |\n|---|---|---|---|---|\n",
