@@ -179,7 +179,7 @@ pub struct TrajectoriesExperimentArgs {
     #[arg(long, requires = "online")]
     pub online_seed_episodes: Option<usize>,
     /// Training steps of both planners' models at every fit (with --online;
-    /// default 8000, the action energies' offline recipe).
+    /// default 4000; the offline action energies trained 8000).
     #[arg(long, requires = "online")]
     pub online_steps: Option<u64>,
     /// Continue the online energy's training each round instead of training
