@@ -201,8 +201,14 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
     if a.episodes == 0 || a.rollout_episodes < 2 || a.rollout_steps == 0 {
         bail!("--episodes and --rollout-steps must be at least 1, --rollout-episodes at least 2");
     }
-    if a.online_rounds == Some(0) || a.online_episodes == Some(0) || a.online_seed_episodes == Some(0) || a.online_steps == Some(0) {
-        bail!("--online-rounds, --online-episodes, --online-seed-episodes and --online-steps must be at least 1");
+    let online_counts = [
+        ("--online-rounds", a.online_rounds.map(|v| v as u64)),
+        ("--online-episodes", a.online_episodes.map(|v| v as u64)),
+        ("--online-seed-episodes", a.online_seed_episodes.map(|v| v as u64)),
+        ("--online-steps", a.online_steps),
+    ];
+    if let Some((flag, _)) = online_counts.iter().find(|(_, v)| *v == Some(0)) {
+        bail!("{flag} must be at least 1");
     }
     let options = ebm::experiments::trajectories::TrajectoriesOptions {
         envs: a.envs,
