@@ -146,8 +146,9 @@ fn train_energy(options: &ShiftOptions, progress: &dyn Progress) -> Result<(Box<
             ..Overrides::default()
         })?;
         r.config.checkpoint_every = 0;
-        if let Architecture::Denoiser(d) = &mut r.architecture {
-            d.channels = options.view.channels(d.channels);
+        match &mut r.architecture {
+            Architecture::Denoiser(d) => d.channels = options.view.channels(d.channels),
+            _ => anyhow::bail!("the shapes-pos recipe with the denoise objective should build a denoiser"),
         }
         let data = ViewedSource {
             source: ShapesConceptData::new(

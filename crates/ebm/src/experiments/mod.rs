@@ -5,7 +5,7 @@ pub mod comet;
 pub mod composition;
 pub mod concept_check;
 pub mod continual;
-pub mod continual_report;
+mod continual_report;
 pub mod demo;
 pub mod eight_gaussians;
 pub mod extrapolation;
