@@ -9,7 +9,7 @@ use ebm::comet::decompose::{decompose, MaskSource};
 use ebm::comet::descent::start_noise;
 use ebm::comet::pictures::decomposition_grid;
 use ebm::comet::train::{train, CometTrainConfig, TrainState};
-use ebm::comet::{Comet, CometCard, CometConfig, EncoderKind, ReconstructionLoss, Unroll};
+use ebm::comet::{Comet, CometCard, CometConfig, EncoderKind, EnergyKind, ReconstructionLoss, SlotStart, Unroll};
 use ebm::io::write_tensor_file;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,14 @@ pub struct CometFlags {
     /// For `comet`: encoder (slots or global; default slots for multi-shapes).
     #[arg(long)]
     pub encoder: Option<EncoderKind>,
+    /// For `comet`: where slots start: learned per slot, or sampled from
+    /// one learned Gaussian.
+    #[arg(long)]
+    pub slot_start: Option<SlotStart>,
+    /// For `comet`: each component's energy: a network of the image
+    /// (network) or Gaussian experts competing for pixels (experts).
+    #[arg(long)]
+    pub energy: Option<EnergyKind>,
     /// For `comet`: back-propagate through one descent step at a time
     /// (truncated, the published code) or through all of them (full).
     #[arg(long)]
@@ -59,6 +67,8 @@ fn config(args: &TrainArgs, data: CometData) -> CometConfig {
     config.components = flags.components.unwrap_or(config.components);
     config.latent = args.latent.unwrap_or(config.latent);
     config.encoder = flags.encoder.unwrap_or(config.encoder);
+    config.energy = flags.energy.unwrap_or(config.energy);
+    config.slot_start = flags.slot_start.unwrap_or(config.slot_start);
     if let Some(width) = flags.width {
         (config.encoder_width, config.energy_width) = (width, width);
     }
@@ -178,7 +188,7 @@ pub struct DecomposeArgs {
     pub images: PathBuf,
     #[arg(long, short)]
     pub out: PathBuf,
-    /// Seed of the descent's start noise.
+    /// Seed of the descent's start noise (and of sampled slots).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Take masks at the image (default) or at its reconstruction.
@@ -227,11 +237,12 @@ fn run_recombine(args: &RecombineArgs, context: &Context) -> Result<()> {
     let b = ebm::io::images::read_images(&args.with_images, c, s)?.to_device(context.device);
     let n = a.size()[0].min(b.size()[0]);
     let (a, b) = (a.narrow(0, 0, n), b.narrow(0, 0, n));
+    // Before encoding: sampled slots draw from the generator.
+    ebm::seed::seed_torch(args.seed, &[0x5245_434D]);
     let parts = [
         (&first, chosen_latents(&first, &a, &args.components, "--components")?),
         (other, chosen_latents(other, &b, &args.with_components, "--with-components")?),
     ];
-    ebm::seed::seed_torch(args.seed, &[0x5245_434D]);
     let recombined = ebm::comet::descent::rebuild(&parts, &start_noise(&a));
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let tensors = vec![("images".to_string(), recombined.shallow_clone())];
@@ -283,7 +294,7 @@ fn write_outputs(out: &Path, images: &tch::Tensor, parts: &ebm::comet::decompose
         ("reconstructions".to_string(), parts.reconstruction.shallow_clone()),
         ("renderings".to_string(), parts.renderings.shallow_clone()),
     ];
-    let meta = serde_json::json!({"masks": "[N, K, H, W]: each pixel's share of the energy gradient per component; sums to 1 over K"});
+    let meta = serde_json::json!({"masks": "[N, K, H, W]: each pixel's share per component (of the energy gradient; of the precision for Gaussian-expert energies); sums to 1 over K"});
     write_tensor_file(&out.join("masks.safetensors"), &tensors, &meta)?;
     let k = parts.masks.size()[1];
     for i in 0..k {

@@ -82,6 +82,10 @@ pub struct CometExperimentArgs {
     /// Dataset seed of the held-out scenes (the models train on seed 0).
     #[arg(long, default_value_t = 1)]
     pub data_seed: u64,
+    /// A COMET model trained on shapes whose object components are inserted
+    /// into multi-shapes scenes and judged (default: --global).
+    #[arg(long)]
+    pub cross: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -249,6 +253,7 @@ fn run_comet(a: CometExperimentArgs, context: &Context) -> Result<()> {
         images: a.images,
         batch: 32,
         data_seed: a.data_seed,
+        cross: a.cross,
     };
     let report = ebm::experiments::comet::run(&options, &context.progress)?;
     for s in &report.segmentation {

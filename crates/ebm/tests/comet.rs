@@ -5,12 +5,16 @@
 mod common;
 
 use ebm::comet::descent::{descend, reconstruction_loss, Graph};
-use ebm::comet::{Comet, CometConfig, EncoderKind, ReconstructionLoss, Unroll};
+use ebm::comet::{Comet, CometConfig, EncoderKind, EnergyKind, ReconstructionLoss, SlotStart, Unroll};
 use ebm::train::gradients::parameter_gradients as gradients;
 use tch::{Device, Kind, Tensor};
 
 /// A model small enough for finite differences: 8-px images, 2 components.
 fn tiny(encoder: EncoderKind, unroll: Unroll, loss: ReconstructionLoss) -> Comet {
+    tiny_from(tiny_config(encoder, unroll, loss))
+}
+
+fn tiny_config(encoder: EncoderKind, unroll: Unroll, loss: ReconstructionLoss) -> CometConfig {
     let mut config = CometConfig::objects();
     config.size = 8;
     config.components = 2;
@@ -23,6 +27,12 @@ fn tiny(encoder: EncoderKind, unroll: Unroll, loss: ReconstructionLoss) -> Comet
     config.descent.steps = 3;
     config.descent.unroll = unroll;
     config.descent.loss = loss;
+    // The published energy; the experts have their own checks below.
+    (config.energy, config.slot_start) = (EnergyKind::Network, SlotStart::Learned);
+    config
+}
+
+fn tiny_from(config: CometConfig) -> Comet {
     tch::manual_seed(3);
     let mut model = Comet::new(config, Device::Cpu).unwrap();
     model.to_double();
@@ -106,6 +116,57 @@ fn full_unroll_gradient_matches_finite_differences() {
             eprintln!("{encoder:?}/{loss:?}: worst error {error:.1e} of the largest gradient");
         }
     }
+}
+
+#[test]
+fn experts_gradient_matches_finite_differences_with_either_slot_start() {
+    let _serial = common::serial();
+    for slot_start in [SlotStart::Learned, SlotStart::Sampled] {
+        let mut config = tiny_config(EncoderKind::Slots, Unroll::Full, ReconstructionLoss::Final);
+        (config.energy, config.slot_start) = (EnergyKind::Experts, slot_start);
+        let model = tiny_from(config);
+        let (x, x0) = (images(), start());
+        // A sampled start draws the slots: the same draw at every evaluation.
+        let loss = || {
+            tch::manual_seed(21);
+            reconstruction_loss(&model, &x, &x0)
+        };
+        let analytic = gradients(&loss(), &params_of(&model));
+        let error = worst_error(&model, &analytic, &|| loss().double_value(&[]));
+        assert!(error < 1e-6, "experts, {slot_start:?} start: relative error {error}");
+        eprintln!("experts, {slot_start:?} start: worst error {error:.1e} of the largest gradient");
+    }
+}
+
+#[test]
+fn the_experts_descent_reaches_the_precision_weighted_mean_and_masks_are_precision_shares() {
+    let _serial = common::serial();
+    use ebm::comet::decompose::component_masks;
+    use ebm::comet::model::Conditioned;
+    let mut config = tiny_config(EncoderKind::Slots, Unroll::Full, ReconstructionLoss::Final);
+    config.energy = EnergyKind::Experts;
+    let mut model = tiny_from(config);
+    let x = images();
+    let z = model.encode(&x).detach();
+    let Conditioned::Experts { fields, .. } = model.condition(&z) else {
+        panic!("an experts model conditions into fields")
+    };
+    let alpha = fields.precision.view([2, 2, 1, 8, 8]).detach();
+    let mu = fields.mean.view([2, 2, 3, 8, 8]).detach();
+    let total = alpha.sum_dim_intlist(&[1i64][..], false, Kind::Double);
+    let target = (&alpha * &mu).sum_dim_intlist(&[1i64][..], false, Kind::Double) / &total;
+    // Every pixel contracts: λ·Σα / (C·S²) ≤ 1/2.
+    model.config.descent.step_size = 0.5 * 192.0 / total.max().double_value(&[]);
+    let reached = descend(&[(&model, z.shallow_clone())], &start(), Graph::None, Some(2000))
+        .pop()
+        .unwrap();
+    let gap = (&reached - &target).abs().max().double_value(&[]);
+    assert!(gap < 1e-6, "the descent ends {gap} from the precision-weighted mean");
+    let masks = component_masks(&model, &x, &z);
+    let shares = alpha.squeeze_dim(2) / total;
+    assert!((&masks - &shares).abs().max().double_value(&[]) < 1e-12);
+    let sums = masks.sum_dim_intlist(&[1i64][..], false, Kind::Double);
+    assert!((sums - 1.0).abs().max().double_value(&[]) < 1e-12);
 }
 
 /// The truncated loss: each step's input is the fixed iterate of the
@@ -214,7 +275,12 @@ fn checkpoints_round_trip_and_bad_files_are_refused_with_their_path() {
     let (loaded, loaded_card) = Comet::load(&path, Device::Cpu).unwrap();
     assert_eq!(loaded_card.config, model.config);
     let x = scenes(5, 2);
-    let same = (model.encode(&x) - loaded.encode(&x)).abs().max().double_value(&[]);
+    // Sampled slots: the same draw for both.
+    let encode = |m: &Comet| {
+        tch::manual_seed(9);
+        m.encode(&x)
+    };
+    let same = (encode(&model) - encode(&loaded)).abs().max().double_value(&[]);
     assert_eq!(same, 0.0);
     let bytes = std::fs::read(&path).unwrap();
     let truncated = dir.path().join("truncated.safetensors");

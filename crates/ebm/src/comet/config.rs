@@ -18,6 +18,38 @@ pub enum EncoderKind {
 
 crate::named!(EncoderKind, "encoder", [Global => "global", Slots => "slots"]);
 
+/// What each component's energy E(x; zₖ) is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnergyKind {
+    /// A convolutional network of x with FiLM from zₖ (the published code's
+    /// energy). Cards written before this choice existed read as this.
+    #[default]
+    Network,
+    /// Gaussian experts ([`super::experts`]): zₖ draws a precision and a
+    /// colour per pixel; the components compete for pixels.
+    Experts,
+}
+
+crate::named!(EnergyKind, "energy", [Network => "network", Experts => "experts"]);
+
+/// Where slot attention's slots start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlotStart {
+    /// One learned vector per slot: encoding is deterministic, but slot k
+    /// tends to claim the same region in every image. Cards written before
+    /// this choice existed read as this.
+    #[default]
+    Learned,
+    /// Every slot drawn from one learned Gaussian (Locatello et al.): slots
+    /// are interchangeable, so they bind to what is in the image, not to
+    /// where. Draws from libtorch's generator: seed it for repeatable codes.
+    Sampled,
+}
+
+crate::named!(SlotStart, "slot start", [Learned => "learned", Sampled => "sampled"]);
+
 /// How far training back-propagates through the reconstruction descent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,13 +101,21 @@ pub struct CometConfig {
     pub encoder_width: i64,
     /// Slot-attention rounds (slots encoder only).
     pub slot_iterations: usize,
+    /// Where the slots start (slots encoder only).
+    #[serde(default)]
+    pub slot_start: SlotStart,
+    /// What a component's energy is.
+    #[serde(default)]
+    pub energy: EnergyKind,
     /// Channels of the energy network.
     pub energy_width: i64,
-    /// FiLM residual blocks of the energy network (each at half the
-    /// resolution of the one before, from S/2).
+    /// FiLM residual blocks of the energy network (network: each at half
+    /// the resolution of the one before, from S/2; experts: all at full
+    /// resolution).
     pub energy_blocks: usize,
-    /// Feed pixel coordinates to the energy: lets a component's energy
-    /// depend on where things are, which biases components towards objects.
+    /// Feed pixel coordinates to the network energy: lets a component's
+    /// energy depend on where things are, which biases components towards
+    /// objects. (Expert fields are drawn over coordinates always.)
     pub coordinates: bool,
     pub descent: DescentConfig,
 }
@@ -84,6 +124,10 @@ impl CometConfig {
     /// The base: objects in 3×32×32 scenes (multi-shapes), K = 5 slots of
     /// latent 16 (the published CLEVR setting: 5 components, latent 16,
     /// 5 descent steps, coordinate channels), one detached step at a time.
+    /// Gaussian-expert energies and sampled slots: on validation scenes
+    /// their components are objects, where the published network energy's
+    /// split the image by colour and learned slots by region
+    /// (models/comet/README.md). Global keeps the network energy.
     pub fn objects() -> Self {
         Self {
             channels: 3,
@@ -93,6 +137,8 @@ impl CometConfig {
             encoder: EncoderKind::Slots,
             encoder_width: 32,
             slot_iterations: 3,
+            slot_start: SlotStart::Sampled,
+            energy: EnergyKind::Experts,
             energy_width: 32,
             energy_blocks: 2,
             coordinates: true,
@@ -106,13 +152,16 @@ impl CometConfig {
     }
 
     /// Global factors (shapes, sprites): the base with a convolutional
-    /// encoder and 2 components of latent 32 (the published default is 2 of
-    /// 64 at 64 px; our scenes are 32 px with ≤ 7 factors).
+    /// encoder, the published network energy and 2 components of latent 32
+    /// (the published default is 2 of 64 at 64 px; our scenes are 32 px
+    /// with ≤ 7 factors).
     pub fn global() -> Self {
         Self {
             components: 2,
             latent: 32,
             encoder: EncoderKind::Global,
+            slot_start: SlotStart::Learned,
+            energy: EnergyKind::Network,
             ..Self::objects()
         }
     }

@@ -1,6 +1,6 @@
 //! Decomposition: what each component explains. A component's mask is its
-//! share of the per-pixel energy gradient; its rendering is the descent on
-//! its energy alone.
+//! share of the per-pixel energy gradient (or, for Gaussian experts, of the
+//! precision); its rendering is the descent on its energy alone.
 
 use super::descent::rebuild;
 use super::model::Comet;
@@ -46,6 +46,16 @@ pub fn gradient_masks(model: &Comet, x: &Tensor, z: &Tensor) -> Tensor {
     (&magnitude / total.clamp_min(1e-20)).where_self(&total.gt(0.0), &equal)
 }
 
+/// Each pixel's share per component `[B, K, S, S]`: the precision share for
+/// Gaussian-expert energies (the gradient of a component that explains a
+/// pixel vanishes there, its pull does not), else [`gradient_masks`].
+pub fn component_masks(model: &Comet, x: &Tensor, z: &Tensor) -> Tensor {
+    match tch::no_grad(|| model.precision_shares(&z.detach())) {
+        Some(shares) => shares,
+        None => gradient_masks(model, x, z),
+    }
+}
+
 /// The component owning each pixel (largest share), `[B, S, S]` int64.
 pub fn segmentation(masks: &Tensor) -> Tensor {
     masks.argmax(1, false).to_kind(Kind::Int64)
@@ -79,7 +89,7 @@ pub fn segment(model: &Comet, images: &Tensor, start: &Tensor, source: MaskSourc
         MaskSource::Image => images.shallow_clone(),
         MaskSource::Reconstruction => reconstruction.shallow_clone(),
     };
-    let masks = gradient_masks(model, &at, &latents);
+    let masks = component_masks(model, &at, &latents);
     (latents, reconstruction, masks)
 }
 

@@ -6,7 +6,7 @@
 //! part is a model with its own latents.
 
 use super::config::{ReconstructionLoss, Unroll};
-use super::model::Comet;
+use super::model::{Comet, Conditioned};
 use tch::Tensor;
 
 /// Components to descend on: each model with latents `[B, K, latent]`.
@@ -32,20 +32,41 @@ impl From<Unroll> for Graph {
     }
 }
 
-/// Σ over parts of Σₖ E(x; zₖ), `[B]`.
-pub fn total_energy(parts: &Parts, x: &Tensor) -> Tensor {
+/// Parts with their latents conditioned once, for a descent's repeated
+/// evaluations.
+type Prepared<'a> = Vec<(&'a Comet, Conditioned)>;
+
+/// Conditions every part's latents. Without a graph the latents are
+/// detached and nothing is recorded: a backward pass that frees its graph
+/// must not free the encoder's, which the loss may use.
+fn prepare<'a>(parts: &Parts<'a>, graph: Graph) -> Prepared<'a> {
     parts
         .iter()
-        .map(|(model, z)| model.component_energies(x, z).sum_dim_intlist(&[1i64][..], false, x.kind()))
+        .map(|(model, z)| {
+            let conditioned = match graph {
+                Graph::None => tch::no_grad(|| model.condition(&z.detach())),
+                _ => model.condition(z),
+            };
+            (*model, conditioned)
+        })
+        .collect()
+}
+
+/// ∇ₓ of Σ over parts of Σₖ E(x; zₖ) at `x` (which must require grad).
+fn gradient_given(prepared: &Prepared, x: &Tensor, create_graph: bool) -> Tensor {
+    let energy = prepared
+        .iter()
+        .map(|(model, c)| model.energies_given(c, x).sum(x.kind()))
         .reduce(|a, b| a + b)
-        .expect("at least one part")
+        .expect("at least one part");
+    Tensor::run_backward(&[energy], &[x], create_graph, create_graph).remove(0)
 }
 
 /// ∇ₓ of the total energy at `x` (which must require grad), with the graph
 /// kept for second-order back-propagation when `create_graph`.
 pub fn energy_gradient(parts: &Parts, x: &Tensor, create_graph: bool) -> Tensor {
-    let energy = total_energy(parts, x).sum(x.kind());
-    Tensor::run_backward(&[energy], &[x], create_graph, create_graph).remove(0)
+    let graph = if create_graph { Graph::Full } else { Graph::None };
+    gradient_given(&prepare(parts, graph), x, create_graph)
 }
 
 /// The descent iterates x¹…x^N from `start` (λ and N from the first part's
@@ -53,20 +74,11 @@ pub fn energy_gradient(parts: &Parts, x: &Tensor, create_graph: bool) -> Tensor 
 pub fn descend(parts: &Parts, start: &Tensor, graph: Graph, steps: Option<usize>) -> Vec<Tensor> {
     let descent = &parts[0].0.config.descent;
     let (n, step_size) = (steps.unwrap_or(descent.steps), descent.step_size);
-    // Without a graph the latents are detached too: a backward pass that
-    // frees its graph must not free the encoder's, which the loss may use.
-    let detached: Vec<(&Comet, Tensor)>;
-    let parts = match graph {
-        Graph::None => {
-            detached = parts.iter().map(|(model, z)| (*model, z.detach())).collect();
-            &detached[..]
-        }
-        _ => parts,
-    };
+    let prepared = prepare(parts, graph);
     let mut x = start.detach().set_requires_grad(true);
     let mut iterates = Vec::with_capacity(n);
     for _ in 0..n {
-        let gradient = energy_gradient(parts, &x, graph != Graph::None);
+        let gradient = gradient_given(&prepared, &x, graph != Graph::None);
         let next = (&x - gradient * step_size).clamp(0.0, 1.0);
         x = match graph {
             Graph::Full => next.shallow_clone(),

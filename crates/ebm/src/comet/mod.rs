@@ -5,6 +5,7 @@
 //!
 //! - [`config`]: the documented base and its recipes
 //! - [`network`]: the encoder (global or slot attention) and the energy
+//! - [`experts`]: the Gaussian-expert energy (components compete for pixels)
 //! - [`model`]: the model as a value, with its checkpoint
 //! - [`descent`]: reconstruction and the training loss
 //! - [`beta_vae`]: the disentanglement baseline
@@ -14,10 +15,11 @@ pub mod config;
 pub mod data;
 pub mod decompose;
 pub mod descent;
+pub mod experts;
 pub mod model;
 pub mod network;
 pub mod pictures;
 pub mod train;
 
-pub use config::{CometConfig, EncoderKind, ReconstructionLoss, Unroll};
+pub use config::{CometConfig, EncoderKind, EnergyKind, ReconstructionLoss, SlotStart, Unroll};
 pub use model::{Comet, CometCard};

@@ -2,7 +2,8 @@
 //! a checkpoint (one safetensors file, card in the metadata) like every
 //! other model of the project.
 
-use super::config::CometConfig;
+use super::config::{CometConfig, EnergyKind};
+use super::experts::{ExpertField, ExpertFields};
 use super::network::{ComponentEnergy, Encoder};
 use crate::checkpoint::{check_card_header, copy_checked, FORMAT_VERSION};
 use crate::energy::network::named_variables;
@@ -18,7 +19,19 @@ pub struct Comet {
     pub config: CometConfig,
     pub vs: VarStore,
     encoder: Encoder,
-    energy: ComponentEnergy,
+    energy: EnergyNet,
+}
+
+enum EnergyNet {
+    Network(ComponentEnergy),
+    Experts(ExpertField),
+}
+
+/// Latents `[B, K, latent]` made ready for repeated energy evaluations:
+/// the expert fields do not depend on x, so a descent draws them once.
+pub enum Conditioned {
+    Latents(Tensor),
+    Experts { fields: ExpertFields, b: i64, k: i64 },
 }
 
 /// What a COMET checkpoint says about its model.
@@ -57,7 +70,11 @@ impl Comet {
         let vs = VarStore::new(device);
         let root = vs.root();
         let encoder = Encoder::new(&(&root / "encoder"), &config);
-        let energy = ComponentEnergy::new(&(&root / "energy"), &config);
+        let path = &root / "energy";
+        let energy = match config.energy {
+            EnergyKind::Network => EnergyNet::Network(ComponentEnergy::new(&path, &config)),
+            EnergyKind::Experts => EnergyNet::Experts(ExpertField::new(&path, &config)),
+        };
         Ok(Self {
             config,
             vs,
@@ -80,15 +97,49 @@ impl Comet {
     /// or `[B, K, C, S, S]` (one image per component), `z` `[B, K, latent]`
     /// → `[B, K]`.
     pub fn component_energies(&self, x: &Tensor, z: &Tensor) -> Tensor {
+        self.energies_given(&self.condition(z), x)
+    }
+
+    /// Prepares latents `[B, K, latent]` for [`Comet::energies_given`].
+    pub fn condition(&self, z: &Tensor) -> Conditioned {
         let zs = z.size();
-        let (b, k) = (zs[0], zs[1]);
-        let per_component = match x.dim() {
-            4 => x.unsqueeze(1).expand([b, k, -1, -1, -1], false),
-            _ => x.shallow_clone(),
-        };
-        let xs = per_component.size();
-        let flat = per_component.reshape([b * k, xs[2], xs[3], xs[4]]);
-        self.energy.forward(&flat, &z.reshape([b * k, zs[2]])).view([b, k])
+        match &self.energy {
+            EnergyNet::Network(_) => Conditioned::Latents(z.shallow_clone()),
+            EnergyNet::Experts(field) => Conditioned::Experts {
+                fields: field.fields(&z.reshape([zs[0] * zs[1], zs[2]])),
+                b: zs[0],
+                k: zs[1],
+            },
+        }
+    }
+
+    /// Eₖ `[B, K]` of conditioned latents at `x` (shapes as
+    /// [`Comet::component_energies`]).
+    pub fn energies_given(&self, conditioned: &Conditioned, x: &Tensor) -> Tensor {
+        match (&self.energy, conditioned) {
+            (_, Conditioned::Experts { fields, b, k }) => fields.energies(x, *b, *k),
+            (EnergyNet::Network(network), Conditioned::Latents(z)) => {
+                let zs = z.size();
+                let (b, k) = (zs[0], zs[1]);
+                let per_component = match x.dim() {
+                    4 => x.unsqueeze(1).expand([b, k, -1, -1, -1], false),
+                    _ => x.shallow_clone(),
+                };
+                let xs = per_component.size();
+                let flat = per_component.reshape([b * k, xs[2], xs[3], xs[4]]);
+                network.forward(&flat, &z.reshape([b * k, zs[2]])).view([b, k])
+            }
+            (EnergyNet::Experts(_), Conditioned::Latents(z)) => self.energies_given(&self.condition(z), x),
+        }
+    }
+
+    /// Each pixel's share of the precision per component `[B, K, S, S]`,
+    /// for Gaussian-expert energies; `None` for a network energy.
+    pub fn precision_shares(&self, z: &Tensor) -> Option<Tensor> {
+        match self.condition(z) {
+            Conditioned::Experts { fields, b, k } => Some(fields.shares(b, k)),
+            Conditioned::Latents(_) => None,
+        }
     }
 
     /// Trainable variables, sorted by name (the order Adam's moments keep).

@@ -1,7 +1,7 @@
 //! COMET's two networks: the encoder (image → K latents) and the one
 //! weight-tied component energy E(x; z).
 
-use super::config::{CometConfig, EncoderKind};
+use super::config::{CometConfig, EncoderKind, SlotStart};
 use crate::energy::layers::{Activation, Conv3, Dense, Film};
 use tch::nn::{Init, Path};
 use tch::Tensor;
@@ -55,9 +55,12 @@ impl LayerNorm {
 /// map's positions, then each slot is updated from a weighted mean of what
 /// it won, by a GRU and a residual MLP.
 struct SlotAttention {
-    /// Learned starting slots `[K, D]`. Distinct per slot instead of drawn
-    /// from a shared Gaussian, so encoding is deterministic.
+    /// Learned starting slots `[K, D]` ([`SlotStart::Learned`]), or the
+    /// mean `[1, D]` of the Gaussian they are drawn from ([`SlotStart::Sampled`]).
     initial: Tensor,
+    /// Log standard deviation `[1, D]` of that Gaussian (sampled start only).
+    log_spread: Option<Tensor>,
+    slots: i64,
     input_norm: LayerNorm,
     slot_norm: LayerNorm,
     mlp_norm: LayerNorm,
@@ -71,10 +74,13 @@ struct SlotAttention {
 }
 
 impl SlotAttention {
-    fn new(path: &Path, slots: i64, width: i64, iterations: usize) -> Self {
+    fn new(path: &Path, slots: i64, width: i64, iterations: usize, start: SlotStart) -> Self {
         let d = width;
+        let rows = if start == SlotStart::Learned { slots } else { 1 };
         Self {
-            initial: path.var("initial", &[slots, d], Init::Randn { mean: 0.0, stdev: 1.0 }),
+            initial: path.var("initial", &[rows, d], Init::Randn { mean: 0.0, stdev: 1.0 }),
+            log_spread: (start == SlotStart::Sampled).then(|| path.var("log_spread", &[1, d], Init::Const(0.0))),
+            slots,
             input_norm: LayerNorm::new(&(path / "input_norm"), d),
             slot_norm: LayerNorm::new(&(path / "slot_norm"), d),
             mlp_norm: LayerNorm::new(&(path / "mlp_norm"), d),
@@ -97,7 +103,13 @@ impl SlotAttention {
         let d = features.size()[2];
         let inputs = self.input_norm.forward(features);
         let (keys, values) = (self.key.forward(&inputs), self.value.forward(&inputs));
-        let mut slots = self.initial.unsqueeze(0).expand([b, -1, -1], false).contiguous();
+        let mut slots = match &self.log_spread {
+            None => self.initial.unsqueeze(0).expand([b, -1, -1], false).contiguous(),
+            Some(log_spread) => {
+                let noise = Tensor::randn([b, self.slots, d], (features.kind(), features.device()));
+                &self.initial + noise * log_spread.exp()
+            }
+        };
         for _ in 0..self.iterations {
             let queries = self.query.forward(&self.slot_norm.forward(&slots));
             // [B, N, K]: each position's share among the slots.
@@ -154,7 +166,13 @@ impl Encoder {
                 out: Dense::new(&(path / "out"), 4 * w, k * l, false, 1.0),
             },
             EncoderKind::Slots => Head::Slots {
-                attention: Box::new(SlotAttention::new(&(path / "slots"), k, w, config.slot_iterations)),
+                attention: Box::new(SlotAttention::new(
+                    &(path / "slots"),
+                    k,
+                    w,
+                    config.slot_iterations,
+                    config.slot_start,
+                )),
                 out: Dense::new(&(path / "out"), w, l, false, 1.0),
             },
         };

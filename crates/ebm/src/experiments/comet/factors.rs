@@ -6,9 +6,7 @@
 use super::CometOptions;
 use crate::comet::beta_vae::BetaVae;
 use crate::comet::data::CometData;
-use crate::comet::descent::{rebuild, start_noise};
 use crate::comet::Comet;
-use crate::experiments::shapes::write_labelled_rows;
 use crate::judge::disentanglement::{dci, mcc, mig, Dci, Matrix};
 use anyhow::Result;
 use serde::Serialize;
@@ -72,8 +70,8 @@ fn score(model: &str, latents: &[f64], dims: usize, factors: &[f64], names: &[&s
 }
 
 /// Encodes `options.images` held-out `shapes` scenes with COMET and each
-/// β-VAE and scores them; writes `cross-model.png`.
-pub fn disentanglement(comet: &Path, vaes: &[PathBuf], options: &CometOptions, out: &Path) -> Result<DisentanglementReport> {
+/// β-VAE and scores them.
+pub fn disentanglement(comet: &Path, vaes: &[PathBuf], options: &CometOptions) -> Result<DisentanglementReport> {
     let (global, _) = Comet::load(comet, tch::Device::Cpu)?;
     let size = global.config.size as usize;
     let n = options.images;
@@ -98,7 +96,6 @@ pub fn disentanglement(comet: &Path, vaes: &[PathBuf], options: &CometOptions, o
         let name = format!("β-VAE (β = {})", baseline.config.beta);
         rows.push(score(&name, &latents, dims, &factors.values, &names));
     }
-    cross_model_picture(&options.objects, &global, options, &out.join("cross-model.png"))?;
     Ok(DisentanglementReport {
         images: n,
         factors: names.iter().map(|s| s.to_string()).collect(),
@@ -106,37 +103,12 @@ pub fn disentanglement(comet: &Path, vaes: &[PathBuf], options: &CometOptions, o
     })
 }
 
-/// Components of the object model (a multi-shapes scene) and of the
-/// global-factor model (a shapes scene), summed in one descent.
-fn cross_model_picture(objects: &Path, global: &Comet, options: &CometOptions, path: &Path) -> Result<()> {
-    let (object_model, _) = Comet::load(objects, tch::Device::Cpu)?;
-    let size = global.config.size as usize;
-    let scenes = CometData::MultiShapes.images(size, options.data_seed, 0, 8);
-    let singles = CometData::Shapes.images(size, options.data_seed, 0, 8);
-    let parts = [
-        (&object_model, object_model.encode(&scenes).detach()),
-        (global, object_component(global, &singles)),
-    ];
-    crate::seed::seed_torch(options.data_seed, &[0x584D_4F44]);
-    let together = rebuild(&parts, &start_noise(&scenes));
-    let rows = vec![
-        ("multi-shapes".to_string(), scenes),
-        ("shapes".to_string(), singles),
-        ("both models".to_string(), together),
-    ];
-    write_labelled_rows(
-        path,
-        &rows,
-        "cross-model recombination: the object model's components plus the shapes model's object component",
-    )
-}
-
 /// Each image's component with the smallest total mask share (the object,
 /// where the other components explain the floor and light), `[B, 1, latent]`:
 /// adding the floor twice would double the floor's gradient.
-fn object_component(model: &Comet, images: &Tensor) -> Tensor {
+pub(super) fn object_component(model: &Comet, images: &Tensor) -> Tensor {
     let z = model.encode(images).detach();
-    let share = crate::comet::decompose::gradient_masks(model, images, &z).sum_dim_intlist(&[2i64, 3][..], false, Kind::Float);
+    let share = crate::comet::decompose::component_masks(model, images, &z).sum_dim_intlist(&[2i64, 3][..], false, Kind::Float);
     let smallest = share.argmin(1, true);
     let index = smallest.unsqueeze(-1).expand([-1, 1, z.size()[2]], false);
     z.gather(1, &index, false)
@@ -155,6 +127,6 @@ pub fn markdown(report: &DisentanglementReport) -> String {
             r.model, r.latent_dims, r.mcc, r.mig, r.dci.disentanglement, r.dci.completeness, r.dci.informativeness
         );
     }
-    md += "\nTargets: COMET MCC ≥ 0.80 and MIG above the β-VAE's (above every β-VAE row here).\n\n![cross-model](cross-model.png)\n";
+    md += "\nTargets: COMET MCC ≥ 0.80 and MIG above the β-VAE's (above every β-VAE row here).\n";
     md
 }

@@ -3,6 +3,7 @@
 //! cross-model recombination, and (given a global-factor model and a β-VAE)
 //! disentanglement on shapes.
 
+pub mod cross;
 pub mod factors;
 pub mod objects;
 
@@ -29,6 +30,9 @@ pub struct CometOptions {
     pub batch: usize,
     /// Dataset seed of the held-out scenes (training used another).
     pub data_seed: u64,
+    /// The model whose `shapes` object components are inserted into
+    /// multi-shapes scenes (default: the global-factor model, if any).
+    pub cross: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -37,6 +41,7 @@ pub struct CometReport {
     pub segmentation: Vec<SegmentationResult>,
     pub swaps: SwapResult,
     pub disentanglement: Option<factors::DisentanglementReport>,
+    pub cross_model: Option<cross::CrossResult>,
 }
 
 pub fn run(options: &CometOptions, progress: &dyn Progress) -> Result<CometReport> {
@@ -63,7 +68,23 @@ pub fn run(options: &CometOptions, progress: &dyn Progress) -> Result<CometRepor
         "COMET on multi-shapes (held out)",
     )?;
     let disentanglement = match &options.global {
-        Some((comet, vae)) => Some(factors::disentanglement(comet, vae, options, &options.out)?),
+        Some((comet, vae)) => Some(factors::disentanglement(comet, vae, options)?),
+        None => None,
+    };
+    let donor = options.cross.as_ref().or(options.global.as_ref().map(|(g, _)| g));
+    let cross_model = match donor {
+        Some(path) => {
+            let (donor_model, _) = Comet::load(path, tch::Device::Cpu)?;
+            let name = path.display().to_string();
+            Some(cross::cross_model_insertions(
+                &model,
+                &donor_model,
+                &name,
+                options.data_seed,
+                64,
+                &options.out,
+            )?)
+        }
         None => None,
     };
     let report = CometReport {
@@ -71,6 +92,7 @@ pub fn run(options: &CometOptions, progress: &dyn Progress) -> Result<CometRepor
         segmentation,
         swaps: swaps.expect("the image masks ran"),
         disentanglement,
+        cross_model,
     };
     std::fs::write(options.out.join("comet.json"), serde_json::to_string_pretty(&report)?)?;
     std::fs::write(options.out.join("comet.md"), markdown(&report, options))?;
@@ -104,6 +126,9 @@ fn markdown(report: &CometReport, options: &CometOptions) -> String {
     );
     if let Some(d) = &report.disentanglement {
         md += &factors::markdown(d);
+    }
+    if let Some(c) = &report.cross_model {
+        md += &cross::markdown(c);
     }
     md
 }

@@ -1,0 +1,119 @@
+//! The Gaussian-expert component energy: each component holds every pixel
+//! with a precision αₖ(p) towards a colour μₖ(p), both drawn from its latent
+//! over coordinate channels (FiLM):
+//!
+//! E(x; zₖ) = ½ · mean over channels and pixels of αₖ(p)·(x_c(p) − μₖ,c(p))².
+//!
+//! Why: a sum of such energies is a product of Gaussian experts, whose
+//! minimum is the precision-weighted mean Σₖ αₖμₖ / Σₖ αₖ at every pixel. A
+//! component can only win a pixel by out-holding the others there, and one
+//! latent cannot describe a whole scene, so the components must share the
+//! image out: the exclusive, per-pixel competition that makes components
+//! objects. The generic network ([`super::network::ComponentEnergy`]) has no
+//! such competition; on multi-shapes its components split the image by
+//! colour (models/comet/README.md). Each component's mask is its share of
+//! the precision, ∂²Eₖ/∂x², the pull it exerts on the pixel.
+
+use super::config::CometConfig;
+use crate::energy::layers::{Activation, Conv3, Film};
+use tch::nn::Path;
+use tch::Tensor;
+
+const SWISH: Activation = Activation::Swish;
+
+/// The fields one latent draws: precision `[N, 1, S, S]` (positive) and
+/// mean colour `[N, C, S, S]` in (0, 1).
+pub struct ExpertFields {
+    pub precision: Tensor,
+    pub mean: Tensor,
+}
+
+struct Block {
+    conv1: Conv3,
+    conv2: Conv3,
+    film: Film,
+}
+
+/// Latent → (αₖ, μₖ) over the image, at full resolution: coordinates →
+/// conv → FiLM residual blocks → conv to 1 + C channels.
+pub struct ExpertField {
+    input: Conv3,
+    blocks: Vec<Block>,
+    out: Conv3,
+    channels: i64,
+    size: i64,
+}
+
+/// Initial precision of each component: softplus(2) ≈ 2.1, so five
+/// components sum to about 10, and the base descent (λ = 200 on a mean
+/// over 3·32·32 entries) moves a pixel 200·10/3072 ≈ 0.7 of the way to the
+/// weighted mean per step: fast, and short of overshooting.
+const PRECISION_BIAS: f64 = 2.0;
+
+impl ExpertField {
+    pub fn new(path: &Path, config: &CometConfig) -> Self {
+        let w = config.energy_width;
+        let blocks = (0..config.energy_blocks)
+            .map(|i| {
+                let p = path / format!("block{i}");
+                Block {
+                    conv1: Conv3::new(&(&p / "conv1"), w, w, false, 2f64.sqrt()),
+                    conv2: Conv3::new(&(&p / "conv2"), w, w, false, 1.0),
+                    film: Film::new(&(&p / "film"), config.latent, w, false),
+                }
+            })
+            .collect();
+        Self {
+            input: Conv3::new(&(path / "input"), 2, w, false, 2f64.sqrt()),
+            blocks,
+            out: Conv3::new(&(path / "out"), w, 1 + config.channels, false, 1.0),
+            channels: config.channels,
+            size: config.size,
+        }
+    }
+
+    /// `z: [N, latent]` → the fields of each of the N latents.
+    pub fn fields(&self, z: &Tensor) -> ExpertFields {
+        let n = z.size()[0];
+        let probe = Tensor::zeros([n, 1, self.size, self.size], (z.kind(), z.device()));
+        let mut h = SWISH.apply(&self.input.forward(&super::network::coordinate_channels(&probe)));
+        for block in &self.blocks {
+            let branch = block.conv2.forward(&SWISH.apply(&block.film.forward(&block.conv1.forward(&h), z)));
+            h = SWISH.apply(&(h + branch));
+        }
+        let out = self.out.forward(&h);
+        ExpertFields {
+            precision: (out.narrow(1, 0, 1) + PRECISION_BIAS).softplus(),
+            mean: out.narrow(1, 1, self.channels).sigmoid(),
+        }
+    }
+}
+
+impl ExpertFields {
+    /// Eₖ for fields `[B·K, …]` viewed as `[B, K, …]` and `x` `[B, C, S, S]`
+    /// (shared by the components) or `[B, K, C, S, S]` → `[B, K]`.
+    pub fn energies(&self, x: &Tensor, b: i64, k: i64) -> Tensor {
+        let ms = self.mean.size();
+        let mean = self.mean.view([b, k, ms[1], ms[2], ms[3]]);
+        let precision = self.precision.view([b, k, 1, ms[2], ms[3]]);
+        let x = match x.dim() {
+            4 => x.unsqueeze(1),
+            _ => x.shallow_clone(),
+        };
+        ((x - mean).square() * precision).mean_dim(&[2i64, 3, 4][..], false, self.mean.kind()) * 0.5
+    }
+
+    /// Each pixel's share of the precision among the K components, `[B, K, S, S]`.
+    pub fn shares(&self, b: i64, k: i64) -> Tensor {
+        let ps = self.precision.size();
+        let precision = self.precision.view([b, k, ps[2], ps[3]]);
+        &precision / precision.sum_dim_intlist(&[1i64][..], true, precision.kind())
+    }
+
+    pub fn detach(&self) -> Self {
+        Self {
+            precision: self.precision.detach(),
+            mean: self.mean.detach(),
+        }
+    }
+}
