@@ -82,8 +82,8 @@ pub struct CometExperimentArgs {
     /// Dataset seed of the held-out scenes (the models train on seed 0).
     #[arg(long, default_value_t = 1)]
     pub data_seed: u64,
-    /// A COMET model trained on shapes whose object components are inserted
-    /// into multi-shapes scenes and judged (default: --global).
+    /// Another multi-shapes COMET model, trained separately: its object
+    /// components are swapped into the model's scenes and judged.
     #[arg(long)]
     pub cross: Option<PathBuf>,
 }

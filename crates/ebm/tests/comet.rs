@@ -169,6 +169,25 @@ fn the_experts_descent_reaches_the_precision_weighted_mean_and_masks_are_precisi
     assert!((sums - 1.0).abs().max().double_value(&[]) < 1e-12);
 }
 
+#[test]
+fn components_split_across_parts_rebuild_the_same_image() {
+    // What cross-model recombination relies on: the descent sums energies
+    // over parts, so a model's components may come as one part or several.
+    let _serial = common::serial();
+    use ebm::comet::descent::rebuild;
+    let model = small(6);
+    let x = scenes(0, 2);
+    tch::manual_seed(4);
+    let z = model.encode(&x).detach();
+    let x0 = Tensor::rand_like(&x);
+    let whole = rebuild(&[(&model, z.shallow_clone())], &x0);
+    let split = rebuild(&[(&model, z.narrow(1, 0, 1)), (&model, z.narrow(1, 1, 2))], &x0);
+    let gap = (&whole - &split).abs().max().double_value(&[]);
+    assert!(gap < 1e-5, "one part and two parts differ by {gap}");
+    let moved = (&whole - &x0).abs().mean(Kind::Float).double_value(&[]);
+    assert!(moved > 1e-2, "the descent barely moved ({moved})");
+}
+
 /// The truncated loss: each step's input is the fixed iterate of the
 /// unperturbed model, so only the step itself depends on θ.
 fn truncated_objective(model: &Comet, x: &Tensor, inputs: &[Tensor], loss: ReconstructionLoss) -> f64 {

@@ -1,6 +1,6 @@
-//! Cross-model recombination, judged: every component of a multi-shapes
+//! Cross-model insertions, judged: every component of a multi-shapes
 //! scene under the object model, plus the object component of a `shapes`
-//! scene under a separately trained model, rebuilt in one descent. Our
+//! scene under the global-factor model, rebuilt in one descent. Our
 //! scenes render from their labels, so the result has a ground truth: the
 //! multi-shapes scene with the shapes object added in front (under the
 //! receiving scene's light).
@@ -108,7 +108,7 @@ pub fn cross_model_insertions(
 
 pub fn markdown(result: &CrossResult) -> String {
     format!(
-        "\n## Cross-model recombination\n\nEvery component of a multi-shapes scene under the object model, plus the object component (smallest mask share) of a `shapes` scene under `{}`, rebuilt in one descent; judged against the multi-shapes scene rendered with that object added in front. {} insertions: inserted object judged right {:.3}; PSNR {:.2} dB against the rendered truth.\n\n![cross-model](cross-model.png)\n",
+        "\n## Cross-model insertions\n\nEvery component of a multi-shapes scene under the object model, plus the object component (smallest mask share) of a `shapes` scene under `{}`, rebuilt in one descent; judged against the multi-shapes scene rendered with that object added in front. {} insertions: inserted object judged right {:.3}; PSNR {:.2} dB against the rendered truth.\n\n![cross-model](cross-model.png)\n",
         result.donor_model, result.insertions, result.judged_right, result.psnr
     )
 }

@@ -123,54 +123,75 @@ pub struct SwapResult {
     pub reconstruction_psnr: f64,
 }
 
+/// Each image's best (component, object) pair under its segmentation.
+fn best_pairs(batch: &Segmented, components: i64, size: usize) -> Vec<Option<(i64, usize, f64)>> {
+    let labels = Vec::<i64>::try_from(batch.labels.flatten(0, -1).to_device(tch::Device::Cpu)).unwrap_or_default();
+    batch
+        .scenes
+        .iter()
+        .enumerate()
+        .map(|(i, scene)| {
+            best_pair(
+                &labels[i * size * size..(i + 1) * size * size],
+                &scene.instance_mask(size),
+                components,
+                scene.objects.len(),
+            )
+        })
+        .collect()
+}
+
 /// Swaps, within each batch, image i's best-matched object component for
-/// image i+1's (rolled): the ground truth is image i's scene with its
-/// object removed and image i+1's object drawn in front. Returns the
-/// result, and per batch the swapped images and their ground truths.
-pub fn object_swaps(model: &Comet, batches: &[Segmented]) -> (SwapResult, Vec<(Tensor, Tensor)>) {
+/// image i+1's (rolled) under `donor`, whose segmentations of the same
+/// scenes are `donor_batches` (the model itself and `batches` for swaps
+/// within one model; another model for cross-model swaps). The ground truth
+/// is image i's scene with its object removed and image i+1's object drawn
+/// in front. Returns the result, and per batch the swapped images and
+/// their ground truths.
+pub fn object_swaps(
+    model: &Comet,
+    batches: &[Segmented],
+    donor: &Comet,
+    donor_batches: &[Segmented],
+) -> (SwapResult, Vec<(Tensor, Tensor)>) {
     let size = model.config.size as usize;
     let k = model.config.components;
     let (mut right, mut count, mut psnr_sum, mut plain_sum) = (0usize, 0usize, 0.0, 0.0);
     let mut pictures = Vec::new();
-    for (b, batch) in batches.iter().enumerate() {
+    for (b, (batch, donor_batch)) in batches.iter().zip(donor_batches).enumerate() {
         let n = batch.scenes.len();
         if n < 2 {
             continue;
         }
-        let labels = Vec::<i64>::try_from(batch.labels.flatten(0, -1).to_device(tch::Device::Cpu)).unwrap_or_default();
-        let pairs: Vec<_> = (0..n)
-            .map(|i| {
-                let scene = &batch.scenes[i];
-                best_pair(
-                    &labels[i * size * size..(i + 1) * size * size],
-                    &scene.instance_mask(size),
-                    k,
-                    scene.objects.len(),
-                )
-            })
-            .collect();
-        let latents = batch.latents.copy();
+        let pairs = best_pairs(batch, k, size);
+        let donor_pairs = best_pairs(donor_batch, donor.config.components, size);
+        let (mut kept, mut donated) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut truths = Vec::with_capacity(n);
         let mut moved = Vec::with_capacity(n);
-        for i in 0..n {
-            let donor = (i + 1) % n;
-            let (Some((ki, oi, _)), Some((kd, od, _))) = (pairs[i], pairs[donor]) else {
+        for (i, receiving) in pairs.iter().enumerate() {
+            let from = (i + 1) % n;
+            let pair = receiving.zip(donor_pairs[from]);
+            // Unmatched images still need K − 1 + 1 latents; they are not scored.
+            let ((ki, oi, _), (kd, od, _)) = pair.unwrap_or(((k - 1, 0, 0.0), (0, 0, 0.0)));
+            let others: Vec<i64> = (0..k).filter(|&c| c != ki).collect();
+            let index = Tensor::from_slice(&others).to_device(batch.latents.device());
+            kept.push(batch.latents.get(i as i64).index_select(0, &index));
+            donated.push(donor_batch.latents.get(from as i64).narrow(0, kd, 1));
+            if pair.is_none() {
                 truths.push(batch.scenes[i].clone());
                 moved.push(None);
                 continue;
-            };
-            let donated = batch.latents.get(donor as i64).get(kd);
-            let mut slot = latents.get(i as i64).get(ki);
-            slot.copy_(&donated);
+            }
             let mut scene = batch.scenes[i].clone();
             scene.objects.remove(oi);
-            let object = batch.scenes[donor].objects[od].clone();
+            let object = batch.scenes[from].objects[od].clone();
             scene.objects.push(object.clone());
             truths.push(scene);
             moved.push(Some(object));
         }
+        let parts = [(model, Tensor::stack(&kept, 0)), (donor, Tensor::stack(&donated, 0))];
         seed_torch(b as u64, &[EVAL_NOISE, 1]);
-        let swapped = rebuild(&[(model, latents)], &start_noise(&batch.images));
+        let swapped = rebuild(&parts, &start_noise(&batch.images));
         let truth_pixels: Vec<f32> = truths.iter().flat_map(|s| s.render(size)).collect();
         let truth = Tensor::from_slice(&truth_pixels)
             .view([n as i64, 3, size as i64, size as i64])
