@@ -139,7 +139,7 @@ fn experts_gradient_matches_finite_differences_with_either_slot_start() {
 }
 
 #[test]
-fn the_experts_descent_reaches_the_precision_weighted_mean_and_masks_are_precision_shares() {
+fn the_experts_descent_reaches_the_precision_weighted_mean_and_masks_weigh_precision_by_colour_fit() {
     let _serial = common::serial();
     use ebm::comet::decompose::component_masks;
     use ebm::comet::model::Conditioned;
@@ -162,9 +162,19 @@ fn the_experts_descent_reaches_the_precision_weighted_mean_and_masks_are_precisi
         .unwrap();
     let gap = (&reached - &target).abs().max().double_value(&[]);
     assert!(gap < 1e-6, "the descent ends {gap} from the precision-weighted mean");
+    // Masks: the precision weighted by each component's colour fit at the image.
+    use ebm::comet::decompose::EXPERT_FIT_WEIGHT;
+    let misfit = (x.unsqueeze(1) - &mu).square().sum_dim_intlist(&[2i64][..], false, Kind::Double);
+    let weights = alpha.squeeze_dim(2) * (misfit * -EXPERT_FIT_WEIGHT).exp();
+    let shares = &weights / weights.sum_dim_intlist(&[1i64][..], true, Kind::Double);
     let masks = component_masks(&model, &x, &z);
-    let shares = alpha.squeeze_dim(2) / total;
     assert!((&masks - &shares).abs().max().double_value(&[]) < 1e-12);
+    // At a pixel, the component whose colour is the pixel's wins more of it
+    // than its precision alone gives.
+    let plain = alpha.squeeze_dim(2) / &total;
+    let x_is_mu0 = mu.select(1, 0);
+    let at_mu0 = component_masks(&model, &x_is_mu0, &z).select(1, 0);
+    assert!(at_mu0.ge_tensor(&plain.select(1, 0)).all().int64_value(&[]) == 1);
     let sums = masks.sum_dim_intlist(&[1i64][..], false, Kind::Double);
     assert!((sums - 1.0).abs().max().double_value(&[]) < 1e-12);
 }

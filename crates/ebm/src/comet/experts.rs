@@ -103,11 +103,22 @@ impl ExpertFields {
         ((x - mean).square() * precision).mean_dim(&[2i64, 3, 4][..], false, self.mean.kind()) * 0.5
     }
 
-    /// Each pixel's share of the precision among the K components, `[B, K, S, S]`.
-    pub fn shares(&self, b: i64, k: i64) -> Tensor {
-        let ps = self.precision.size();
-        let precision = self.precision.view([b, k, ps[2], ps[3]]);
-        &precision / precision.sum_dim_intlist(&[1i64][..], true, precision.kind())
+    /// Each pixel's share among the K components, `[B, K, S, S]`: of the
+    /// precision alone, or, given the image `x`, of the precision weighted by
+    /// how well each component's colour fits the pixel,
+    /// αₖ·exp(−β‖x − μₖ‖²) normalised over k (β = `fit_weight`).
+    pub fn shares(&self, b: i64, k: i64, x: Option<&Tensor>, fit_weight: f64) -> Tensor {
+        let ms = self.mean.size();
+        let log_precision = self.precision.view([b, k, ms[2], ms[3]]).log();
+        let logits = match x {
+            Some(x) => {
+                let mean = self.mean.view([b, k, ms[1], ms[2], ms[3]]);
+                let misfit = (x.unsqueeze(1) - mean).square().sum_dim_intlist(&[2i64][..], false, x.kind());
+                log_precision - misfit * fit_weight
+            }
+            None => log_precision,
+        };
+        logits.softmax(1, logits.kind())
     }
 
     pub fn detach(&self) -> Self {

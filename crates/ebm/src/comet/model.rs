@@ -133,11 +133,11 @@ impl Comet {
         }
     }
 
-    /// Each pixel's share of the precision per component `[B, K, S, S]`,
-    /// for Gaussian-expert energies; `None` for a network energy.
-    pub fn precision_shares(&self, z: &Tensor) -> Option<Tensor> {
+    /// Each pixel's share per component `[B, K, S, S]` for Gaussian-expert
+    /// energies (see [`ExpertFields::shares`]); `None` for a network energy.
+    pub fn precision_shares(&self, z: &Tensor, x: Option<&Tensor>, fit_weight: f64) -> Option<Tensor> {
         match self.condition(z) {
-            Conditioned::Experts { fields, b, k } => Some(fields.shares(b, k)),
+            Conditioned::Experts { fields, b, k } => Some(fields.shares(b, k, x, fit_weight)),
             Conditioned::Latents(_) => None,
         }
     }
