@@ -294,7 +294,7 @@ fn write_outputs(out: &Path, images: &tch::Tensor, parts: &ebm::comet::decompose
         ("reconstructions".to_string(), parts.reconstruction.shallow_clone()),
         ("renderings".to_string(), parts.renderings.shallow_clone()),
     ];
-    let meta = serde_json::json!({"masks": "[N, K, H, W]: each pixel's share per component (of the energy gradient; of the precision for Gaussian-expert energies); sums to 1 over K"});
+    let meta = serde_json::json!({"masks": "[N, K, H, W]: each pixel's share per component (of the energy gradient; for Gaussian-expert energies, of the precision weighted by the colour fit); sums to 1 over K"});
     write_tensor_file(&out.join("masks.safetensors"), &tensors, &meta)?;
     let k = parts.masks.size()[1];
     for i in 0..k {

@@ -1,6 +1,6 @@
 //! Decomposition: what each component explains. A component's mask is its
 //! share of the per-pixel energy gradient (or, for Gaussian experts, of the
-//! precision); its rendering is the descent on its energy alone.
+//! precision weighted by its colour fit); its rendering is the descent on its energy alone.
 
 use super::descent::rebuild;
 use super::model::Comet;

@@ -12,10 +12,12 @@
 //! objects. The generic network ([`super::network::ComponentEnergy`]) has no
 //! such competition; on multi-shapes its components split the image by
 //! colour (models/comet/README.md). Each component's mask is its share of
-//! the precision, ∂²Eₖ/∂x², the pull it exerts on the pixel.
+//! the precision, ∂²Eₖ/∂x² (the pull it exerts on the pixel), weighted by
+//! how well its colour fits the pixel ([`ExpertFields::shares`]).
 
 use super::config::CometConfig;
-use crate::energy::layers::{Activation, Conv3, Film};
+use super::network::{coordinate_channels, FilmBlock};
+use crate::energy::layers::{Activation, Conv3};
 use tch::nn::Path;
 use tch::Tensor;
 
@@ -28,17 +30,11 @@ pub struct ExpertFields {
     pub mean: Tensor,
 }
 
-struct Block {
-    conv1: Conv3,
-    conv2: Conv3,
-    film: Film,
-}
-
 /// Latent → (αₖ, μₖ) over the image, at full resolution: coordinates →
 /// conv → FiLM residual blocks → conv to 1 + C channels.
 pub struct ExpertField {
     input: Conv3,
-    blocks: Vec<Block>,
+    blocks: Vec<FilmBlock>,
     out: Conv3,
     channels: i64,
     size: i64,
@@ -53,19 +49,9 @@ const PRECISION_BIAS: f64 = 2.0;
 impl ExpertField {
     pub fn new(path: &Path, config: &CometConfig) -> Self {
         let w = config.energy_width;
-        let blocks = (0..config.energy_blocks)
-            .map(|i| {
-                let p = path / format!("block{i}");
-                Block {
-                    conv1: Conv3::new(&(&p / "conv1"), w, w, false, 2f64.sqrt()),
-                    conv2: Conv3::new(&(&p / "conv2"), w, w, false, 1.0),
-                    film: Film::new(&(&p / "film"), config.latent, w, false),
-                }
-            })
-            .collect();
         Self {
             input: Conv3::new(&(path / "input"), 2, w, false, 2f64.sqrt()),
-            blocks,
+            blocks: FilmBlock::stack(path, config),
             out: Conv3::new(&(path / "out"), w, 1 + config.channels, false, 1.0),
             channels: config.channels,
             size: config.size,
@@ -76,10 +62,9 @@ impl ExpertField {
     pub fn fields(&self, z: &Tensor) -> ExpertFields {
         let n = z.size()[0];
         let probe = Tensor::zeros([n, 1, self.size, self.size], (z.kind(), z.device()));
-        let mut h = SWISH.apply(&self.input.forward(&super::network::coordinate_channels(&probe)));
+        let mut h = SWISH.apply(&self.input.forward(&coordinate_channels(&probe)));
         for block in &self.blocks {
-            let branch = block.conv2.forward(&SWISH.apply(&block.film.forward(&block.conv1.forward(&h), z)));
-            h = SWISH.apply(&(h + branch));
+            h = block.forward(&h, z);
         }
         let out = self.out.forward(&h);
         ExpertFields {

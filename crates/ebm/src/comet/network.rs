@@ -208,14 +208,29 @@ impl Encoder {
 }
 
 /// A FiLM residual block: conv → FiLM(z) → swish → conv, added to its input.
-struct FilmBlock {
+pub(super) struct FilmBlock {
     conv1: Conv3,
     conv2: Conv3,
     film: Film,
 }
 
 impl FilmBlock {
-    fn forward(&self, h: &Tensor, z: &Tensor) -> Tensor {
+    /// The config's `energy_blocks` blocks of width `energy_width`, FiLM from the latent.
+    pub(super) fn stack(path: &Path, config: &CometConfig) -> Vec<Self> {
+        let w = config.energy_width;
+        (0..config.energy_blocks)
+            .map(|i| {
+                let p = path / format!("block{i}");
+                FilmBlock {
+                    conv1: Conv3::new(&(&p / "conv1"), w, w, false, 2f64.sqrt()),
+                    conv2: Conv3::new(&(&p / "conv2"), w, w, false, 1.0),
+                    film: Film::new(&(&p / "film"), config.latent, w, false),
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn forward(&self, h: &Tensor, z: &Tensor) -> Tensor {
         let branch = self.conv2.forward(&SWISH.apply(&self.film.forward(&self.conv1.forward(h), z)));
         SWISH.apply(&(h + branch))
     }
@@ -235,19 +250,9 @@ impl ComponentEnergy {
     pub fn new(path: &Path, config: &CometConfig) -> Self {
         let w = config.energy_width;
         let inputs = config.channels + if config.coordinates { 2 } else { 0 };
-        let blocks = (0..config.energy_blocks)
-            .map(|i| {
-                let p = path / format!("block{i}");
-                FilmBlock {
-                    conv1: Conv3::new(&(&p / "conv1"), w, w, false, 2f64.sqrt()),
-                    conv2: Conv3::new(&(&p / "conv2"), w, w, false, 1.0),
-                    film: Film::new(&(&p / "film"), config.latent, w, false),
-                }
-            })
-            .collect();
         Self {
             input: Conv3::new(&(path / "input"), inputs, w, false, 2f64.sqrt()),
-            blocks,
+            blocks: FilmBlock::stack(path, config),
             out: Dense::new(&(path / "out"), w, 1, false, 1.0),
             coordinates: config.coordinates,
         }

@@ -6,7 +6,7 @@
 //! receiving scene's light).
 
 use super::factors::object_component;
-use super::objects::object_judged_right;
+use super::objects::{object_judged_right, render_scenes};
 use crate::comet::decompose::psnr;
 use crate::comet::descent::{rebuild, start_noise};
 use crate::comet::Comet;
@@ -16,7 +16,6 @@ use crate::seed::seed_torch;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
-use tch::Tensor;
 
 /// Stream of the insertions' slot draws and start noise.
 const CROSS_NOISE: u64 = 0x4352_4F53;
@@ -31,10 +30,6 @@ pub struct CrossResult {
     pub judged_right: f64,
     /// Mean PSNR (dB) of the recombined scene against the rendered truth.
     pub psnr: f64,
-}
-
-fn tensor(pixels: &[f32], n: usize, size: usize) -> Tensor {
-    Tensor::from_slice(pixels).view([n as i64, 3, size as i64, size as i64])
 }
 
 /// Inserts the object of `n` shapes scenes (dataset seed `data_seed`) into
@@ -58,9 +53,9 @@ pub fn cross_model_insertions(
         objects.config.size
     );
     let size = objects.config.size as usize;
-    let (scene_pixels, scenes) = MultiShapes::new(size, data_seed).batch(0, n);
-    let (single_pixels, singles) = Shapes::new(size, data_seed).batch(0, n);
-    let (receiving, donors) = (tensor(&scene_pixels, n, size), tensor(&single_pixels, n, size));
+    let scenes = MultiShapes::new(size, data_seed).batch(0, n).1;
+    let singles = Shapes::new(size, data_seed).batch(0, n).1;
+    let (receiving, donors) = (render_scenes(&scenes, size), render_scenes(&singles, size));
     // Before encoding: sampled slots draw from the generator.
     seed_torch(data_seed, &[CROSS_NOISE]);
     let parts = [
@@ -77,8 +72,7 @@ pub fn cross_model_insertions(
             truth
         })
         .collect();
-    let truth_pixels: Vec<f32> = truths.iter().flat_map(|s| s.render(size)).collect();
-    let truth = tensor(&truth_pixels, n, size);
+    let truth = render_scenes(&truths, size);
     let right = (0..n)
         .filter(|&i| {
             let inserted = singles[i].objects.last().expect("a shapes scene has its object");

@@ -123,6 +123,12 @@ pub struct SwapResult {
     pub reconstruction_psnr: f64,
 }
 
+/// Scenes rendered as images `[N, 3, S, S]`.
+pub(super) fn render_scenes(scenes: &[Scene], size: usize) -> Tensor {
+    let pixels: Vec<f32> = scenes.iter().flat_map(|s| s.render(size)).collect();
+    Tensor::from_slice(&pixels).view([scenes.len() as i64, 3, size as i64, size as i64])
+}
+
 /// Each image's best (component, object) pair under its segmentation.
 fn best_pairs(batch: &Segmented, components: i64, size: usize) -> Vec<Option<(i64, usize, f64)>> {
     let labels = Vec::<i64>::try_from(batch.labels.flatten(0, -1).to_device(tch::Device::Cpu)).unwrap_or_default();
@@ -192,10 +198,7 @@ pub fn object_swaps(
         let parts = [(model, Tensor::stack(&kept, 0)), (donor, Tensor::stack(&donated, 0))];
         seed_torch(b as u64, &[EVAL_NOISE, 1]);
         let swapped = rebuild(&parts, &start_noise(&batch.images));
-        let truth_pixels: Vec<f32> = truths.iter().flat_map(|s| s.render(size)).collect();
-        let truth = Tensor::from_slice(&truth_pixels)
-            .view([n as i64, 3, size as i64, size as i64])
-            .to_device(swapped.device());
+        let truth = render_scenes(&truths, size).to_device(swapped.device());
         let swap_psnr = psnr(&swapped, &truth);
         let plain_psnr = psnr(&batch.reconstructions, &batch.images);
         for i in 0..n {
