@@ -45,6 +45,10 @@ pub struct CometFlags {
     /// For `comet`: descent steps N of the reconstruction.
     #[arg(long)]
     pub descent_steps: Option<usize>,
+    /// For `comet`: octaves of sine features of place that Gaussian-expert
+    /// fields read beside the coordinates (0: the coordinates alone).
+    #[arg(long)]
+    pub field_octaves: Option<usize>,
     /// For `comet`: channels of the encoder and energy networks.
     #[arg(long)]
     pub width: Option<i64>,
@@ -69,6 +73,7 @@ fn config(args: &TrainArgs, data: CometData) -> CometConfig {
     config.encoder = flags.encoder.unwrap_or(config.encoder);
     config.energy = flags.energy.unwrap_or(config.energy);
     config.slot_start = flags.slot_start.unwrap_or(config.slot_start);
+    config.field_octaves = flags.field_octaves.unwrap_or(config.field_octaves);
     if let Some(width) = flags.width {
         (config.encoder_width, config.energy_width) = (width, width);
     }

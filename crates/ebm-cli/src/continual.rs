@@ -29,6 +29,15 @@ pub struct ContinualArgs {
     /// and the joint baseline always read the image.
     #[arg(long, default_value = "rgb")]
     pub view: ebm::energy::InputView,
+    /// The colour stage's model: conv (the concept recipe's network of the
+    /// image) or object-colour (an MLP of the object's mean colour alone,
+    /// blind to where it is and what shape).
+    #[arg(long, default_value = "conv")]
+    pub colour_stage: ebm::experiments::continual::ColourStage,
+    /// What the shape model reads, if not --view: e.g. object-centred (the
+    /// chroma shifted so the object sits at the centre, blind to where it is).
+    #[arg(long)]
+    pub shape_view: Option<ebm::energy::InputView>,
 }
 
 pub fn run(a: ContinualArgs, context: &Context) -> Result<()> {
@@ -44,6 +53,8 @@ pub fn run(a: ContinualArgs, context: &Context) -> Result<()> {
         out: a.out,
         shape_stage: a.shape_stage,
         view: a.view,
+        colour_stage: a.colour_stage,
+        shape_view: a.shape_view,
     };
     let results = ebm::experiments::continual::run(&options, &context.progress)?;
     print!("{}", ebm::experiments::continual::markdown(&options, &results));

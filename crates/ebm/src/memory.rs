@@ -102,6 +102,7 @@ mod tests {
             spectral_norm: false,
             input_shape: vec![],
             noise_range: None,
+            view: Default::default(),
         })
     }
 

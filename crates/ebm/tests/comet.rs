@@ -119,11 +119,12 @@ fn full_unroll_gradient_matches_finite_differences() {
 }
 
 #[test]
-fn experts_gradient_matches_finite_differences_with_either_slot_start() {
+fn experts_gradient_matches_finite_differences_with_either_slot_start_and_place_features() {
     let _serial = common::serial();
-    for slot_start in [SlotStart::Learned, SlotStart::Sampled] {
+    // Sampled slots with two octaves of sine features of place.
+    for (slot_start, octaves) in [(SlotStart::Learned, 0), (SlotStart::Sampled, 2)] {
         let mut config = tiny_config(EncoderKind::Slots, Unroll::Full, ReconstructionLoss::Final);
-        (config.energy, config.slot_start) = (EnergyKind::Experts, slot_start);
+        (config.energy, config.slot_start, config.field_octaves) = (EnergyKind::Experts, slot_start, octaves);
         let model = tiny_from(config);
         let (x, x0) = (images(), start());
         // A sampled start draws the slots: the same draw at every evaluation.

@@ -187,12 +187,20 @@ fn chroma_view_matches_finite_differences_and_ignores_colour() {
         let gap = (net.energy(&other, Some(&code)) - &energy).abs().max().double_value(&[]);
         assert!(gap < 1e-10, "the chroma view told colours apart by {gap}");
     }
-    let json = serde_json::to_string(&Architecture::Conv(config)).unwrap();
+    let json = serde_json::to_string(&Architecture::Conv(config.clone())).unwrap();
     assert!(json.contains("\"view\":\"chroma\""), "{json}");
     let back: Architecture = serde_json::from_str(&json).unwrap();
     assert_eq!(back, net.architecture());
     let rgb = serde_json::to_string(&Architecture::Conv(ConvConfig::base(3, 8, &[4]))).unwrap();
     assert!(!rgb.contains("view"), "an RGB card must read as before: {rgb}");
+    // The object-centred chroma: its shift is differentiable too (twice).
+    let centred = ConvConfig {
+        view: ebm::energy::InputView::ObjectCentred,
+        ..config
+    };
+    let mut net = Architecture::Conv(centred).build(Device::Cpu);
+    prepare(&mut net);
+    check_network(net.as_ref(), &randn(&[2, 3, 8, 8]).sigmoid(), Some(&code));
 }
 
 #[test]
@@ -220,6 +228,7 @@ fn mlp_energy_matches_finite_differences() {
             spectral_norm: spectral,
             input_shape: vec![],
             noise_range: None,
+            view: Default::default(),
         });
         let mut net = arch.build(Device::Cpu);
         prepare(&mut net);
@@ -239,6 +248,7 @@ fn mlp_on_images_flattens_them_and_checks_the_shape() {
         spectral_norm: false,
         input_shape: vec![1, 2, 2],
         noise_range: None,
+        view: Default::default(),
     };
     let arch = Architecture::Mlp(config.clone());
     assert_eq!(arch.input_shape(), vec![1, 2, 2]);
@@ -378,4 +388,46 @@ fn tweedie_gradient_is_the_denoisers_residual_and_composes() {
     let and = Composed::And(vec![(1.0, leaf()), (0.5, leaf())]);
     let (_, composed) = input_gradient(&|x| and.tweedie_energy_at_noise(x, None, &sigma));
     assert!((composed - &residual * 1.5).abs().max().double_value(&[]) < 1e-12);
+}
+
+/// An MLP of the object-colour view is differentiable, cannot tell where
+/// things are (rolling the image leaves its energy), keeps its view through
+/// a checkpoint's architecture, and the view is refused where it cannot work.
+#[test]
+fn object_colour_mlp_matches_finite_differences_and_ignores_place() {
+    let _serial = common::serial();
+    tch::manual_seed(8);
+    let config = MlpConfig {
+        input_dim: 3 * 4 * 4,
+        hidden: vec![6, 6],
+        code_dim: 2,
+        activation: Activation::Swish,
+        spectral_norm: false,
+        input_shape: vec![3, 4, 4],
+        noise_range: None,
+        view: ebm::energy::InputView::ObjectColour,
+    };
+    let mut net = Architecture::Mlp(config.clone()).build(Device::Cpu);
+    prepare(&mut net);
+    // Pixel values as images have them: chroma in [0, 1].
+    let x = randn(&[2, 3, 4, 4]).sigmoid();
+    let code = randn(&[2, 2]);
+    check_network(net.as_ref(), &x, Some(&code));
+    let energy = net.energy(&x, Some(&code));
+    let moved = x.roll([1i64, 2].as_slice(), [2i64, 3].as_slice());
+    let gap = (net.energy(&moved, Some(&code)) - &energy).abs().max().double_value(&[]);
+    assert!(gap < 1e-10, "moving the pixels changed the energy by {gap}");
+    let json = serde_json::to_string(&Architecture::Mlp(config.clone())).unwrap();
+    assert!(json.contains("\"view\":\"object-colour\""), "{json}");
+    assert_eq!(serde_json::from_str::<Architecture>(&json).unwrap(), net.architecture());
+    let flat = MlpConfig {
+        input_shape: vec![],
+        ..config
+    };
+    assert!(flat.validate().expect_err("a flat input has no colours").contains("input_shape"));
+    let conv = ConvConfig {
+        view: ebm::energy::InputView::ObjectColour,
+        ..ConvConfig::base(3, 8, &[4])
+    };
+    assert!(conv.validate().expect_err("not an image").contains("MLP"));
 }

@@ -59,3 +59,90 @@ fn viewed_energy_is_the_energy_of_the_view() {
     assert!(per_pixel.abs().max().double_value(&[]) < 1e-5, "{per_pixel}");
     assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0);
 }
+
+/// The object-colour view of a scene is its object's colour, shaded, with
+/// the floor's weight negligible: the nearest palette colour (scaled by the
+/// mean shade) is the object's for all eight colours, and moving the object
+/// barely changes it.
+#[test]
+fn object_colour_view_reads_the_objects_colour_wherever_it_is() {
+    use ebm::data::shapes::{Light, Object, Scene, COLOURS};
+    let view = |colour: usize, x: f64, shape: usize| {
+        let object = Object {
+            x,
+            y: 0.6,
+            r: 0.10,
+            shape,
+            rgb: COLOURS[colour],
+            colour: Some(colour),
+        };
+        let scene = Scene {
+            light: Light { intensity: 1.0, phi: 0.7 },
+            objects: vec![object],
+        };
+        let image = Tensor::from_slice(&scene.render(32)).view([1, 3, 32, 32]);
+        let seen = InputView::ObjectColour.apply(&image);
+        assert_eq!(seen.size(), vec![1, 4, 1, 1]);
+        Vec::<f64>::try_from(seen.flatten(0, -1).to_kind(Kind::Double)).unwrap()
+    };
+    for colour in 0..COLOURS.len() {
+        let seen = view(colour, 0.3, 2);
+        // A triangle of half-size 0.1 covers 2·0.1² of the unit square; its
+        // edge pixels, mostly covered, count whole (0.026 measured).
+        assert!(seen[3] > 0.015 && seen[3] < 0.035, "object share {}", seen[3]);
+        // The shade k = 0.75 + 0.25·t averages 0.875 over the object.
+        let distance = |c: &[f64; 3]| (0..3).map(|i| (seen[i] - 0.875 * c[i]).powi(2)).sum::<f64>();
+        let nearest = (0..COLOURS.len())
+            .min_by(|&a, &b| distance(&COLOURS[a]).total_cmp(&distance(&COLOURS[b])))
+            .unwrap();
+        assert_eq!(nearest, colour, "{seen:?}");
+        let elsewhere = view(colour, 0.7, 2);
+        let moved = (0..3).map(|i| (seen[i] - elsewhere[i]).abs()).fold(0.0, f64::max);
+        assert!(moved < 0.03, "moving the object moved its colour by {moved}");
+    }
+}
+
+/// The object-centred view puts the object at the centre wherever it is in
+/// the scene: in two scenes that differ only in where the object is, the
+/// object covers nearly the same pixels of the view (the floor around it
+/// differs: it is shaded by place, and what comes in from outside is 0).
+#[test]
+fn object_centred_view_is_the_same_wherever_the_object_is() {
+    use ebm::data::shapes::{Light, Object, Scene, COLOURS};
+    let image = |x: f64, y: f64| {
+        let object = Object {
+            x,
+            y,
+            r: 0.14,
+            shape: 2,
+            rgb: COLOURS[3],
+            colour: Some(3),
+        };
+        let scene = Scene {
+            light: Light { intensity: 1.0, phi: 0.7 },
+            objects: vec![object],
+        };
+        Tensor::from_slice(&scene.render(32)).view([1, 3, 32, 32])
+    };
+    let iou = |a: &Tensor, b: &Tensor| {
+        let (a, b) = (a.gt(0.3), b.gt(0.3));
+        let both = a.logical_and(&b).sum(Kind::Float).double_value(&[]);
+        both / a.logical_or(&b).sum(Kind::Float).double_value(&[])
+    };
+    let (here, there) = (image(0.3, 0.35), image(0.7, 0.6));
+    let centred = |x: &Tensor| InputView::ObjectCentred.apply(x);
+    let (a, b) = (centred(&here), centred(&there));
+    assert_eq!(a.size(), vec![1, 1, 32, 32]);
+    // Sub-pixel placement moves a 44-pixel triangle's edge pixels (0.83 here).
+    assert!(iou(&a, &b) > 0.75, "centred views overlap by {}", iou(&a, &b));
+    let plain = |x: &Tensor| InputView::Chroma.apply(x);
+    assert!(iou(&plain(&here), &plain(&there)) < 0.1, "the object did not move");
+    let object = a.gt(0.3).to_kind(Kind::Float).squeeze();
+    let index = Tensor::arange(32, (Kind::Float, tch::Device::Cpu));
+    let mass = object.sum(Kind::Float);
+    let row = (&object * index.view([32, 1])).sum(Kind::Float) / &mass;
+    let column = (&object * index.view([1, 32])).sum(Kind::Float) / &mass;
+    for centre in [row, column] {
+        assert!((centre.double_value(&[]) - 15.5).abs() < 0.5, "{centre}");
+    }
+}

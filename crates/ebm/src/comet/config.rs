@@ -117,6 +117,13 @@ pub struct CometConfig {
     /// energy depend on where things are, which biases components towards
     /// objects. (Expert fields are drawn over coordinates always.)
     pub coordinates: bool,
+    /// Octaves L of sine features the expert fields read beside the
+    /// coordinates: sin and cos of 2ˡπ·u and 2ˡπ·v for l < L (Fourier
+    /// features, Tancik et al. 2020). Without them a field is a smooth
+    /// function of place, and its precision a rounded blob. Cards written
+    /// before this field existed read as 0.
+    #[serde(default)]
+    pub field_octaves: usize,
     pub descent: DescentConfig,
 }
 
@@ -142,6 +149,7 @@ impl CometConfig {
             energy_width: 32,
             energy_blocks: 2,
             coordinates: true,
+            field_octaves: 0,
             descent: DescentConfig {
                 steps: 5,
                 step_size: 200.0,
@@ -190,6 +198,15 @@ impl CometConfig {
                 self.energy_blocks
             ));
         }
+        if self.field_octaves > 0 && self.energy != EnergyKind::Experts {
+            return Err("field octaves shape Gaussian-expert fields: use them with the experts energy".into());
+        }
+        if self.field_octaves > 6 {
+            return Err(format!(
+                "field octaves above 6 are finer than a pixel at 32 px, got {}",
+                self.field_octaves
+            ));
+        }
         if self.descent.steps < 1 {
             return Err("the reconstruction needs at least 1 descent step".into());
         }
@@ -200,5 +217,28 @@ impl CometConfig {
             return Err("slot attention needs at least 1 iteration".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both bases are valid; place features are refused beyond a pixel's
+    /// scale and on the network energy, which does not read them.
+    #[test]
+    fn field_octaves_are_checked() {
+        assert_eq!(CometConfig::objects().validate(), Ok(()));
+        assert_eq!(CometConfig::global().validate(), Ok(()));
+        let fine = CometConfig {
+            field_octaves: 7,
+            ..CometConfig::objects()
+        };
+        assert!(fine.validate().unwrap_err().contains("finer than a pixel"));
+        let network = CometConfig {
+            field_octaves: 2,
+            ..CometConfig::global()
+        };
+        assert!(network.validate().unwrap_err().contains("experts"));
     }
 }

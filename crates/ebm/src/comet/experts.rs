@@ -38,6 +38,7 @@ pub struct ExpertField {
     out: Conv3,
     channels: i64,
     size: i64,
+    octaves: usize,
 }
 
 /// Initial precision of each component: softplus(2) ≈ 2.1, so five
@@ -50,11 +51,12 @@ impl ExpertField {
     pub fn new(path: &Path, config: &CometConfig) -> Self {
         let w = config.energy_width;
         Self {
-            input: Conv3::new(&(path / "input"), 2, w, false, 2f64.sqrt()),
+            input: Conv3::new(&(path / "input"), 2 + 4 * config.field_octaves as i64, w, false, 2f64.sqrt()),
             blocks: FilmBlock::stack(path, config),
             out: Conv3::new(&(path / "out"), w, 1 + config.channels, false, 1.0),
             channels: config.channels,
             size: config.size,
+            octaves: config.field_octaves,
         }
     }
 
@@ -62,7 +64,7 @@ impl ExpertField {
     pub fn fields(&self, z: &Tensor) -> ExpertFields {
         let n = z.size()[0];
         let probe = Tensor::zeros([n, 1, self.size, self.size], (z.kind(), z.device()));
-        let mut h = SWISH.apply(&self.input.forward(&coordinate_channels(&probe)));
+        let mut h = SWISH.apply(&self.input.forward(&place_features(&probe, self.octaves)));
         for block in &self.blocks {
             h = block.forward(&h, z);
         }
@@ -72,6 +74,19 @@ impl ExpertField {
             mean: out.narrow(1, 1, self.channels).sigmoid(),
         }
     }
+}
+
+/// The coordinates u, v in [−1, 1] and, for each octave l, sin and cos of
+/// 2ˡπ·u and 2ˡπ·v: `[B, 2 + 4L, S, S]`.
+pub fn place_features(like: &Tensor, octaves: usize) -> Tensor {
+    let coordinates = coordinate_channels(like);
+    let mut features = vec![coordinates.shallow_clone()];
+    for octave in 0..octaves {
+        let phase = &coordinates * (std::f64::consts::PI * (1u64 << octave) as f64);
+        features.push(phase.sin());
+        features.push(phase.cos());
+    }
+    Tensor::cat(&features, 1)
 }
 
 impl ExpertFields {
@@ -111,5 +126,24 @@ impl ExpertFields {
             precision: self.precision.detach(),
             mean: self.mean.detach(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    /// After u and v, octave l holds sin(2ˡπ·u), sin(2ˡπ·v), cos(2ˡπ·u), cos(2ˡπ·v).
+    #[test]
+    fn place_features_are_sines_of_the_coordinates() {
+        let like = Tensor::zeros([1, 3, 8, 8], (Kind::Double, Device::Cpu));
+        let features = place_features(&like, 2);
+        assert_eq!(features.size(), vec![1, 10, 8, 8]);
+        let coordinates = coordinate_channels(&like);
+        let phase = &coordinates * (2.0 * std::f64::consts::PI);
+        let octave1 = features.narrow(1, 6, 4);
+        assert!(octave1.allclose(&Tensor::cat(&[phase.sin(), phase.cos()], 1), 1e-12, 1e-12, false));
+        assert!(features.narrow(1, 0, 2).equal(&coordinates));
     }
 }

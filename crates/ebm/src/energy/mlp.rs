@@ -2,6 +2,7 @@
 
 use super::layers::{require_code, Activation, Dense, Film};
 use super::network::{Architecture, Network};
+use super::view::InputView;
 use super::Energy;
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Device, Tensor};
@@ -28,6 +29,11 @@ pub struct MlpConfig {
     /// CD-trained energies, which keep their checksums.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_range: Option<(f64, f64)>,
+    /// What the first layer reads of an image input (`input_shape` `[C, H, W]`):
+    /// the input, or a view of it (e.g. the object's colour alone). Not
+    /// written when the input itself, so older cards read back unchanged.
+    #[serde(default, skip_serializing_if = "InputView::is_rgb")]
+    pub view: InputView,
 }
 
 impl MlpConfig {
@@ -55,7 +61,22 @@ impl MlpConfig {
                 self.input_shape, self.input_dim
             ));
         }
+        if !self.view.is_rgb() && self.input_shape.len() != 3 {
+            return Err(format!(
+                "the {} view reads images: set input_shape to [C, H, W], got {:?}",
+                crate::names::Named::name(self.view),
+                self.input_shape
+            ));
+        }
         Ok(())
+    }
+
+    /// Width of what the first layer reads.
+    fn read_dim(&self) -> i64 {
+        match self.view {
+            InputView::Rgb => self.input_dim,
+            view => view.output_dim(&self.input_shape),
+        }
     }
 }
 
@@ -75,7 +96,7 @@ impl MlpEnergy {
     pub fn new(config: MlpConfig, device: Device) -> Self {
         let vs = VarStore::new(device);
         let root = vs.root();
-        let mut width = config.input_dim;
+        let mut width = config.read_dim();
         let mut hidden = Vec::new();
         for (i, &w) in config.hidden.iter().enumerate() {
             let path = &root / format!("hidden{i}");
@@ -94,7 +115,14 @@ impl Energy for MlpEnergy {
     fn energy(&self, x: &Tensor, code: Option<&Tensor>) -> Tensor {
         let kind = self.head.bias.kind();
         let code = require_code(code, self.config.code_dim).map(|c| c.to_kind(kind));
-        let mut h = x.flatten(1, -1).to_kind(kind);
+        let mut h = match self.config.view {
+            InputView::Rgb => x.to_kind(kind),
+            view => {
+                let shape: Vec<i64> = [&[-1][..], &self.config.input_shape].concat();
+                view.apply(&x.to_kind(kind).reshape(shape.as_slice()))
+            }
+        }
+        .flatten(1, -1);
         for layer in &self.hidden {
             h = layer.dense.forward(&h);
             if let (Some(film), Some(code)) = (&layer.film, &code) {

@@ -22,20 +22,62 @@ pub enum InputView {
     /// `shapes` colour has chroma 0.55–0.85 and the floor 0.04–0.12, so an
     /// object stands out whatever its colour; grey clutter vanishes.
     Chroma,
+    /// Four numbers: the mean colour of the object's pixels, a pixel counting
+    /// by a soft threshold on its chroma ([`object_weight`]), and the share of
+    /// the image they cover. It says which colour the object is and nothing
+    /// of where or what shape it is, so a colour model reading it cannot move
+    /// an object (continual learning: experiments/continual). The share is
+    /// there because without it the model's cheapest way to a colour was to
+    /// fade the object but for a few pixels of that colour.
+    /// Not spatial: for `MlpEnergy` only.
+    ObjectColour,
+    /// One channel: the chroma, shifted so that the object's centre (its
+    /// pixels' mean place, weighted as in [`object_weight`]) sits at the
+    /// image centre. A model reading it sees what shape the object is, not
+    /// where it is, so its pull cannot move the object.
+    ObjectCentred,
 }
 
-crate::named!(InputView, "input view", [Rgb => "rgb", Chroma => "chroma"]);
+crate::named!(InputView, "input view", [Rgb => "rgb", Chroma => "chroma", ObjectColour => "object-colour", ObjectCentred => "object-centred"]);
+
+/// Chroma at which a pixel counts half as object in [`InputView::ObjectColour`]:
+/// the floor's chroma is at most 0.12·1.15·1.12 ≈ 0.155, a shaded object's at
+/// least 0.55·0.85·0.75 ≈ 0.35.
+pub const OBJECT_CHROMA_THRESHOLD: f64 = 0.25;
+/// Width of the soft threshold: the floor's brightest pixel counts 0.009.
+pub const OBJECT_CHROMA_WIDTH: f64 = 0.02;
+
+/// How much each pixel of `[B, C, H, W]` counts as object, `[B, 1, H, W]`:
+/// a soft step in chroma, so every object pixel counts alike (a chroma
+/// power let a few over-saturated pixels outvote the object).
+pub fn object_weight(x: &Tensor) -> Tensor {
+    ((chroma(x) - OBJECT_CHROMA_THRESHOLD) / OBJECT_CHROMA_WIDTH).sigmoid()
+}
 
 impl InputView {
     pub fn is_rgb(&self) -> bool {
         *self == InputView::Rgb
     }
 
+    /// Whether the view is an image (convolutional energies need one).
+    pub fn is_spatial(&self) -> bool {
+        *self != InputView::ObjectColour
+    }
+
     /// Channels of the view of a `channels`-channel input.
     pub fn channels(&self, channels: i64) -> i64 {
         match self {
-            InputView::Rgb => channels,
-            InputView::Chroma => 1,
+            InputView::Rgb | InputView::ObjectColour => channels,
+            InputView::Chroma | InputView::ObjectCentred => 1,
+        }
+    }
+
+    /// Numbers in the view of one `[C, H, W]` input.
+    pub fn output_dim(&self, shape: &[i64]) -> i64 {
+        match (self, shape) {
+            (InputView::ObjectColour, [c, ..]) => *c + 1,
+            (_, [c, rest @ ..]) => self.channels(*c) * rest.iter().product::<i64>(),
+            (_, []) => 0,
         }
     }
 
@@ -44,9 +86,44 @@ impl InputView {
     pub fn apply(&self, x: &Tensor) -> Tensor {
         match self {
             InputView::Rgb => x.shallow_clone(),
-            InputView::Chroma => x.amax([1i64].as_slice(), true) - x.amin([1i64].as_slice(), true),
+            InputView::Chroma => chroma(x),
+            InputView::ObjectColour => {
+                let weight = object_weight(x);
+                let dims = [2i64, 3].as_slice();
+                let share = weight.mean_dim(dims, true, None);
+                // The ε keeps a grey image (no chroma anywhere) finite.
+                let colour = (x * &weight).mean_dim(dims, true, None) / (&share + 1e-6);
+                Tensor::cat(&[colour, share], 1)
+            }
+            InputView::ObjectCentred => object_centred(x),
         }
     }
+}
+
+/// The chroma of `[B, C, H, W]` moved by the fractional shift that takes the
+/// object's centre to the image centre, by linear interpolation written as
+/// two matrix products (tent weights), so it is twice differentiable where
+/// grid sampling is not. What comes in from outside the image is 0.
+fn object_centred(x: &Tensor) -> Tensor {
+    let size = x.size();
+    let (b, h, w) = (size[0], size[2], size[3]);
+    let weight = object_weight(x).squeeze_dim(1);
+    let total = weight.sum_dim_intlist([1i64, 2].as_slice(), false, None) + 1e-6;
+    let index = |n: i64| Tensor::arange(n, (x.kind(), x.device()));
+    // Mean column and row of the object, in pixels; the shift is from the centre.
+    let column = (&weight * index(w).view([1, 1, w])).sum_dim_intlist([1i64, 2].as_slice(), false, None) / &total;
+    let row = (&weight * index(h).view([1, h, 1])).sum_dim_intlist([1i64, 2].as_slice(), false, None) / &total;
+    // tent[b, i, k] = max(0, 1 − |k − (i + shift_b)|): output i reads input i + shift.
+    let tent = |n: i64, shift: Tensor| {
+        let at = index(n).view([1, n, 1]) + (shift - (n - 1) as f64 / 2.0).view([b, 1, 1]);
+        ((index(n).view([1, 1, n]) - at).abs().neg() + 1.0).relu()
+    };
+    let (rows, columns) = (tent(h, row), tent(w, column));
+    rows.matmul(&chroma(x).squeeze_dim(1)).matmul(&columns.transpose(1, 2)).unsqueeze(1)
+}
+
+fn chroma(x: &Tensor) -> Tensor {
+    x.amax([1i64].as_slice(), true) - x.amin([1i64].as_slice(), true)
 }
 
 /// Depthwise Gaussian blur of std `sigma` pixels (kernel radius ⌈2σ⌉,

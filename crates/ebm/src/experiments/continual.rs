@@ -10,6 +10,8 @@
 use super::composition::rows::concept_codes;
 use super::composition::{judge_images, near, score_row, Conditions, Judged, Row};
 pub use super::continual_report::markdown;
+use super::continual_stages::{object_colour_architecture, posterior_stage};
+pub use super::continual_stages::{ColourStage, ShapeStage, POSTERIOR_STEPS_PER_CD_STEP, SHAPE_GUIDANCE_SCALE};
 use super::shapes::{concept_config, sample_images, write_first, DEFAULT_WIDTHS, IMAGE_SIZE, SHOWCASE_STEPS};
 use crate::compose::algebra::Composed;
 use crate::data::shapes::{ShapesFilter, COLOUR_NAMES, SHAPE_NAMES};
@@ -38,29 +40,12 @@ pub struct ContinualOptions {
     pub shape_stage: ShapeStage,
     /// What the position and shape models read ([`stage_view`]).
     pub view: InputView,
+    /// The colour stage's model.
+    pub colour_stage: ColourStage,
+    /// What the shape model reads, where not `view` (e.g. the object-centred
+    /// chroma, blind to where the object is).
+    pub shape_view: Option<InputView>,
 }
-
-/// The shape stage's model.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ShapeStage {
-    /// CD with the label cross-entropy.
-    #[default]
-    Cd,
-    /// A robust shape posterior beside the frozen position model, as the
-    /// shipped `models/shapes/shape` (README, "A shape posterior with robust
-    /// gradients"): no chain, so [`POSTERIOR_STEPS_PER_CD_STEP`] times the
-    /// stage's steps in about the same time. Measured worse here (after
-    /// stage 2, shape 0.515 against 0.610; experiments/continual/posterior-shape-stage):
-    /// its prior is a 300-step position model of purple squares only.
-    Posterior,
-}
-
-crate::named!(ShapeStage, "shape stage", [Posterior => "posterior", Cd => "cd"]);
-
-/// A posterior step runs no chain: on 2 threads about 12 a second against
-/// about 1 CD step (20 Langevin steps) of the concept recipe.
-pub const POSTERIOR_STEPS_PER_CD_STEP: u64 = 10;
 
 /// The three stages: the concept each learns and the scenes it sees.
 pub const STAGES: [ShapesConcept; 3] = [ShapesConcept::Pos, ShapesConcept::Shape, ShapesConcept::Color];
@@ -104,42 +89,33 @@ pub fn stage_config(concept: ShapesConcept, steps: u64, seed: u64) -> TrainConfi
 
 /// The view a stage's model reads: the colour model always the image, the
 /// others `view` (a colour-blind view keeps position and shape, learned on
-/// purple objects, true for the colours the last stage brings).
-pub fn stage_view(concept: ShapesConcept, view: InputView) -> InputView {
+/// purple objects, true for the colours the last stage brings), the shape
+/// model `shape_view` where given.
+pub fn stage_view(concept: ShapesConcept, view: InputView, shape_view: Option<InputView>) -> InputView {
     match concept {
         ShapesConcept::Color => InputView::Rgb,
+        ShapesConcept::Shape => shape_view.unwrap_or(view),
         _ => view,
     }
 }
 
-/// The guidance scale of the shipped shape posterior, chosen on Table 1's
-/// validation rows (models/shapes/README.md); not retuned here.
-pub const SHAPE_GUIDANCE_SCALE: f64 = 0.25;
-
-/// The shipped shape posterior's architecture and training settings
-/// (models/shapes/README.md) for `steps` steps: cross-entropy on PGD images
-/// (ε 0.05, grown over the first sixth), no chain.
-fn posterior_stage(steps: u64, seed: u64) -> (Architecture, TrainConfig) {
-    let architecture = Architecture::Conv(ConvConfig {
-        code_dim: ShapesConcept::Shape.schema().code_dim(),
-        spectral_norm: false,
-        pool: SpatialPool::Max,
-        residual_gain: 1.0,
-        init_gain: 1.4,
-        readout: crate::energy::Readout::Posterior,
-        dense_head: 128,
-        ..ConvConfig::base(3, IMAGE_SIZE, &DEFAULT_WIDTHS)
-    });
-    let mut config = concept_config(steps, seed);
-    config.checkpoint_every = 0;
-    config.label_ce_weight = 1.0;
-    config.supervised_warmup = steps;
-    config.adam_beta1 = 0.9;
-    config.batch_size = 64;
-    config.energy_l2 = 0.01;
-    config.adversarial_eps = 0.05;
-    config.adversarial_ramp = steps / 6;
-    (architecture, config)
+/// The architecture and training settings of `concept`'s stage.
+fn stage_model(concept: ShapesConcept, options: &ContinualOptions) -> (Architecture, TrainConfig) {
+    match concept {
+        ShapesConcept::Shape if options.shape_stage == ShapeStage::Posterior => {
+            posterior_stage(options.steps * POSTERIOR_STEPS_PER_CD_STEP, options.seed)
+        }
+        ShapesConcept::Color if options.colour_stage == ColourStage::ObjectColour => {
+            (object_colour_architecture(), stage_config(concept, options.steps, options.seed))
+        }
+        _ => {
+            let mut architecture = super::shapes::concept_architecture(concept, &DEFAULT_WIDTHS, false);
+            if let Architecture::Conv(conv) = &mut architecture {
+                conv.view = stage_view(concept, options.view, options.shape_view);
+            }
+            (architecture, stage_config(concept, options.steps, options.seed))
+        }
+    }
 }
 
 /// What the judge found after one stage of one method.
@@ -253,16 +229,7 @@ fn composed_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Pro
             .collect::<Result<Vec<_>>>()?;
         tch::manual_seed(crate::seed::derive(options.seed, &[index as u64]) as i64);
         let posterior = concept == ShapesConcept::Shape && options.shape_stage == ShapeStage::Posterior;
-        let (mut architecture, config) = match posterior {
-            true => posterior_stage(options.steps * POSTERIOR_STEPS_PER_CD_STEP, options.seed),
-            false => (
-                super::shapes::concept_architecture(concept, &DEFAULT_WIDTHS, false),
-                stage_config(concept, options.steps, options.seed),
-            ),
-        };
-        if let Architecture::Conv(conv) = &mut architecture {
-            conv.view = stage_view(concept, options.view);
-        }
+        let (architecture, config) = stage_model(concept, options);
         let trainer = Trainer::new(architecture.build(tch::Device::Cpu), &data, config, None)?;
         let partners = learned
             .iter()
@@ -368,6 +335,8 @@ pub fn run(options: &ContinualOptions, progress: &dyn Progress) -> Result<Vec<St
         "samples": options.samples,
         "seed": options.seed,
         "view": crate::names::Named::name(options.view),
+        "colour_stage": crate::names::Named::name(options.colour_stage),
+        "shape_view": options.shape_view.map(crate::names::Named::name),
         "stages": results,
         "paper_after_stage_3": { "position": 0.781, "shape": 0.703, "colour": 0.521 },
     });

@@ -1,12 +1,12 @@
 //! The continual experiment's report as Markdown.
 
 use super::composition::POSITION_TOLERANCE;
-use super::continual::{ContinualOptions, ShapeStage, StageResult, POSTERIOR_STEPS_PER_CD_STEP, SHAPE_GUIDANCE_SCALE};
+use super::continual::{ColourStage, ContinualOptions, ShapeStage, StageResult, POSTERIOR_STEPS_PER_CD_STEP, SHAPE_GUIDANCE_SCALE};
 use crate::energy::InputView;
 
 pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
     let mut md = format!(
-        "# Continual concept learning (Table 2 analogue)\n\n`ebm experiment continual --steps {} -n {} --seed {} --shape-stage {} --view {}`. \
+        "# Continual concept learning (Table 2 analogue)\n\n`ebm experiment continual --steps {} -n {} --seed {} --shape-stage {} --view {} --colour-stage {}{}`. \
          Stage 1: position on purple squares; stage 2: shape on purple objects of every shape; stage 3: colour on every scene. \
          Composed: each stage trains one new concept model beside the earlier ones, frozen (`--frozen`), and the conjunction of all \
          models so far is sampled. Joint: one model conditioned on position, shape and colour, trained on the stages in turn. \
@@ -18,6 +18,10 @@ pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
         options.seed,
         crate::names::Named::name(options.shape_stage),
         crate::names::Named::name(options.view),
+        crate::names::Named::name(options.colour_stage),
+        options
+            .shape_view
+            .map_or(String::new(), |v| format!(" --shape-view {}", crate::names::Named::name(v))),
         options.samples
     );
     if options.view != InputView::Rgb {
@@ -27,6 +31,22 @@ pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
                 "The position and shape models read the {} view of the image (colour-blind); the colour model and the joint model read the image.\n\n",
                 crate::names::Named::name(options.view)
             ),
+        );
+    }
+    if let Some(view) = options.shape_view {
+        md.insert_str(
+            md.find("| method").unwrap_or(md.len()),
+            &format!(
+                "The shape model reads the {} view (`--shape-view`).\n\n",
+                crate::names::Named::name(view)
+            ),
+        );
+    }
+    if options.colour_stage == ColourStage::ObjectColour {
+        md.insert_str(
+            md.find("| method").unwrap_or(md.len()),
+            "The colour model is an MLP of the object's colour alone (the chroma⁴-weighted mean colour of the image): \
+             it knows nothing of where the object is or what shape.\n\n",
         );
     }
     if options.shape_stage == ShapeStage::Posterior {

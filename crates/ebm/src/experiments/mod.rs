@@ -6,6 +6,7 @@ pub mod composition;
 pub mod concept_check;
 pub mod continual;
 mod continual_report;
+mod continual_stages;
 pub mod demo;
 pub mod eight_gaussians;
 pub mod extrapolation;

@@ -26,6 +26,7 @@ pub fn toy_architecture(spectral_norm: bool) -> Architecture {
         spectral_norm,
         input_shape: vec![],
         noise_range: None,
+        view: Default::default(),
     })
 }
 

@@ -119,6 +119,7 @@ fn transition_recipe(env: crate::trajectories::Env, conditional: bool, steps: u6
         spectral_norm: true,
         input_shape: vec![],
         noise_range: None,
+        view: Default::default(),
     });
     let mut config = toy2d::toy_config(steps, seed);
     config.batch_size = 128;

@@ -15,6 +15,7 @@ pub fn mlp(code_dim: i64, seed: i64) -> Box<dyn Network> {
         spectral_norm: false,
         input_shape: vec![],
         noise_range: None,
+        view: Default::default(),
     })
     .build(tch::Device::Cpu);
     net.var_store_mut().double();

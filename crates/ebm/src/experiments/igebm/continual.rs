@@ -102,6 +102,7 @@ pub fn split_architecture() -> Architecture {
         spectral_norm: false,
         input_shape: vec![1, 28, 28],
         noise_range: None,
+        view: Default::default(),
     })
 }
 
