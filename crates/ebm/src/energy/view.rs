@@ -34,7 +34,9 @@ pub enum InputView {
     /// One channel: the chroma, shifted so that the object's centre (its
     /// pixels' mean place, weighted as in [`object_weight`]) sits at the
     /// image centre. A model reading it sees what shape the object is, not
-    /// where it is, so its pull cannot move the object.
+    /// where it is. Its shift depends on every pixel through the soft
+    /// threshold, and a CD-trained shape model of it painted chroma speckle
+    /// over the floor (experiments/continual/object-centred-shape).
     ObjectCentred,
 }
 

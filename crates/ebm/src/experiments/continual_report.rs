@@ -28,7 +28,7 @@ pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
         md.insert_str(
             md.find("| method").unwrap_or(md.len()),
             &format!(
-                "The position and shape models read the {} view of the image (colour-blind); the colour model and the joint model read the image.\n\n",
+                "The position and shape models read the {} view of the image (colour-blind); the joint model reads the image.\n\n",
                 crate::names::Named::name(options.view)
             ),
         );
@@ -42,11 +42,14 @@ pub fn markdown(options: &ContinualOptions, results: &[StageResult]) -> String {
             ),
         );
     }
+    if options.colour_stage == ColourStage::Conv && options.view != InputView::Rgb {
+        md.insert_str(md.find("| method").unwrap_or(md.len()), "The colour model reads the image.\n\n");
+    }
     if options.colour_stage == ColourStage::ObjectColour {
         md.insert_str(
             md.find("| method").unwrap_or(md.len()),
-            "The colour model is an MLP of the object's colour alone (the chroma⁴-weighted mean colour of the image): \
-             it knows nothing of where the object is or what shape.\n\n",
+            "The colour model is an MLP of the object-colour view (the mean colour of the pixels whose chroma marks them as \
+             object, and the share of the image they cover): it knows nothing of where the object is or what shape.\n\n",
         );
     }
     if options.shape_stage == ShapeStage::Posterior {
