@@ -31,6 +31,25 @@ fn bad_input_is_refused_with_the_reason() {
         (vec!["judge", "score", "--judge", g, "--samples", g], "garbage.safetensors"),
         (vec!["--threads", "0", "bench", "data"], "--threads must be at least 1"),
         (
+            vec!["experiment", "continual", "--steps", "1", "--shape-view", "object-colour", "-o", o],
+            "the object-colour view is not one",
+        ),
+        (
+            vec![
+                "train",
+                "comet",
+                "--data",
+                "shapes",
+                "--field-octaves",
+                "2",
+                "--steps",
+                "1",
+                "--out",
+                o,
+            ],
+            "use them with the experts energy",
+        ),
+        (
             vec!["train", "eight-gaussians", "--out", o, "--steps", "1", "--data-noise=nan"],
             "data_noise must be a number ≥ 0",
         ),

@@ -66,6 +66,18 @@ impl InputView {
         *self != InputView::ObjectColour
     }
 
+    /// An error naming the fix where a convolutional model (`who`) is asked
+    /// to read a view that is not an image.
+    pub fn require_spatial(&self, who: &str) -> Result<(), String> {
+        match self.is_spatial() {
+            true => Ok(()),
+            false => Err(format!(
+                "{who} is convolutional and reads an image; the {} view is not one (use rgb, chroma or object-centred)",
+                crate::names::Named::name(*self)
+            )),
+        }
+    }
+
     /// Channels of the view of a `channels`-channel input.
     pub fn channels(&self, channels: i64) -> i64 {
         match self {

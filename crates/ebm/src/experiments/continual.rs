@@ -230,6 +230,9 @@ fn composed_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Pro
         tch::manual_seed(crate::seed::derive(options.seed, &[index as u64]) as i64);
         let posterior = concept == ShapesConcept::Shape && options.shape_stage == ShapeStage::Posterior;
         let (architecture, config) = stage_model(concept, options);
+        architecture
+            .validate()
+            .map_err(|e| anyhow::anyhow!("the {} stage's model is invalid: {e}", concept.name()))?;
         let trainer = Trainer::new(architecture.build(tch::Device::Cpu), &data, config, None)?;
         let partners = learned
             .iter()
@@ -326,6 +329,14 @@ fn joint_stages(options: &ContinualOptions, judge: &Judge, progress: &dyn Progre
 
 /// Runs both methods and writes `report.json` and `README.md` into `out`.
 pub fn run(options: &ContinualOptions, progress: &dyn Progress) -> Result<Vec<StageResult>> {
+    // Checked before any training, so a bad view costs nothing.
+    options
+        .view
+        .require_spatial("--view: the position model")
+        .map_err(anyhow::Error::msg)?;
+    if let Some(view) = options.shape_view {
+        view.require_spatial("--shape-view: the shape model").map_err(anyhow::Error::msg)?;
+    }
     std::fs::create_dir_all(&options.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out.display()))?;
     let (judge, _) = Judge::load(&options.judge)?;
     let mut results = composed_stages(options, &judge, progress)?;

@@ -259,6 +259,10 @@ fn regressor_steps(task: &PositionTask, batch: usize, seconds: f64) -> Result<u6
 
 /// The shifted table: rows, `report.json`, `table.md` and energy maps in `out`.
 pub fn run(options: &ShiftOptions, progress: &dyn Progress) -> Result<Vec<ErrorRow>> {
+    options
+        .view
+        .require_spatial("--view: the position model")
+        .map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&options.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out.display()))?;
     let (energy, energy_seconds) = train_energy(options, progress)?;
     let (regressor, steps, regressor_seconds) = train_regressor(options, energy_seconds, progress)?;
