@@ -429,5 +429,5 @@ fn object_colour_mlp_matches_finite_differences_and_ignores_place() {
         view: ebm::energy::InputView::ObjectColour,
         ..ConvConfig::base(3, 8, &[4])
     };
-    assert!(conv.validate().expect_err("not an image").contains("MLP"));
+    assert!(conv.validate().expect_err("not an image").contains("object-colour view is not one"));
 }

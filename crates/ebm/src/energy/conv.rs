@@ -193,12 +193,7 @@ impl ConvConfig {
         if !(self.input_blur >= 0.0 && self.input_blur <= 4.0) {
             return Err(format!("input_blur is a blur std in pixels in [0, 4], got {}", self.input_blur));
         }
-        if !self.view.is_spatial() {
-            return Err(format!(
-                "a convolutional energy reads an image; the {} view is not one (use an MLP energy)",
-                crate::names::Named::name(self.view)
-            ));
-        }
+        self.view.require_spatial("this energy")?;
         if self.dense_head < 0 {
             return Err(format!("dense_head must be ≥ 0 (0 pools over space), got {}", self.dense_head));
         }

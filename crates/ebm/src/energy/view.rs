@@ -72,7 +72,7 @@ impl InputView {
         match self.is_spatial() {
             true => Ok(()),
             false => Err(format!(
-                "{who} is convolutional and reads an image; the {} view is not one (use rgb, chroma or object-centred)",
+                "{who} is convolutional and reads an image; the {} view is not one (use rgb, chroma or object-centred; object-colour is for MLP energies)",
                 crate::names::Named::name(*self)
             )),
         }
