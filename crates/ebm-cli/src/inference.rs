@@ -54,8 +54,9 @@ pub struct ShiftArgs {
     /// Weight σ^p of each level's error in that row (1: the training loss's).
     #[arg(long, default_value_t = 1.0)]
     pub error_sigma_power: f64,
-    /// What both estimators read: rgb (the image) or chroma (a colour-blind
-    /// view, max − min over the channels). Models are cached per view.
+    /// What both estimators read: rgb (the image), chroma (a colour-blind
+    /// view, max − min over the channels) or extent (the chroma's bounding
+    /// box, blind to shape too). Models are cached per view.
     #[arg(long, default_value = "rgb")]
     pub view: ebm::energy::InputView,
 }

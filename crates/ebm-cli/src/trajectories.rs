@@ -186,6 +186,11 @@ pub struct TrajectoriesExperimentArgs {
     /// it from scratch on all data (the default, as the baseline is refitted).
     #[arg(long, requires = "online")]
     pub online_continue: bool,
+    /// Share of each online fit's transitions drawn from the exploratory
+    /// seed episodes, by repeating them (with --online; both planners;
+    /// default: the data as gathered). Between 0 and 1, exclusive.
+    #[arg(long, requires = "online")]
+    pub online_exploration_share: Option<f64>,
     /// Planners compared (comma separated): collocation (the EBM planner),
     /// states (state energy + energy inverse), cem (feed-forward + CEM).
     #[arg(long, value_delimiter = ',', value_parser = <ebm::experiments::trajectories::Planner as ebm::Named>::parse_name, default_value = "collocation,states,cem")]
@@ -210,6 +215,9 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
     if let Some((flag, _)) = online_counts.iter().find(|(_, v)| *v == Some(0)) {
         bail!("{flag} must be at least 1");
     }
+    if let Some(share) = a.online_exploration_share.filter(|s| !(s.is_finite() && *s > 0.0 && *s < 1.0)) {
+        bail!("--online-exploration-share {share}: give a share between 0 and 1, exclusive (e.g. 0.5)");
+    }
     let options = ebm::experiments::trajectories::TrajectoriesOptions {
         envs: a.envs,
         models: a.models,
@@ -226,6 +234,7 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
                 seed_episodes: a.online_seed_episodes.unwrap_or(base.seed_episodes),
                 train_steps: a.online_steps.unwrap_or(base.train_steps),
                 retrain: !a.online_continue,
+                exploration_share: a.online_exploration_share,
                 seed: a.seed,
             }
         }),

@@ -171,6 +171,7 @@ fn an_online_round_trains_plans_and_grows_its_data() {
             episodes_per_round: 2,
             train_steps: 20,
             retrain,
+            exploration_share: None,
             seed: 0,
         };
         online_energy(Env::Particle, &online, &plan, evaluation, &ebm::Quiet).expect("runs")
@@ -288,4 +289,28 @@ fn sampled_plans_solve_particle_tasks_and_report_acceptance() {
         let acceptance = planned.acceptance.expect("a sampler reports its acceptance");
         assert!((0.3..0.95).contains(&acceptance), "{kind:?} acceptance {acceptance}");
     }
+}
+
+/// The online fit's mix repeats the seed episodes up to the asked share and
+/// leaves the data as gathered without one.
+#[test]
+fn online_mix_repeats_the_exploratory_episodes_to_their_share() {
+    use ebm::trajectories::online::{mixed, OnlineConfig};
+    let data = ebm::trajectories::exploratory_episodes(Env::Particle, 16, 3);
+    let config = |share| OnlineConfig {
+        seed_episodes: 4,
+        exploration_share: share,
+        ..OnlineConfig::default()
+    };
+    assert_eq!(mixed(&data, &config(None)), data);
+    let half = mixed(&data, &config(Some(0.5)));
+    assert_eq!(half.len(), 24, "12 planned episodes and the 4 seeds three times");
+    for copy in 0..3 {
+        assert_eq!(half[copy * 4..copy * 4 + 4], data[..4]);
+    }
+    assert_eq!(half[12..], data[4..]);
+    let rare = mixed(&data, &config(Some(0.01)));
+    assert_eq!(rare.len(), 16, "each seed episode stays at least once");
+    let seeds_only = mixed(&data[..4], &config(Some(0.5)));
+    assert_eq!(seeds_only.len(), 4, "nothing planned yet, nothing to balance");
 }

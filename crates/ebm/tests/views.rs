@@ -108,22 +108,7 @@ fn object_colour_view_reads_the_objects_colour_wherever_it_is() {
 /// differs: it is shaded by place, and what comes in from outside is 0).
 #[test]
 fn object_centred_view_is_the_same_wherever_the_object_is() {
-    use ebm::data::shapes::{Light, Object, Scene, COLOURS};
-    let image = |x: f64, y: f64| {
-        let object = Object {
-            x,
-            y,
-            r: 0.14,
-            shape: 2,
-            rgb: COLOURS[3],
-            colour: Some(3),
-        };
-        let scene = Scene {
-            light: Light { intensity: 1.0, phi: 0.7 },
-            objects: vec![object],
-        };
-        Tensor::from_slice(&scene.render(32)).view([1, 3, 32, 32])
-    };
+    let image = |x: f64, y: f64| scene_image(x, y, 2);
     let iou = |a: &Tensor, b: &Tensor| {
         let (a, b) = (a.gt(0.3), b.gt(0.3));
         let both = a.logical_and(&b).sum(Kind::Float).double_value(&[]);
@@ -137,12 +122,58 @@ fn object_centred_view_is_the_same_wherever_the_object_is() {
     assert!(iou(&a, &b) > 0.75, "centred views overlap by {}", iou(&a, &b));
     let plain = |x: &Tensor| InputView::Chroma.apply(x);
     assert!(iou(&plain(&here), &plain(&there)) < 0.1, "the object did not move");
-    let object = a.gt(0.3).to_kind(Kind::Float).squeeze();
+    let (row, column) = bright_centre(&a);
+    for centre in [row, column] {
+        assert!((centre - 15.5).abs() < 0.5, "{centre}");
+    }
+}
+
+/// A 32-pixel `shapes` scene of one yellow object of half-size 0.14.
+fn scene_image(x: f64, y: f64, shape: usize) -> Tensor {
+    use ebm::data::shapes::{Light, Object, Scene, COLOURS};
+    let object = Object {
+        x,
+        y,
+        r: 0.14,
+        shape,
+        rgb: COLOURS[3],
+        colour: Some(3),
+    };
+    let scene = Scene {
+        light: Light { intensity: 1.0, phi: 0.7 },
+        objects: vec![object],
+    };
+    Tensor::from_slice(&scene.render(32)).view([1, 3, 32, 32])
+}
+
+/// The mean (row, column) of a one-channel view's pixels above 0.3.
+fn bright_centre(view: &Tensor) -> (f64, f64) {
+    let object = view.gt(0.3).to_kind(Kind::Float).squeeze();
     let index = Tensor::arange(32, (Kind::Float, tch::Device::Cpu));
     let mass = object.sum(Kind::Float);
     let row = (&object * index.view([32, 1])).sum(Kind::Float) / &mass;
     let column = (&object * index.view([1, 32])).sum(Kind::Float) / &mass;
-    for centre in [row, column] {
-        assert!((centre.double_value(&[]) - 15.5).abs() < 0.5, "{centre}");
+    (row.double_value(&[]), column.double_value(&[]))
+}
+
+/// The extent view centres every shape on its bounding box's centre, the
+/// spec's position (a triangle's chroma is centred a third of its half-size
+/// lower, 1.5 pixels here), and draws the same rectangle for each shape.
+#[test]
+fn extent_view_centres_every_shape_on_its_bounding_box() {
+    let (x, y) = (0.43, 0.57);
+    let label = (y * 32.0 - 0.5, x * 32.0 - 0.5);
+    let views: Vec<Tensor> = (0..3).map(|shape| InputView::Extent.apply(&scene_image(x, y, shape))).collect();
+    for (shape, view) in views.iter().enumerate() {
+        assert_eq!(view.size(), vec![1, 1, 32, 32]);
+        let (row, column) = bright_centre(view);
+        assert!(
+            (row - label.0).abs() < 0.5 && (column - label.1).abs() < 0.5,
+            "shape {shape}: ({row}, {column}) against {label:?}"
+        );
     }
+    let differing = views[0].gt(0.3).logical_xor(&views[2].gt(0.3)).sum(Kind::Int64).int64_value(&[]);
+    assert!(differing <= 9, "square and triangle rectangles differ in {differing} pixels");
+    let (row, _) = bright_centre(&InputView::Chroma.apply(&scene_image(x, y, 2)));
+    assert!(row - label.0 > 1.0, "the triangle's chroma centre {row} is not below {}", label.0);
 }

@@ -38,9 +38,20 @@ pub enum InputView {
     /// threshold, and a CD-trained shape model of it painted chroma speckle
     /// over the floor (experiments/continual/object-centred-shape).
     ObjectCentred,
+    /// One channel: the chroma's bounding box. Each row takes the largest
+    /// chroma along it, each column the largest down it, and a pixel the
+    /// smaller of its row's and its column's: a rectangle of the object's
+    /// chroma on the floor's, whatever the object's shape. `shapes` defines
+    /// an object's position as its bounding box's centre (for a triangle not
+    /// its centroid), so a position model reading this view reads the
+    /// label's own definition; through the chroma, the plain view put
+    /// triangles 0.039 off (experiments/inference-shifts). Its gradient
+    /// reaches one pixel per row and column: made for inference (a model of
+    /// already-viewed data), not for sampling through it.
+    Extent,
 }
 
-crate::named!(InputView, "input view", [Rgb => "rgb", Chroma => "chroma", ObjectColour => "object-colour", ObjectCentred => "object-centred"]);
+crate::named!(InputView, "input view", [Rgb => "rgb", Chroma => "chroma", ObjectColour => "object-colour", ObjectCentred => "object-centred", Extent => "extent"]);
 
 /// Chroma at which a pixel counts half as object in [`InputView::ObjectColour`]:
 /// the floor's chroma is at most 0.12·1.15·1.12 ≈ 0.155, a shaded object's at
@@ -72,7 +83,7 @@ impl InputView {
         match self.is_spatial() {
             true => Ok(()),
             false => Err(format!(
-                "{who} is convolutional and reads an image; the {} view is not one (use rgb, chroma or object-centred; object-colour is for MLP energies)",
+                "{who} is convolutional and reads an image; the {} view is not one (use rgb, chroma, object-centred or extent; object-colour is for MLP energies)",
                 crate::names::Named::name(*self)
             )),
         }
@@ -82,7 +93,7 @@ impl InputView {
     pub fn channels(&self, channels: i64) -> i64 {
         match self {
             InputView::Rgb | InputView::ObjectColour => channels,
-            InputView::Chroma | InputView::ObjectCentred => 1,
+            InputView::Chroma | InputView::ObjectCentred | InputView::Extent => 1,
         }
     }
 
@@ -110,6 +121,12 @@ impl InputView {
                 Tensor::cat(&[colour, share], 1)
             }
             InputView::ObjectCentred => object_centred(x),
+            InputView::Extent => {
+                let c = chroma(x);
+                let rows = c.amax([3i64].as_slice(), true);
+                let columns = c.amax([2i64].as_slice(), true);
+                rows.minimum(&columns)
+            }
         }
     }
 }

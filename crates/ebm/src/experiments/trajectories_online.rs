@@ -67,9 +67,15 @@ pub fn markdown(envs: &[(String, &[OnlinePlanner])], options: &TrajectoriesOptio
         true => "trains the energy again from scratch on all of it (the baseline is refitted so every round)",
         false => "trains the energy further (the baseline is refitted from scratch)",
     };
+    let mix = match options.online.as_ref().and_then(|o| o.exploration_share) {
+        Some(share) => {
+            format!(" Each fit repeats the exploratory episodes so that they make up about {share} of its transitions (both planners).")
+        }
+        None => String::new(),
+    };
     let mut md = format!(
         "\n## Online: the planner gathers its data (slides, online: particle −20.38 vs −850.67, maze −162.97 vs −949.99, reacher −29.87 vs −42.37)\n\n\
-         The first models train on {seed_episodes} exploratory episodes. Each round plans fresh tasks with the current models, executes them, adds them to the data and {training}; every fit is {steps} steps. \
+         The first models train on {seed_episodes} exploratory episodes. Each round plans fresh tasks with the current models, executes them, adds them to the data and {training}; every fit is {steps} steps.{mix} \
          After the last round each planner's models train once more on everything gathered and plan the offline table's {} evaluation tasks \
          (seed {}; files `episodes-<env>-online-<planner>.jsonl`).\n\n\
          | environment | planner | final models on the evaluation tasks: success | mean return | episodes |\n|---|---|---|---|---|\n",
