@@ -188,7 +188,7 @@ pub struct TrajectoriesExperimentArgs {
     pub online_continue: bool,
     /// Share of each online fit's transitions drawn from the exploratory
     /// seed episodes, by repeating them (with --online; both planners;
-    /// default: the data as gathered). Between 0 and 1, exclusive.
+    /// default 0.5; 0: the data as gathered). At least 0, below 1.
     #[arg(long, requires = "online")]
     pub online_exploration_share: Option<f64>,
     /// Planners compared (comma separated): collocation (the EBM planner),
@@ -215,8 +215,8 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
     if let Some((flag, _)) = online_counts.iter().find(|(_, v)| *v == Some(0)) {
         bail!("{flag} must be at least 1");
     }
-    if let Some(share) = a.online_exploration_share.filter(|s| !(s.is_finite() && *s > 0.0 && *s < 1.0)) {
-        bail!("--online-exploration-share {share}: give a share between 0 and 1, exclusive (e.g. 0.5)");
+    if let Some(share) = a.online_exploration_share.filter(|s| !(s.is_finite() && *s >= 0.0 && *s < 1.0)) {
+        bail!("--online-exploration-share {share}: give a share of at least 0 and below 1 (0.5 is the default, 0 the data as gathered)");
     }
     let options = ebm::experiments::trajectories::TrajectoriesOptions {
         envs: a.envs,
@@ -234,7 +234,7 @@ pub fn run_experiment(a: TrajectoriesExperimentArgs, context: &Context) -> Resul
                 seed_episodes: a.online_seed_episodes.unwrap_or(base.seed_episodes),
                 train_steps: a.online_steps.unwrap_or(base.train_steps),
                 retrain: !a.online_continue,
-                exploration_share: a.online_exploration_share,
+                exploration_share: a.online_exploration_share.unwrap_or(base.exploration_share),
                 seed: a.seed,
             }
         }),

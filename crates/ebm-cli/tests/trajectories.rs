@@ -137,4 +137,13 @@ fn the_rollout_experiment_reports_each_energys_chosen_temperature() {
     // An online setting with no episodes is refused before any work.
     let (ok, text) = ebm(&["experiment", "trajectories", "--online", "--online-episodes", "0", "-o", &out_text]);
     assert!(!ok && text.contains("--online-episodes must be at least 1"), "{text}");
+    // So is a share of exploratory data that is no share.
+    for share in ["1", "-0.2", "NaN"] {
+        let flag = format!("--online-exploration-share={share}");
+        let (ok, text) = ebm(&["experiment", "trajectories", "--online", &flag, "-o", &out_text]);
+        assert!(
+            !ok && text.contains("--online-exploration-share") && text.contains("below 1"),
+            "{share}: {text}"
+        );
+    }
 }

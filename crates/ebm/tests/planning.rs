@@ -171,7 +171,7 @@ fn an_online_round_trains_plans_and_grows_its_data() {
             episodes_per_round: 2,
             train_steps: 20,
             retrain,
-            exploration_share: None,
+            exploration_share: 0.5,
             seed: 0,
         };
         online_energy(Env::Particle, &online, &plan, evaluation, &ebm::Quiet).expect("runs")
@@ -302,15 +302,15 @@ fn online_mix_repeats_the_exploratory_episodes_to_their_share() {
         exploration_share: share,
         ..OnlineConfig::default()
     };
-    assert_eq!(mixed(&data, &config(None)), data);
-    let half = mixed(&data, &config(Some(0.5)));
+    assert_eq!(mixed(&data, &config(0.0)), data);
+    let half = mixed(&data, &config(0.5));
     assert_eq!(half.len(), 24, "12 planned episodes and the 4 seeds three times");
     for copy in 0..3 {
         assert_eq!(half[copy * 4..copy * 4 + 4], data[..4]);
     }
     assert_eq!(half[12..], data[4..]);
-    let rare = mixed(&data, &config(Some(0.01)));
+    let rare = mixed(&data, &config(0.01));
     assert_eq!(rare.len(), 16, "each seed episode stays at least once");
-    let seeds_only = mixed(&data[..4], &config(Some(0.5)));
+    let seeds_only = mixed(&data[..4], &config(0.5));
     assert_eq!(seeds_only.len(), 4, "nothing planned yet, nothing to balance");
 }

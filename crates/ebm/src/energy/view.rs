@@ -47,7 +47,8 @@ pub enum InputView {
     /// label's own definition; through the chroma, the plain view put
     /// triangles 0.039 off (experiments/inference-shifts). Its gradient
     /// reaches one pixel per row and column: made for inference (a model of
-    /// already-viewed data), not for sampling through it.
+    /// already-viewed data), not for sampling through it. One object only:
+    /// two draw four rectangles (each one's rows with each one's columns).
     Extent,
 }
 

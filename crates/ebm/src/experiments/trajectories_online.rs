@@ -67,11 +67,11 @@ pub fn markdown(envs: &[(String, &[OnlinePlanner])], options: &TrajectoriesOptio
         true => "trains the energy again from scratch on all of it (the baseline is refitted so every round)",
         false => "trains the energy further (the baseline is refitted from scratch)",
     };
-    let mix = match options.online.as_ref().and_then(|o| o.exploration_share) {
-        Some(share) => {
+    let mix = match options.online.as_ref().map_or(0.0, |o| o.exploration_share) {
+        share if share > 0.0 => {
             format!(" Each fit repeats the exploratory episodes so that they make up about {share} of its transitions (both planners).")
         }
-        None => String::new(),
+        _ => String::new(),
     };
     let mut md = format!(
         "\n## Online: the planner gathers its data (slides, online: particle −20.38 vs −850.67, maze −162.97 vs −949.99, reacher −29.87 vs −42.37)\n\n\
