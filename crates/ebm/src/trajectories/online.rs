@@ -35,8 +35,9 @@ pub struct OnlineConfig {
     /// Planned (and executed) episodes per round.
     pub episodes_per_round: usize,
     /// Training steps of every fit (each round's, and the final one).
-    /// Measured with 20 exploratory episodes and 4 rounds of 50 (seed 0;
-    /// final models on the 100 evaluation tasks, EBM against CEM): particle
+    /// Measured with 20 exploratory episodes and 4 rounds of 50, the data as
+    /// gathered (seed 0; final models on the 100 evaluation tasks, EBM
+    /// against CEM): particle
     /// at 4000 −15.18 against −14.56, at 8000 (the offline action energies'
     /// recipe) −13.37 against −14.39, ahead in every round; but reacher at
     /// 8000 −22.65 with success 0.90, against −17.11 at 4000. No length
