@@ -313,4 +313,7 @@ fn online_mix_repeats_the_exploratory_episodes_to_their_share() {
     assert_eq!(rare.len(), 16, "each seed episode stays at least once");
     let seeds_only = mixed(&data[..4], &config(0.5));
     assert_eq!(seeds_only.len(), 4, "nothing planned yet, nothing to balance");
+    let plan = PlanConfig::for_env(Env::Particle);
+    let refused = ebm::trajectories::online::online_energy(Env::Particle, &config(1.0), &plan, &[], &ebm::Quiet);
+    assert!(refused.is_err_and(|e| e.to_string().contains("below 1")), "a share of 1 is refused");
 }

@@ -130,6 +130,10 @@ fn online_loop<M>(
     mut fit: impl FnMut(Option<M>, &[Episode]) -> Result<M>,
     mut plan: impl FnMut(&M, &[(super::State, super::Point)]) -> Vec<Episode>,
 ) -> Result<OnlineRun> {
+    let share = config.exploration_share;
+    if !(share.is_finite() && (0.0..1.0).contains(&share)) {
+        anyhow::bail!("the online exploration share {share} is not a share: give one of at least 0 and below 1");
+    }
     let mut data = exploratory_episodes(env, config.seed_episodes, config.seed);
     let mut model = None;
     let mut rounds = Vec::new();
@@ -155,7 +159,7 @@ pub fn mixed(data: &[Episode], config: &OnlineConfig) -> Vec<Episode> {
     let seeds = config.seed_episodes.min(data.len());
     let planned = data.len() - seeds;
     let copies = match config.exploration_share {
-        share if seeds > 0 && planned > 0 && share > 0.0 && share < 1.0 => {
+        share if seeds > 0 && planned > 0 && (0.0..1.0).contains(&share) => {
             ((share / (1.0 - share)) * planned as f64 / seeds as f64).round().max(1.0) as usize
         }
         _ => 1,
